@@ -1,0 +1,88 @@
+# Switchboard: every verb a person or CI needs. The stack verbs wrap the small
+# TypeScript CLI in deploy/stack; the test verbs start and stop their own servers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Node >= 22 first on PATH (fetched into .tools/ when the machine's is older).
+NODE_DIR := $(shell ./scripts/ensure-node.sh)
+ifeq ($(NODE_DIR),)
+$(error Node.js >= 22 is required; see the message above)
+endif
+export PATH := $(NODE_DIR):$(CURDIR)/.tools/bin:$(PATH)
+
+SERVICE := services/realtime
+STACK := node --import tsx deploy/stack/src/cli.ts
+
+REPLICAS ?= 3
+TARGET ?=
+N ?=
+
+.PHONY: help install up down status logs scale kill start pause resume images engine dev \
+        test test-unit test-int test-stack test-deps build typecheck clean
+
+help: ## list the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+# --- dependencies ---------------------------------------------------------
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(SERVICE)/node_modules/.installed: $(SERVICE)/package.json $(SERVICE)/package-lock.json
+	cd $(SERVICE) && npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.installed $(SERVICE)/node_modules/.installed ## install npm packages
+
+# --- the compose stack ------------------------------------------------------
+up: node_modules/.installed ## run nginx, REPLICAS (3) replicas, Redis and MongoDB in Docker
+	@$(STACK) up --replicas $(REPLICAS)
+
+down: node_modules/.installed ## stop and remove the stack (VOLUMES=1 also removes data)
+	@$(STACK) down $(if $(VOLUMES),--volumes,)
+
+status: node_modules/.installed ## containers, health and replica names (JSON=1 for JSON)
+	@$(STACK) status $(if $(JSON),--json,)
+
+logs: node_modules/.installed ## tail the stack's logs
+	@$(STACK) logs
+
+scale: node_modules/.installed ## make scale N=5: add or remove replicas live
+	@$(STACK) scale --replicas "$(N)"
+
+kill start pause resume: node_modules/.installed ## chaos: make kill TARGET=redis|mongo|realtime-N
+	@$(STACK) $@ --target "$(TARGET)"
+
+images: node_modules/.installed ## pull the official images, or build local ones from Debian
+	@$(STACK) images
+
+engine: node_modules/.installed ## make sure a Docker engine and Compose v2 answer
+	@$(STACK) engine
+
+# --- working on the service -----------------------------------------------------
+build: install ## compile the service
+	cd $(SERVICE) && npm run build
+
+typecheck: install
+	cd $(SERVICE) && npm run typecheck
+
+dev: install ## one replica with reload against local redis-server and FerretDB, no Docker
+	@$(STACK) dev
+
+# --- tests ---------------------------------------------------------------------
+test-deps: install ## redis-server and the FerretDB binary the integration tests run
+	@$(STACK) test-deps
+
+test-unit: install ## unit tests (no I/O)
+	cd $(SERVICE) && npm run test:unit
+
+test-int: test-deps build ## integration tests: real redis-server, FerretDB, three service processes
+	cd $(SERVICE) && npm run test:int
+
+test-stack: install ## smoke test of the Docker Compose stack through nginx
+	npx jest --config deploy/stack/jest.config.js --runInBand
+
+test: typecheck test-unit test-int test-stack ## every suite; starts and stops what it needs
+
+clean: ## remove build output (not .tools/)
+	rm -rf $(SERVICE)/dist node_modules $(SERVICE)/node_modules

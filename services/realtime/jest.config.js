@@ -1,0 +1,21 @@
+/** Unit tests (no I/O) and integration tests (real redis-server, FerretDB and service processes). */
+const transform = { '^.+\\.ts$': ['ts-jest', {}] };
+
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
+    },
+    {
+      displayName: 'integration',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/integration/**/*.int.test.ts'],
+      // A loaded 2-core machine starts redis, FerretDB and three Node processes per file.
+      testTimeout: 90_000,
+    },
+  ],
+};

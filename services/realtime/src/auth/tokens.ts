@@ -1,0 +1,40 @@
+import jwt from 'jsonwebtoken';
+
+/** What a login token carries: the user and the Redis session that vouches for it. */
+export interface TokenClaims {
+  userId: string;
+  sessionId: string;
+  name: string;
+  expiresAt: number; // epoch ms
+}
+
+const ISSUER = 'switchboard';
+
+/** HS256 token naming a session; revocation lives in Redis, the signature only proves we issued it. */
+export function signToken(claims: Omit<TokenClaims, 'expiresAt'>, secret: string, ttlSec: number, now = Date.now()): { token: string; expiresAt: number } {
+  const iat = Math.floor(now / 1000);
+  const exp = iat + ttlSec;
+  const token = jwt.sign({ sub: claims.userId, sid: claims.sessionId, name: claims.name, iat, exp }, secret, {
+    algorithm: 'HS256',
+    issuer: ISSUER,
+  });
+  return { token, expiresAt: exp * 1000 };
+}
+
+/** Returns the claims of a valid token, or null for a missing, forged, malformed or expired one. */
+export function verifyToken(token: unknown, secret: string, now = Date.now()): TokenClaims | null {
+  if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
+  try {
+    const payload = jwt.verify(token, secret, {
+      algorithms: ['HS256'],
+      issuer: ISSUER,
+      clockTimestamp: Math.floor(now / 1000),
+    });
+    if (typeof payload !== 'object' || payload === null) return null;
+    const { sub, sid, name, exp } = payload as Record<string, unknown>;
+    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof exp !== 'number') return null;
+    return { userId: sub, sessionId: sid, name: typeof name === 'string' ? name : sub, expiresAt: exp * 1000 };
+  } catch {
+    return null;
+  }
+}

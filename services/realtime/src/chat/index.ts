@@ -1,0 +1,118 @@
+import { Types, type Model } from 'mongoose';
+import { AppError } from '../infra/errors';
+import type { Logger } from '../infra/logger';
+import type { Metrics } from '../infra/metrics';
+import type { MongoConnection } from '../infra/mongo';
+import { messageModel, type MessageDoc } from './message.model';
+
+/** A chat message as clients see it (`message:new`, acks, history). */
+export interface ChatMessage {
+  id: string;
+  room: string;
+  userId: string;
+  text: string;
+  ts: number;
+  clientMsgId: string;
+  instance: string;
+}
+
+/**
+ * Durable chat: a message is stored in MongoDB before anyone is told about
+ * it, and a unique (userId, clientMsgId) index makes retries safe. History
+ * is ordered by (ts, id) so every replica pages it the same way.
+ */
+export class ChatService {
+  private readonly messages: Model<MessageDoc>;
+
+  constructor(
+    private readonly mongo: MongoConnection,
+    private readonly instance: string,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.messages = messageModel(mongo.connection);
+  }
+
+  /** Persists a message; `duplicate` is true when the clientMsgId was already stored. */
+  async send(userId: string, room: string, text: string, clientMsgId: string): Promise<{ message: ChatMessage; duplicate: boolean }> {
+    this.requireMongo();
+    try {
+      const doc = await this.messages.create({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
+      this.metrics.messagesPersisted.inc();
+      return { message: toChatMessage(doc), duplicate: false };
+    } catch (err) {
+      if ((err as { code?: number }).code === 11000) {
+        const first = await this.run(() => this.messages.findOne({ userId, clientMsgId }).lean<MessageDoc>());
+        if (first) return { message: toChatMessage(first), duplicate: true };
+      }
+      throw this.unavailable(err);
+    }
+  }
+
+  /** Newest first, `before` (a message id) excluded. */
+  async history(room: string, limit: number, before?: string): Promise<ChatMessage[]> {
+    this.requireMongo();
+    const filter: Record<string, unknown> = { room };
+    if (before) {
+      const anchor = await this.anchor(room, before);
+      filter.$or = [{ ts: { $lt: anchor.ts } }, { ts: anchor.ts, _id: { $lt: anchor._id } }];
+    }
+    const docs = await this.run(() => this.messages.find(filter).sort({ ts: -1, _id: -1 }).limit(limit).lean<MessageDoc[]>());
+    return docs.map(toChatMessage);
+  }
+
+  /** Oldest first: what came after `after` (a message id), or the latest page when absent. */
+  async since(room: string, after: string | undefined, limit: number): Promise<{ messages: ChatMessage[]; hasMore: boolean }> {
+    this.requireMongo();
+    if (!after) {
+      const latest = await this.history(room, limit);
+      return { messages: latest.reverse(), hasMore: false };
+    }
+    const anchor = await this.anchor(room, after);
+    const docs = await this.run(() =>
+      this.messages
+        .find({ room, $or: [{ ts: { $gt: anchor.ts } }, { ts: anchor.ts, _id: { $gt: anchor._id } }] })
+        .sort({ ts: 1, _id: 1 })
+        .limit(limit + 1)
+        .lean<MessageDoc[]>(),
+    );
+    return { messages: docs.slice(0, limit).map(toChatMessage), hasMore: docs.length > limit };
+  }
+
+  private async anchor(room: string, id: string): Promise<MessageDoc> {
+    if (!Types.ObjectId.isValid(id) || !/^[0-9a-f]{24}$/i.test(id)) throw new AppError('VALIDATION', 'message id must be 24 hex characters');
+    const doc = await this.run(() => this.messages.findOne({ _id: new Types.ObjectId(id), room }).lean<MessageDoc>());
+    if (!doc) throw new AppError('NOT_FOUND', `no message ${id} in room ${room}`);
+    return doc;
+  }
+
+  private requireMongo(): void {
+    if (!this.mongo.isUp()) throw new AppError('UNAVAILABLE', 'message storage is unavailable, retry with the same clientMsgId');
+  }
+
+  private async run<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  private unavailable(err: unknown): AppError {
+    if (err instanceof AppError) return err;
+    this.log.warn({ err: (err as Error).message }, 'mongodb operation failed');
+    return new AppError('UNAVAILABLE', 'message storage is unavailable, retry with the same clientMsgId');
+  }
+}
+
+function toChatMessage(doc: MessageDoc): ChatMessage {
+  return {
+    id: doc._id.toString(),
+    room: doc.room,
+    userId: doc.userId,
+    text: doc.text,
+    ts: doc.ts,
+    clientMsgId: doc.clientMsgId,
+    instance: doc.instance,
+  };
+}

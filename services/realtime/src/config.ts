@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the service reads, with its default. The README's configuration
+ * table mirrors this file; keep them in step.
+ */
+const ms = (def: number) => z.coerce.number().int().positive().default(def);
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    HOST: z.string().default('0.0.0.0'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /** Replica name in logs, /health and X-Served-By; derived from the container name when unset. */
+    INSTANCE_NAME: z.string().min(1).max(64).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{0,32}$/).default('sb:'),
+    MONGO_URL: z.string().min(1).default('mongodb://127.0.0.1:27017/switchboard'),
+    /** How long a MongoDB operation may wait for a server before it answers UNAVAILABLE. */
+    MONGO_TIMEOUT_MS: ms(3000),
+
+    /** HMAC secret for login tokens. Must be set (>= 16 chars) in production. */
+    AUTH_SECRET: z.string().min(16).default('switchboard-dev-secret-change-me'),
+    SESSION_TTL_SEC: z.coerce.number().int().positive().default(24 * 3600),
+
+    PRESENCE_TTL_MS: ms(30_000),
+    PRESENCE_REFRESH_MS: ms(10_000),
+    PRESENCE_SWEEP_MS: ms(5_000),
+
+    PING_INTERVAL_MS: ms(25_000),
+    PING_TIMEOUT_MS: ms(20_000),
+    SHUTDOWN_TIMEOUT_MS: ms(8_000),
+    CORS_ORIGIN: z.string().default(''),
+
+    MESSAGE_MAX_CHARS: ms(4000),
+    HISTORY_SYNC_MAX: ms(500),
+    REGION_PRECISION: z.coerce.number().int().min(1).max(12).default(5),
+  })
+  .superRefine((c, ctx) => {
+    if (c.PRESENCE_TTL_MS < 2 * c.PRESENCE_REFRESH_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PRESENCE_TTL_MS'],
+        message: 'must be at least twice PRESENCE_REFRESH_MS, or a slow refresh would flap users offline',
+      });
+    }
+    if (c.NODE_ENV === 'production' && c.AUTH_SECRET === 'switchboard-dev-secret-change-me') {
+      ctx.addIssue({ code: 'custom', path: ['AUTH_SECRET'], message: 'set a real secret in production' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Parses the environment; throws one readable error naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

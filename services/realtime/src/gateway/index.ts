@@ -1,0 +1,162 @@
+import type { Server as HttpServer } from 'node:http';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { Server, type Socket } from 'socket.io';
+import type { AuthService, TokenClaims } from '../auth';
+import type { ChatService } from '../chat';
+import type { Config } from '../config';
+import { AppError } from '../infra/errors';
+import type { Logger } from '../infra/logger';
+import type { Metrics } from '../infra/metrics';
+import type { RedisConnections } from '../infra/redis';
+import type { PresenceService } from '../presence';
+import { regionOf, regionRoom } from '../regions';
+import type { RoomsService } from '../rooms';
+import { attachRoutes, type EventRoute } from './router';
+import { schemas } from './schemas';
+
+export interface GatewayDeps {
+  config: Config;
+  instance: string;
+  redis: RedisConnections;
+  auth: AuthService;
+  presence: PresenceService;
+  rooms: RoomsService;
+  chat: ChatService;
+  log: Logger;
+  metrics: Metrics;
+}
+
+interface SocketData {
+  user: TokenClaims;
+  region?: string;
+}
+
+/** Socket.IO rooms every connection joins, so a user or a session can be addressed on any replica. */
+export const userRoom = (userId: string) => `user:${userId}`;
+export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
+
+/**
+ * The Socket.IO server: Redis adapter for cross-replica broadcast, token check
+ * at the handshake, and the event table of the protocol.
+ */
+export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server {
+  const { config, instance, redis, auth, presence, rooms, chat, log, metrics } = deps;
+  const io = new Server(httpServer, {
+    pingInterval: config.PING_INTERVAL_MS,
+    pingTimeout: config.PING_TIMEOUT_MS,
+    maxHttpBufferSize: 64 * 1024,
+    cors: config.CORS_ORIGIN ? { origin: config.CORS_ORIGIN.split(',') } : undefined,
+    adapter: createAdapter(redis.pub, redis.sub, { key: `${config.REDIS_KEY_PREFIX}socket.io` }),
+  });
+
+  // Long-polling responses say which replica answered, like every HTTP route.
+  io.engine.on('initial_headers', (headers: Record<string, string>) => (headers['X-Served-By'] = instance));
+  io.engine.on('headers', (headers: Record<string, string>) => (headers['X-Served-By'] = instance));
+
+  io.use((socket, next) => {
+    auth
+      .authenticate(socket.handshake.auth?.token)
+      .then((user) => {
+        if (!user) return next(new Error('unauthorized'));
+        (socket.data as SocketData).user = user;
+        next();
+      })
+      .catch(() => next(new Error('unauthorized')));
+  });
+
+  presence.onUpdate((update) => {
+    metrics.broadcasts.inc({ event: 'presence:update' });
+    io.emit('presence:update', update);
+  });
+
+  const userOf = (socket: Socket) => (socket.data as SocketData).user;
+
+  const routes: Record<string, EventRoute> = {
+    'room:join': {
+      schema: schemas.roomJoin,
+      async handle(socket, { room }: { room: string }) {
+        const user = userOf(socket);
+        await socket.join(room);
+        const members = await rooms.join(socket.id, user.userId, room);
+        io.to(room).emit('room:event', { type: 'join', room, userId: user.userId });
+        return { room, members };
+      },
+    },
+    'room:leave': {
+      schema: schemas.roomLeave,
+      async handle(socket, { room }: { room: string }) {
+        const user = userOf(socket);
+        await socket.leave(room);
+        if (await rooms.leave(socket.id, room)) io.to(room).emit('room:event', { type: 'leave', room, userId: user.userId });
+      },
+    },
+    'message:send': {
+      schema: schemas.messageSend(config.MESSAGE_MAX_CHARS),
+      async handle(socket, { room, text, clientMsgId }: { room: string; text: string; clientMsgId: string }) {
+        if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} before sending to it`);
+        const { message, duplicate } = await chat.send(userOf(socket).userId, room, text, clientMsgId);
+        // Persisted first; a retry of a stored message is not broadcast again
+        // (clients that missed the first broadcast get it from history:sync).
+        if (!duplicate) {
+          metrics.broadcasts.inc({ event: 'message:new' });
+          io.to(room).emit('message:new', message);
+        }
+        return { message, duplicate };
+      },
+    },
+    'history:sync': {
+      schema: schemas.historySync,
+      async handle(_socket, { room, after }: { room: string; after?: string }) {
+        return await chat.since(room, after, config.HISTORY_SYNC_MAX);
+      },
+    },
+    'presence:set': {
+      schema: schemas.presenceSet,
+      async handle(socket, { status }: { status: 'online' | 'away' | 'busy' }) {
+        await presence.setStatus(userOf(socket).userId, status);
+      },
+    },
+    'presence:heartbeat': {
+      async handle(socket) {
+        await presence.heartbeat(socket.id);
+      },
+    },
+    typing: {
+      schema: schemas.typing,
+      async handle(socket, { room, typing }: { room: string; typing: boolean }) {
+        if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} first`);
+        socket.to(room).emit('typing', { room, userId: userOf(socket).userId, typing });
+      },
+    },
+    'region:update': {
+      schema: schemas.regionUpdate,
+      async handle(socket, { lat, lng }: { lat: number; lng: number }) {
+        const data = socket.data as SocketData;
+        const region = regionOf(lat, lng, config.REGION_PRECISION);
+        if (data.region && data.region !== region) await socket.leave(regionRoom(data.region));
+        data.region = region;
+        await socket.join(regionRoom(region));
+        return { region };
+      },
+    },
+  };
+
+  io.on('connection', (socket) => {
+    const user = userOf(socket);
+    metrics.connections.inc();
+    void socket.join([userRoom(user.userId), sessionRoom(user.sessionId)]);
+    attachRoutes(socket, routes, log, metrics);
+    void presence.connect(socket.id, user.userId);
+
+    socket.on('disconnect', () => {
+      metrics.connections.dec();
+      void (async () => {
+        const left = await rooms.leaveAll(socket.id);
+        for (const room of left) io.to(room).emit('room:event', { type: 'leave', room, userId: user.userId });
+        await presence.disconnect(socket.id);
+      })().catch((err) => log.warn({ err: (err as Error).message }, 'disconnect cleanup failed'));
+    });
+  });
+
+  return io;
+}

@@ -1,0 +1,62 @@
+import type { Socket } from 'socket.io';
+import type { z } from 'zod';
+import { AppError, toErrorBody } from '../infra/errors';
+import type { Logger } from '../infra/logger';
+import type { Metrics } from '../infra/metrics';
+import { describeIssue } from './schemas';
+
+export type Ack = (response: unknown) => void;
+
+export interface EventRoute<S extends z.ZodType = z.ZodType> {
+  /** Payload schema; omit for events that take none (presence:heartbeat). */
+  schema?: S;
+  /** Returns the ack's fields besides `ok`; throw AppError to answer an error. */
+  handle(socket: Socket, payload: z.infer<S>): Promise<Record<string, unknown> | void>;
+}
+
+/**
+ * validate -> handle -> ack for every socket event. Whatever a client sends,
+ * it gets `{ ok: true, ... }` or `{ ok: false, error: { code, message } }`
+ * when it asked for an ack, and nothing it sends can throw out of a handler.
+ */
+export function attachRoutes(socket: Socket, routes: Record<string, EventRoute>, log: Logger, metrics: Metrics): void {
+  for (const [event, route] of Object.entries(routes)) {
+    socket.on(event, (...args: unknown[]) => {
+      const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
+      void dispatch(socket, event, route, args[0], ack, log, metrics);
+    });
+  }
+  socket.onAny((event: unknown, ...args: unknown[]) => {
+    if (typeof event === 'string' && event in routes) return;
+    metrics.eventsIn.inc({ event: 'unknown', result: 'NOT_FOUND' });
+    const ack = args.at(-1);
+    if (typeof ack === 'function') {
+      ack({ ok: false, error: { code: 'NOT_FOUND', message: `unknown event ${String(event).slice(0, 64)}` } });
+    }
+  });
+}
+
+async function dispatch(socket: Socket, event: string, route: EventRoute, raw: unknown, ack: Ack | undefined, log: Logger, metrics: Metrics): Promise<void> {
+  const started = process.hrtime.bigint();
+  let response: unknown;
+  try {
+    let payload: unknown = raw;
+    if (route.schema) {
+      const parsed = route.schema.safeParse(raw);
+      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
+      payload = parsed.data;
+    }
+    const result = await route.handle(socket, payload);
+    response = { ok: true, ...(result ?? {}) };
+    metrics.eventsIn.inc({ event, result: 'ok' });
+  } catch (err) {
+    response = toErrorBody(err);
+    const code = (response as { error: { code: string } }).error.code;
+    metrics.eventsIn.inc({ event, result: code });
+    if (code === 'INTERNAL') log.error({ err, event }, 'socket handler failed');
+  }
+  if (ack) {
+    ack(response);
+    metrics.ackLatency.observe({ event }, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+}

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { STATUSES } from '../presence';
+
+/** Payload schemas of the protocol (docs/protocol.md). Strict: unknown fields are refused. */
+export const ROOM_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const USER_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+export const MESSAGE_ID_RE = /^[0-9a-f]{24}$/i;
+
+export const room = z.string().regex(ROOM_RE, 'room must be 1 to 64 characters of A-Z a-z 0-9 _ . : -');
+export const userId = z.string().regex(USER_ID_RE, 'userId must be 1 to 64 characters of A-Z a-z 0-9 _ . -');
+export const messageId = z.string().regex(MESSAGE_ID_RE, 'message id must be 24 hex characters');
+
+export const schemas = {
+  roomJoin: z.strictObject({ room }),
+  roomLeave: z.strictObject({ room }),
+  messageSend: (maxChars: number) =>
+    z.strictObject({
+      room,
+      text: z
+        .string()
+        .max(maxChars, `text must be at most ${maxChars} characters`)
+        .refine((t) => t.trim().length > 0, 'text must not be empty'),
+      clientMsgId: z.string().min(1).max(64),
+    }),
+  historySync: z.strictObject({ room, after: messageId.optional() }),
+  presenceSet: z.strictObject({ status: z.enum(STATUSES) }),
+  typing: z.strictObject({ room, typing: z.boolean() }),
+  regionUpdate: z.strictObject({
+    lat: z.number().finite().min(-90).max(90),
+    lng: z.number().finite().min(-180).max(180),
+  }),
+  login: z.strictObject({ userId, name: z.string().trim().min(1).max(64).optional() }),
+  historyQuery: z.object({
+    limit: z.coerce.number().int().min(1).max(100).default(50),
+    before: messageId.optional(),
+  }),
+};
+
+/** "room: room must be ..." from the first issue, for the ack's message. */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const path = issue.path.join('.');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}

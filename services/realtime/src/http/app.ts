@@ -1,0 +1,160 @@
+import path from 'node:path';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Server } from 'socket.io';
+import type { AuthService, TokenClaims } from '../auth';
+import type { ChatService } from '../chat';
+import { AppError, HTTP_STATUS, toErrorBody } from '../infra/errors';
+import type { Logger } from '../infra/logger';
+import type { Metrics } from '../infra/metrics';
+import type { MongoConnection } from '../infra/mongo';
+import type { RedisConnections } from '../infra/redis';
+import type { PresenceService } from '../presence';
+import type { RoomsService } from '../rooms';
+import { describeIssue, room as roomSchema, schemas } from '../gateway/schemas';
+
+export interface HttpDeps {
+  instance: string;
+  nodeId: string;
+  startedAt: number;
+  redis: RedisConnections;
+  mongo: MongoConnection;
+  auth: AuthService;
+  presence: PresenceService;
+  rooms: RoomsService;
+  chat: ChatService;
+  metrics: Metrics;
+  log: Logger;
+  /** Set once SIGTERM arrived: /health answers 503 so the balancer stops sending. */
+  isShuttingDown: () => boolean;
+  /** The Socket.IO server, once created (logout disconnects the session's sockets). */
+  io: () => Server | undefined;
+}
+
+type Authed = Request & { user?: TokenClaims };
+
+/** Express routes of the protocol; handlers call capability services, never Redis directly. */
+export function createHttpApp(deps: HttpDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', true);
+  app.use((_req, res, next) => {
+    res.setHeader('X-Served-By', deps.instance);
+    next();
+  });
+  app.use(express.json({ limit: '16kb' }));
+
+  app.get('/health', (_req, res) => {
+    const redisUp = deps.redis.isUp();
+    const mongoUp = deps.mongo.isUp();
+    const shuttingDown = deps.isShuttingDown();
+    res.status(shuttingDown ? 503 : 200).json({
+      status: shuttingDown ? 'shutting_down' : redisUp && mongoUp ? 'ok' : 'degraded',
+      instance: deps.instance,
+      nodeId: deps.nodeId,
+      uptimeSec: Math.round((Date.now() - deps.startedAt) / 1000),
+      connections: deps.presence.localCount,
+      services: {
+        redis: redisUp ? 'connected' : 'disconnected',
+        mongo: mongoUp ? 'connected' : 'disconnected',
+        socketio: 'active',
+      },
+    });
+  });
+
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.post('/api/login', async (req, res, next) => {
+    try {
+      const parsed = schemas.login.safeParse(req.body ?? {});
+      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
+      const { userId, name } = parsed.data;
+      res.json({ ok: true, ...(await deps.auth.login(userId, name ?? userId)) });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  const requireAuth = async (req: Authed, _res: Response, next: NextFunction) => {
+    try {
+      const header = req.header('authorization') ?? '';
+      const token = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+      const user = await deps.auth.authenticate(token);
+      if (!user) throw new AppError('UNAUTHORIZED', 'a valid Bearer token is required');
+      req.user = user;
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+
+  app.post('/api/logout', requireAuth, async (req: Authed, res, next) => {
+    try {
+      await deps.auth.logout(req.user!);
+      deps.io()?.in(`session:${req.user!.sessionId}`).disconnectSockets(true);
+      res.json({ ok: true });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/api/presence', requireAuth, async (_req, res, next) => {
+    try {
+      const { users, degraded } = await deps.presence.onlineUsers();
+      res.json({ ok: true, users, ...(degraded ? { degraded } : {}) });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  const roomParam = (req: Request): string => {
+    const parsed = roomSchema.safeParse(req.params.room);
+    if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
+    return parsed.data;
+  };
+
+  app.get('/api/rooms/:room/members', requireAuth, async (req, res, next) => {
+    try {
+      const room = roomParam(req);
+      const { members, degraded } = await deps.rooms.members(room);
+      res.json({ ok: true, room, members, ...(degraded ? { degraded } : {}) });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/api/rooms/:room/messages', requireAuth, async (req, res, next) => {
+    try {
+      const room = roomParam(req);
+      const query = schemas.historyQuery.safeParse(req.query);
+      if (!query.success) throw new AppError('VALIDATION', describeIssue(query.error));
+      const messages = await deps.chat.history(room, query.data.limit, query.data.before);
+      res.json({ ok: true, room, messages });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.use('/api', (_req, _res, next) => next(new AppError('NOT_FOUND', 'no such route')));
+  app.use(express.static(path.join(__dirname, '..', '..', 'public')));
+
+  // Malformed JSON, AppErrors and anything unexpected end here as the contract's error body.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const mapped =
+      (err as { type?: string }).type === 'entity.parse.failed'
+        ? new AppError('VALIDATION', 'body must be valid JSON')
+        : (err as { type?: string }).type === 'entity.too.large'
+          ? new AppError('VALIDATION', 'body too large')
+          : err;
+    const body = toErrorBody(mapped);
+    if (body.error.code === 'INTERNAL') deps.log.error({ err }, 'http handler failed');
+    res.status(HTTP_STATUS[body.error.code]).json(body);
+  });
+
+  return app;
+}

@@ -1,0 +1,46 @@
+/** The error codes of the protocol contract (docs/protocol.md). */
+export const ERROR_CODES = [
+  'VALIDATION',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'RATE_LIMITED',
+  'UNAVAILABLE',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  VALIDATION: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+/** An error a client may see: its code and message go out in the ack or response. */
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export interface ErrorBody {
+  ok: false;
+  error: { code: ErrorCode; message: string } & Record<string, unknown>;
+}
+
+/** Turns anything thrown into the wire shape; unknown errors never leak their text. */
+export function toErrorBody(err: unknown): ErrorBody {
+  if (err instanceof AppError) {
+    return { ok: false, error: { code: err.code, message: err.message, ...err.details } };
+  }
+  return { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
+}

@@ -1,0 +1,30 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per process, served at GET /metrics. */
+export function createMetrics(instance: string) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ instance });
+  collectDefaultMetrics({ register: registry });
+
+  return {
+    registry,
+    connections: new Gauge({ name: 'sb_socket_connections', help: 'Open Socket.IO connections on this replica', registers: [registry] }),
+    eventsIn: new Counter({ name: 'sb_socket_events_in_total', help: 'Socket events received', labelNames: ['event', 'result'], registers: [registry] }),
+    ackLatency: new Histogram({
+      name: 'sb_socket_ack_seconds',
+      help: 'Time from receiving a socket event to its ack',
+      labelNames: ['event'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    broadcasts: new Counter({ name: 'sb_broadcasts_total', help: 'Events broadcast through the adapter', labelNames: ['event'], registers: [registry] }),
+    redisUp: new Gauge({ name: 'sb_redis_up', help: '1 while every Redis client of this replica is ready', registers: [registry] }),
+    mongoUp: new Gauge({ name: 'sb_mongo_up', help: '1 while MongoDB is connected', registers: [registry] }),
+    redisErrors: new Counter({ name: 'sb_redis_errors_total', help: 'Redis client errors and failed commands', labelNames: ['client'], registers: [registry] }),
+    unhandledRejections: new Counter({ name: 'sb_unhandled_rejections_total', help: 'Promise rejections nobody handled (should stay 0)', registers: [registry] }),
+    presenceSwept: new Counter({ name: 'sb_presence_swept_connections_total', help: 'Connections of dead nodes removed by the sweeper', registers: [registry] }),
+    messagesPersisted: new Counter({ name: 'sb_messages_persisted_total', help: 'Chat messages stored in MongoDB', registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { Server } from 'socket.io';
+import { AuthService } from './auth';
+import { ChatService } from './chat';
+import { loadConfig } from './config';
+import { createGateway } from './gateway';
+import { createHttpApp } from './http/app';
+import { resolveInstanceName } from './infra/instance';
+import { Keyspace } from './infra/keys';
+import { createLogger } from './infra/logger';
+import { createMetrics } from './infra/metrics';
+import { MongoConnection } from './infra/mongo';
+import { RedisConnections } from './infra/redis';
+import { PresenceService } from './presence';
+import { RoomsService } from './rooms';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const instance = await resolveInstanceName(config.INSTANCE_NAME);
+  // A new node id per boot: a restarted replica never inherits a dead one's entries.
+  const nodeId = `${instance}-${randomBytes(4).toString('hex')}`;
+  const log = createLogger(config.LOG_LEVEL, instance);
+  const metrics = createMetrics(instance);
+
+  process.on('unhandledRejection', (reason) => {
+    metrics.unhandledRejections.inc();
+    log.error({ err: reason }, 'unhandled promise rejection');
+  });
+
+  const keys = new Keyspace(config.REDIS_KEY_PREFIX);
+  const redis = new RedisConnections(config.REDIS_URL, log, metrics);
+  const mongo = new MongoConnection(config.MONGO_URL, config.MONGO_TIMEOUT_MS, log, metrics);
+  mongo.start();
+
+  const auth = new AuthService(redis.command, keys, config.AUTH_SECRET, config.SESSION_TTL_SEC, log);
+  const presence = new PresenceService(
+    redis,
+    keys,
+    nodeId,
+    { ttlMs: config.PRESENCE_TTL_MS, refreshMs: config.PRESENCE_REFRESH_MS, sweepMs: config.PRESENCE_SWEEP_MS },
+    log,
+    metrics,
+  );
+  const rooms = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS);
+  presence.addContributor(rooms);
+  const chat = new ChatService(mongo, instance, log, metrics);
+
+  let shuttingDown = false;
+  let io: Server | undefined;
+  const app = createHttpApp({
+    instance, nodeId, startedAt: Date.now(), redis, mongo, auth, presence, rooms, chat, metrics, log,
+    isShuttingDown: () => shuttingDown,
+    io: () => io,
+  });
+  const server = http.createServer(app);
+  io = createGateway(server, { config, instance, redis, auth, presence, rooms, chat, log, metrics });
+
+  // Start serving even if Redis or MongoDB are not there yet: /health says degraded until they are.
+  await redis.waitUntilUp(5000).catch(() => log.warn('starting without redis'));
+  presence.start();
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
+  const address = server.address();
+  log.info({ port: typeof address === 'object' && address ? address.port : config.PORT, nodeId }, 'realtime service listening');
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long, exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    presence.stop();
+    // Remove our presence first so other replicas see the truth at once; then
+    // close the sockets: clients see a transport close and reconnect through
+    // nginx to a replica that stays.
+    await presence.removeNode().catch(() => undefined);
+    await new Promise<void>((resolve) => io!.close(() => resolve()));
+    await Promise.allSettled([redis.close(), mongo.close()]);
+    log.info('bye');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  // Configuration errors end up here: say what is wrong and stop.
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

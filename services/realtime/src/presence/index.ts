@@ -1,0 +1,327 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Keyspace } from '../infra/keys';
+import type { Logger } from '../infra/logger';
+import type { Metrics } from '../infra/metrics';
+import type { RedisConnections } from '../infra/redis';
+
+export const STATUSES = ['online', 'away', 'busy'] as const;
+export type Status = (typeof STATUSES)[number];
+
+/** What every replica's clients receive as `presence:update`. */
+export interface PresenceUpdate {
+  userId: string;
+  status: Status | 'offline';
+  online: boolean;
+  devices: number;
+  ts: number;
+}
+
+export interface OnlineUser {
+  userId: string;
+  status: Status;
+  devices: number;
+}
+
+interface LocalConnection {
+  userId: string;
+}
+
+/** Lets other capabilities (rooms) refresh their per-connection entries in the same pipeline. */
+export interface RefreshContributor {
+  contributeRefresh(pipeline: ChainableCommander, socketId: string, expiresAt: number): void;
+}
+
+// Removes one connection, prunes expired ones, and returns the removed entry's
+// expiry and how many live connections remain, atomically on the user's key.
+const REMOVE_CONNECTION = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+local left = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf')
+return {score or '0', left}
+`;
+
+// Drops a user from the online set only if nobody refreshed them later than
+// the connection that just went away (a device that connected meanwhile on
+// another replica has a later score and keeps the user listed).
+const REMOVE_USER_IF_NOT_NEWER = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) <= tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+`;
+
+/**
+ * Presence per connection, not per user (DESIGN section 5).
+ *
+ * Keys (prefix omitted):
+ *   {u:<userId>}:conns     zset  "<nodeId>:<socketId>" scored by expiry (ms)
+ *   {u:<userId>}:status    string online|away|busy, expires with the user's presence
+ *   presence:users         zset  userId scored by their latest connection expiry
+ *   presence:nodes         zset  nodeId scored by its heartbeat expiry
+ *   {node:<nodeId>}:conns  hash  socketId -> userId, for the sweeper
+ *   presence:sweep:<nodeId> lock so one replica sweeps a dead node
+ *
+ * A user is online while any connection entry is unexpired. Each replica
+ * refreshes all its connections in one pipeline every refreshMs; a replica
+ * that dies or freezes stops refreshing, its heartbeat expires, and a live
+ * replica's sweeper removes its entries and announces those users offline.
+ */
+export class PresenceService {
+  private readonly local = new Map<string, LocalConnection>();
+  private readonly statuses = new Map<string, Status>();
+  private readonly contributors: RefreshContributor[] = [];
+  private refreshTimer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
+  private refreshing = false;
+  private announce: (update: PresenceUpdate) => void = () => undefined;
+
+  constructor(
+    private readonly redis: RedisConnections,
+    private readonly keys: Keyspace,
+    readonly nodeId: string,
+    private readonly opts: { ttlMs: number; refreshMs: number; sweepMs: number },
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    const cmd = this.redis.command;
+    cmd.defineCommand('sbRemoveConnection', { numberOfKeys: 1, lua: REMOVE_CONNECTION });
+    cmd.defineCommand('sbRemoveUserIfNotNewer', { numberOfKeys: 1, lua: REMOVE_USER_IF_NOT_NEWER });
+  }
+
+  /** Where updates go (the gateway broadcasts them to every replica). */
+  onUpdate(fn: (update: PresenceUpdate) => void): void {
+    this.announce = fn;
+  }
+
+  addContributor(c: RefreshContributor): void {
+    this.contributors.push(c);
+  }
+
+  /** Starts the refresh and sweep loops; Redis coming back re-asserts everything at once. */
+  start(): void {
+    this.refreshTimer = setInterval(() => void this.refreshAll(), this.opts.refreshMs);
+    this.sweepTimer = setInterval(() => void this.sweepDeadNodes(), this.opts.sweepMs);
+    this.redis.on('up', () => void this.refreshAll());
+    void this.refreshAll();
+  }
+
+  stop(): void {
+    clearInterval(this.refreshTimer);
+    clearInterval(this.sweepTimer);
+  }
+
+  get localCount(): number {
+    return this.local.size;
+  }
+
+  localUserIds(): Set<string> {
+    return new Set([...this.local.values()].map((c) => c.userId));
+  }
+
+  async connect(socketId: string, userId: string): Promise<void> {
+    this.local.set(socketId, { userId });
+    const expiresAt = Date.now() + this.opts.ttlMs;
+    try {
+      const p = this.redis.command.pipeline();
+      this.writeConnection(p, socketId, userId, expiresAt);
+      p.zadd(this.keys.plain('presence', 'nodes'), expiresAt, this.nodeId);
+      p.zcount(this.connsKey(userId), `(${Date.now()}`, '+inf');
+      p.get(this.statusKey(userId));
+      const results = await p.exec();
+      const devices = Number(results?.at(-2)?.[1] ?? 1);
+      const status = results?.at(-1)?.[1];
+      if (STATUSES.includes(status as Status)) this.statuses.set(userId, status as Status);
+      this.emitUpdate(userId, true, devices);
+    } catch {
+      this.emitUpdate(userId, true, this.localDevices(userId));
+    }
+  }
+
+  async disconnect(socketId: string): Promise<void> {
+    const conn = this.local.get(socketId);
+    if (!conn) return;
+    this.local.delete(socketId);
+    const devices = await this.removeConnection(this.nodeId, socketId, conn.userId).catch(() => this.localDevices(conn.userId));
+    if (devices === 0) this.statuses.delete(conn.userId);
+    this.emitUpdate(conn.userId, devices > 0, devices);
+  }
+
+  async setStatus(userId: string, status: Status): Promise<void> {
+    this.statuses.set(userId, status);
+    try {
+      await this.redis.command.set(this.statusKey(userId), status, 'PX', this.opts.ttlMs);
+    } catch {
+      // Local status still applies; the next refresh writes it to Redis.
+    }
+    this.emitUpdate(userId, true, await this.devicesOf(userId));
+  }
+
+  /** An explicit client heartbeat refreshes that connection now. */
+  async heartbeat(socketId: string): Promise<void> {
+    const conn = this.local.get(socketId);
+    if (!conn) return;
+    const p = this.redis.command.pipeline();
+    this.writeConnection(p, socketId, conn.userId, Date.now() + this.opts.ttlMs);
+    await p.exec().catch(() => undefined);
+  }
+
+  /** Online users across the cluster, or this replica's own while Redis is down. */
+  async onlineUsers(limit = 1000): Promise<{ users: OnlineUser[]; degraded: boolean }> {
+    const now = Date.now();
+    try {
+      const userIds = await this.redis.command.zrangebyscore(this.keys.plain('presence', 'users'), `(${now}`, '+inf', 'LIMIT', 0, limit);
+      if (userIds.length === 0) return { users: [], degraded: false };
+      const p = this.redis.command.pipeline();
+      for (const id of userIds) {
+        p.zcount(this.connsKey(id), `(${now}`, '+inf');
+        p.get(this.statusKey(id));
+      }
+      const res = (await p.exec()) ?? [];
+      const users: OnlineUser[] = [];
+      userIds.forEach((userId, i) => {
+        const devices = Number(res[2 * i]?.[1] ?? 0);
+        if (devices > 0) users.push({ userId, devices, status: asStatus(res[2 * i + 1]?.[1]) });
+      });
+      return { users, degraded: false };
+    } catch {
+      const users = [...this.localUserIds()].map((userId) => ({
+        userId,
+        devices: this.localDevices(userId),
+        status: this.statuses.get(userId) ?? 'online',
+      }));
+      return { users, degraded: true };
+    }
+  }
+
+  /** One pipeline for every local connection: presence, status, node heartbeat and contributors' entries. */
+  async refreshAll(): Promise<void> {
+    if (this.refreshing || !this.redis.isUp()) return;
+    this.refreshing = true;
+    try {
+      const expiresAt = Date.now() + this.opts.ttlMs;
+      const p = this.redis.command.pipeline();
+      // First command: ZADD returns 1 when our node was missing (swept while we
+      // were frozen, or Redis lost its data): then everyone here is re-announced.
+      p.zadd(this.keys.plain('presence', 'nodes'), expiresAt, this.nodeId);
+      for (const [socketId, conn] of this.local) {
+        this.writeConnection(p, socketId, conn.userId, expiresAt);
+        for (const c of this.contributors) c.contributeRefresh(p, socketId, expiresAt);
+      }
+      p.pexpire(this.nodeConnsKey(this.nodeId), Math.max(this.opts.ttlMs * 20, 600_000));
+      const results = await p.exec();
+      const reRegistered = Number(results?.[0]?.[1]) === 1;
+      if (reRegistered && this.local.size > 0) {
+        this.log.info({ connections: this.local.size }, 'node re-registered in redis: re-announcing local presence');
+        for (const userId of this.localUserIds()) this.emitUpdate(userId, true, await this.devicesOf(userId));
+      }
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'presence refresh failed');
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  /** Removes the entries of nodes whose heartbeat expired, and announces who went offline. */
+  async sweepDeadNodes(): Promise<number> {
+    if (!this.redis.isUp()) return 0;
+    let swept = 0;
+    try {
+      const cmd = this.redis.command;
+      const dead = await cmd.zrangebyscore(this.keys.plain('presence', 'nodes'), '-inf', Date.now(), 'LIMIT', 0, 20);
+      for (const nodeId of dead) {
+        if (nodeId === this.nodeId) continue;
+        const claimed = await cmd.set(this.keys.plain('presence', 'sweep', nodeId), this.nodeId, 'PX', this.opts.ttlMs, 'NX');
+        if (claimed !== 'OK') continue;
+        const conns = await cmd.hgetall(this.nodeConnsKey(nodeId));
+        const changed = new Map<string, number>();
+        for (const [socketId, userId] of Object.entries(conns)) {
+          changed.set(userId, await this.removeConnection(nodeId, socketId, userId));
+          swept++;
+        }
+        await cmd.del(this.nodeConnsKey(nodeId));
+        await cmd.zrem(this.keys.plain('presence', 'nodes'), nodeId);
+        for (const [userId, devices] of changed) this.emitUpdate(userId, devices > 0, devices);
+        this.log.info({ deadNode: nodeId, connections: Object.keys(conns).length }, 'swept a dead node');
+      }
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'presence sweep failed');
+    }
+    this.metrics.presenceSwept.inc(swept);
+    return swept;
+  }
+
+  /** Removes every local connection's entries (graceful shutdown) and announces the result. */
+  async removeNode(): Promise<void> {
+    const sockets = [...this.local.keys()];
+    await Promise.allSettled(sockets.map((id) => this.disconnect(id)));
+    try {
+      await this.redis.command.del(this.nodeConnsKey(this.nodeId));
+      await this.redis.command.zrem(this.keys.plain('presence', 'nodes'), this.nodeId);
+    } catch {
+      // Redis is away: the heartbeat expires and another replica sweeps us.
+    }
+  }
+
+  private writeConnection(p: ChainableCommander, socketId: string, userId: string, expiresAt: number): void {
+    const conns = this.connsKey(userId);
+    p.zadd(conns, expiresAt, `${this.nodeId}:${socketId}`);
+    p.pexpireat(conns, expiresAt);
+    p.zadd(this.keys.plain('presence', 'users'), 'GT', expiresAt, userId);
+    // Keep whatever status another replica set; only create the default.
+    p.set(this.statusKey(userId), 'online', 'PXAT', expiresAt, 'NX');
+    p.pexpireat(this.statusKey(userId), expiresAt);
+    p.hset(this.nodeConnsKey(this.nodeId), socketId, userId);
+  }
+
+  /** Returns how many live connections the user has left. Throws when Redis is down. */
+  private async removeConnection(nodeId: string, socketId: string, userId: string): Promise<number> {
+    const cmd = this.redis.command as Redis & {
+      sbRemoveConnection(key: string, member: string, now: number): Promise<[string, number]>;
+      sbRemoveUserIfNotNewer(key: string, member: string, score: string): Promise<number>;
+    };
+    const [removedScore, left] = await cmd.sbRemoveConnection(this.connsKey(userId), `${nodeId}:${socketId}`, Date.now());
+    await cmd.hdel(this.nodeConnsKey(nodeId), socketId);
+    if (Number(left) === 0) {
+      await cmd.del(this.statusKey(userId));
+      await cmd.sbRemoveUserIfNotNewer(this.keys.plain('presence', 'users'), userId, removedScore);
+    }
+    return Number(left);
+  }
+
+  private async devicesOf(userId: string): Promise<number> {
+    try {
+      return await this.redis.command.zcount(this.connsKey(userId), `(${Date.now()}`, '+inf');
+    } catch {
+      return this.localDevices(userId);
+    }
+  }
+
+  private localDevices(userId: string): number {
+    let n = 0;
+    for (const c of this.local.values()) if (c.userId === userId) n++;
+    return n;
+  }
+
+  private emitUpdate(userId: string, online: boolean, devices: number): void {
+    const status = online ? (this.statuses.get(userId) ?? 'online') : 'offline';
+    this.announce({ userId, status, online, devices, ts: Date.now() });
+  }
+
+  private connsKey(userId: string): string {
+    return this.keys.tagged('u', userId, 'conns');
+  }
+
+  private statusKey(userId: string): string {
+    return this.keys.tagged('u', userId, 'status');
+  }
+
+  private nodeConnsKey(nodeId: string): string {
+    return this.keys.tagged('node', nodeId, 'conns');
+  }
+}
+
+function asStatus(v: unknown): Status {
+  return STATUSES.includes(v as Status) ? (v as Status) : 'online';
+}

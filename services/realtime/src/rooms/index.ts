@@ -1,0 +1,130 @@
+import type { ChainableCommander } from 'ioredis';
+import type { Keyspace } from '../infra/keys';
+import type { RedisConnections } from '../infra/redis';
+import type { RefreshContributor } from '../presence';
+
+interface LocalMembership {
+  userId: string;
+  rooms: Set<string>;
+}
+
+/**
+ * Room membership across replicas.
+ *
+ * Key: {room:<name>}:members  zset "<nodeId>:<socketId>:<userId>" scored by
+ * expiry, refreshed with presence (same pipeline) and pruned on read, so the
+ * members of a dead replica disappear by themselves after the presence TTL.
+ * Socket.IO rooms do the delivery; this is the queryable list.
+ */
+export class RoomsService implements RefreshContributor {
+  private readonly local = new Map<string, LocalMembership>();
+
+  constructor(
+    private readonly redis: RedisConnections,
+    private readonly keys: Keyspace,
+    private readonly nodeId: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  isMember(socketId: string, room: string): boolean {
+    return this.local.get(socketId)?.rooms.has(room) ?? false;
+  }
+
+  roomsOf(socketId: string): string[] {
+    return [...(this.local.get(socketId)?.rooms ?? [])];
+  }
+
+  /** Records the membership and returns the room's online members (user ids). */
+  async join(socketId: string, userId: string, room: string): Promise<string[]> {
+    const entry = this.local.get(socketId) ?? { userId, rooms: new Set<string>() };
+    entry.rooms.add(room);
+    this.local.set(socketId, entry);
+    const key = this.membersKey(room);
+    const expiresAt = Date.now() + this.ttlMs;
+    try {
+      const [, , members] = (await this.redis.command
+        .pipeline()
+        .zadd(key, expiresAt, this.member(socketId, userId))
+        .pexpireat(key, expiresAt)
+        .zrangebyscore(key, `(${Date.now()}`, '+inf')
+        .exec()) as Array<[Error | null, unknown]>;
+      if (members[0]) throw members[0];
+      return uniqueUsers(members[1] as string[]);
+    } catch {
+      return this.localMembers(room);
+    }
+  }
+
+  /** Returns true when the user has no other connection left in the room. */
+  async leave(socketId: string, room: string): Promise<boolean> {
+    const entry = this.local.get(socketId);
+    if (!entry?.rooms.delete(room)) return false;
+    if (entry.rooms.size === 0) this.local.delete(socketId);
+    return this.removeEntry(socketId, entry.userId, room);
+  }
+
+  /** Leaves every room (disconnect); returns the rooms the user has left entirely. */
+  async leaveAll(socketId: string): Promise<string[]> {
+    const entry = this.local.get(socketId);
+    if (!entry) return [];
+    this.local.delete(socketId);
+    const gone: string[] = [];
+    for (const room of entry.rooms) if (await this.removeEntry(socketId, entry.userId, room)) gone.push(room);
+    return gone;
+  }
+
+  async members(room: string): Promise<{ members: string[]; degraded: boolean }> {
+    try {
+      const raw = await this.redis.command.zrangebyscore(this.membersKey(room), `(${Date.now()}`, '+inf');
+      return { members: uniqueUsers(raw), degraded: false };
+    } catch {
+      return { members: this.localMembers(room), degraded: true };
+    }
+  }
+
+  contributeRefresh(p: ChainableCommander, socketId: string, expiresAt: number): void {
+    const entry = this.local.get(socketId);
+    if (!entry) return;
+    for (const room of entry.rooms) {
+      const key = this.membersKey(room);
+      p.zadd(key, expiresAt, this.member(socketId, entry.userId));
+      p.pexpireat(key, expiresAt);
+    }
+  }
+
+  private async removeEntry(socketId: string, userId: string, room: string): Promise<boolean> {
+    const stillLocal = this.localMembers(room).includes(userId);
+    try {
+      const key = this.membersKey(room);
+      const [, , rest] = (await this.redis.command
+        .pipeline()
+        .zrem(key, this.member(socketId, userId))
+        .zremrangebyscore(key, '-inf', Date.now())
+        .zrange(key, 0, -1)
+        .exec()) as Array<[Error | null, unknown]>;
+      if (rest[0]) throw rest[0];
+      return !uniqueUsers(rest[1] as string[]).includes(userId);
+    } catch {
+      return !stillLocal;
+    }
+  }
+
+  private localMembers(room: string): string[] {
+    const users = new Set<string>();
+    for (const m of this.local.values()) if (m.rooms.has(room)) users.add(m.userId);
+    return [...users];
+  }
+
+  private member(socketId: string, userId: string): string {
+    return `${this.nodeId}:${socketId}:${userId}`;
+  }
+
+  private membersKey(room: string): string {
+    return this.keys.tagged('room', room, 'members');
+  }
+}
+
+/** "<nodeId>:<socketId>:<userId>" -> unique user ids (user ids contain no colon). */
+export function uniqueUsers(members: string[]): string[] {
+  return [...new Set(members.map((m) => m.slice(m.lastIndexOf(':') + 1)))];
+}
