@@ -2,6 +2,8 @@
 const transform = { '^.+\\.ts$': ['ts-jest', {}] };
 
 module.exports = {
+  // Generous: a loaded 2-core machine starts redis, FerretDB and three Node processes per file.
+  testTimeout: 90_000,
   projects: [
     {
       displayName: 'unit',
@@ -14,8 +16,6 @@ module.exports = {
       testEnvironment: 'node',
       transform,
       testMatch: ['<rootDir>/test/integration/**/*.int.test.ts'],
-      // A loaded 2-core machine starts redis, FerretDB and three Node processes per file.
-      testTimeout: 90_000,
     },
   ],
 };

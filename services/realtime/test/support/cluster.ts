@@ -48,9 +48,11 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
   const redisPort = await freePort();
   const mongoPort = await freePort();
   const dataDir = tempDir('ferretdb');
+  const redisDir = tempDir('redis');
   let redis: Proc | undefined;
   const startRedis = async () => {
-    redis = startProcess('redis', REDIS_BIN, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+    // Append-only like the compose stack's Redis, so a killed Redis comes back with its sessions.
+    redis = startProcess('redis', REDIS_BIN, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', redisDir]);
     await waitFor('redis-server', () => canConnect(redisPort));
   };
   await startRedis();
@@ -100,6 +102,7 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
       await Promise.allSettled(replicas.map((r) => stopProcess(r.proc)));
       await Promise.allSettled([redis && stopProcess(redis), stopProcess(mongo)]);
       fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.rmSync(redisDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,142 @@
+import { Redis } from 'ioredis';
+import { FAST_PRESENCE, api, collect, connect, emitAck, health, login, startCluster, type Cluster } from '../support/cluster';
+import { sleep, waitFor } from '../support/processes';
+
+const TTL_MS = Number(FAST_PRESENCE.PRESENCE_TTL_MS);
+const SWEEP_MS = Number(FAST_PRESENCE.PRESENCE_SWEEP_MS);
+
+const unhandledRejections = async (url: string) => {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('sb_unhandled_rejections_total'));
+  return Number(line?.split(' ').at(-1) ?? NaN);
+};
+
+describe('replica and Redis failures', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ replicas: 3, env: FAST_PRESENCE });
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("takes a frozen (SIGSTOP) replica's users offline within TTL plus one sweep, and back when it resumes", async () => {
+    const [r1, , r3] = cluster.replicas;
+    const watcher = await login(r1.url, 'watcher');
+    const w = await connect(r1.url, watcher.token);
+    const updates = collect(w, 'presence:update');
+    const victim = await login(r3.url, 'frozen-user');
+    const v = await connect(r3.url, victim.token);
+    const isOnline = async () =>
+      (await api(r1.url, '/api/presence', watcher.token)).body.users.some((u: { userId: string }) => u.userId === 'frozen-user');
+    await waitFor('victim online', isOnline);
+
+    const frozenAt = Date.now();
+    process.kill(r3.proc.child.pid!, 'SIGSTOP');
+    try {
+      await waitFor('offline announcement', () => updates.some((u) => u.userId === 'frozen-user' && !u.online), TTL_MS + 2 * SWEEP_MS + 5000);
+      const took = Date.now() - frozenAt;
+      expect(took).toBeLessThanOrEqual(TTL_MS + 2 * SWEEP_MS + 1000);
+      expect(await isOnline()).toBe(false);
+    } finally {
+      process.kill(r3.proc.child.pid!, 'SIGCONT');
+    }
+    // The replica notices it was swept and re-announces its users; the client never noticed.
+    await waitFor('back online', () => updates.some((u) => u.userId === 'frozen-user' && u.online && u.ts > frozenAt + TTL_MS), 15_000);
+    expect(await isOnline()).toBe(true);
+    expect(v.connected).toBe(true);
+    w.close();
+    v.close();
+  });
+
+  it('survives Redis being killed: no replica exits, /health goes degraded then ok, delivery comes back', async () => {
+    const [r1, r2] = cluster.replicas;
+    const a = await login(r1.url, 'ann');
+    const b = await login(r2.url, 'ben');
+    const sa = await connect(r1.url, a.token, { reconnection: true });
+    const sb = await connect(r2.url, b.token, { reconnection: true });
+    await emitAck(sa, 'room:join', { room: 'outage' });
+    await emitAck(sb, 'room:join', { room: 'outage' });
+    const gotB = collect(sb, 'message:new');
+
+    await cluster.killRedis();
+    for (const r of cluster.replicas) {
+      await waitFor(`${r.name} degraded`, async () => (await health(r.url)).body.status === 'degraded', 15_000);
+    }
+    const h = await health(r1.url);
+    expect(h.status).toBe(200);
+    expect(h.body.services).toMatchObject({ redis: 'disconnected', mongo: 'connected' });
+
+    // The local replica keeps working: the message is persisted and acked.
+    const during = await emitAck(sa, 'message:send', { room: 'outage', text: 'during outage', clientMsgId: 'o-1' });
+    expect(during).toMatchObject({ ok: true, message: { text: 'during outage' } });
+    const presence = await api(r1.url, '/api/presence', a.token);
+    expect(presence.body).toMatchObject({ ok: true, degraded: true });
+    expect(presence.body.users.map((u: { userId: string }) => u.userId)).toContain('ann');
+
+    await sleep(1000);
+    await cluster.startRedis();
+    for (const r of cluster.replicas) {
+      await waitFor(`${r.name} ok again`, async () => (await health(r.url)).body.status === 'ok', 15_000);
+    }
+    // Cross-replica delivery resumes (the subscriber re-subscribed) and presence is whole again.
+    await waitFor('cross-replica delivery', async () => {
+      const before = gotB.length;
+      await emitAck(sa, 'message:send', { room: 'outage', text: `after ${Date.now()}`, clientMsgId: `o-${Date.now()}` });
+      await sleep(300);
+      return gotB.length > before;
+    }, 10_000, 200);
+    await waitFor('presence restored', async () => {
+      const users = (await api(r2.url, '/api/presence', b.token)).body.users?.map((u: { userId: string }) => u.userId) ?? [];
+      return users.includes('ann') && users.includes('ben');
+    }, 10_000);
+    // The message sent during the outage is in history for anyone who syncs.
+    const sync = await emitAck(sb, 'history:sync', { room: 'outage' });
+    expect(sync.messages.map((m: { text: string }) => m.text)).toContain('during outage');
+
+    for (const r of cluster.replicas) {
+      expect(r.proc.child.exitCode).toBeNull();
+      expect(await unhandledRejections(r.url)).toBe(0);
+    }
+    sa.close();
+    sb.close();
+  });
+
+  it('re-asserts every local connection when Redis comes back without its data', async () => {
+    const [r1, r2, r3] = cluster.replicas;
+    const sockets = await Promise.all(
+      [r1, r2, r3].map(async (r, i) => connect(r.url, (await login(r.url, `keeper-${i}`)).token)),
+    );
+    const redis = new Redis(cluster.redisUrl);
+    try {
+      const online = () => redis.zrangebyscore('sb:presence:users', `(${Date.now()}`, '+inf');
+      await waitFor('all three online', async () => (await online()).filter((u) => u.startsWith('keeper-')).length === 3);
+      await redis.flushall();
+      expect(await online()).toEqual([]);
+      // Within one refresh every replica notices its node entry is gone and writes everything again.
+      await waitFor('presence re-asserted', async () => (await online()).filter((u) => u.startsWith('keeper-')).length === 3, 5000);
+    } finally {
+      redis.disconnect();
+      for (const s of sockets) s.close();
+    }
+  });
+
+  it('exits 0 on SIGTERM and takes its users offline at once', async () => {
+    const [r1, r2] = cluster.replicas;
+    const w = await login(r1.url, 'observer');
+    const ws = await connect(r1.url, w.token);
+    const updates = collect(ws, 'presence:update');
+    const leaver = await login(r2.url, 'leaver');
+    const ls = await connect(r2.url, leaver.token);
+    await waitFor('leaver online', () => updates.some((u) => u.userId === 'leaver' && u.online));
+    const disconnected = new Promise<string>((resolve) => ls.once('disconnect', (reason) => resolve(reason)));
+    r2.proc.child.kill('SIGTERM');
+    expect(await r2.proc.exited).toBe(0);
+    // A transport close, not a server kick, so socket.io-client would reconnect elsewhere.
+    expect(await disconnected).toBe('transport close');
+    await waitFor('offline at once', () => updates.some((u) => u.userId === 'leaver' && !u.online), 3000);
+    ws.close();
+  });
+});

@@ -1,0 +1,39 @@
+import { describeIssue, schemas } from '../../src/gateway/schemas';
+
+describe('payload schemas', () => {
+  const send = schemas.messageSend(4000);
+
+  it('accepts the payloads of the contract', () => {
+    expect(schemas.roomJoin.parse({ room: 'lobby' })).toEqual({ room: 'lobby' });
+    expect(schemas.roomJoin.parse({ room: 'team.eu-1:ops_2' })).toEqual({ room: 'team.eu-1:ops_2' });
+    expect(send.parse({ room: 'lobby', text: 'x'.repeat(4000), clientMsgId: 'c1' }).text).toHaveLength(4000);
+    expect(schemas.historySync.parse({ room: 'lobby', after: '0123456789abcdef01234567' })).toBeTruthy();
+    expect(schemas.historySync.parse({ room: 'lobby' })).toEqual({ room: 'lobby' });
+    expect(schemas.presenceSet.parse({ status: 'busy' })).toEqual({ status: 'busy' });
+    expect(schemas.regionUpdate.parse({ lat: -90, lng: 180 })).toEqual({ lat: -90, lng: 180 });
+    expect(schemas.login.parse({ userId: 'a.b-c_1', name: ' Ann ' })).toEqual({ userId: 'a.b-c_1', name: 'Ann' });
+  });
+
+  it.each([
+    [schemas.roomJoin, { room: '' }, 'room'],
+    [schemas.roomJoin, { room: 'a'.repeat(65) }, 'room'],
+    [schemas.roomJoin, { room: 'white space' }, 'room'],
+    [schemas.roomJoin, { room: 'lobby', admin: true }, 'admin'],
+    [send, { room: 'lobby', text: 'x'.repeat(4001), clientMsgId: 'c' }, 'text'],
+    [send, { room: 'lobby', text: ' \n ', clientMsgId: 'c' }, 'text'],
+    [send, { room: 'lobby', text: 'hi' }, 'clientMsgId'],
+    [schemas.historySync, { room: 'lobby', after: 'xyz' }, 'after'],
+    [schemas.presenceSet, { status: 'gone' }, 'status'],
+    [schemas.regionUpdate, { lat: 90.1, lng: 0 }, 'lat'],
+    [schemas.regionUpdate, { lat: 0, lng: Number.NaN }, 'lng'],
+    [schemas.login, { userId: 'a:b' }, 'userId'],
+  ])('refuses %#: names the field', (schema, payload, field) => {
+    const parsed = (schema as typeof schemas.roomJoin).safeParse(payload);
+    expect(parsed.success).toBe(false);
+    if (!parsed.success) expect(describeIssue(parsed.error)).toContain(field);
+  });
+
+  it('refuses non-objects', () => {
+    for (const v of [undefined, null, 'lobby', 42, ['lobby']]) expect(schemas.roomJoin.safeParse(v).success).toBe(false);
+  });
+});
