@@ -64,6 +64,16 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
       .catch(() => next(new Error('unauthorized')));
   });
 
+  // Broadcasts made while Redis was away reached only local clients; once it is
+  // back, tell ours to run history:sync for their rooms (persisted, then synced).
+  let redisWasDown = false;
+  redis.on('down', () => (redisWasDown = true));
+  redis.on('up', () => {
+    if (!redisWasDown) return;
+    redisWasDown = false;
+    io.local.emit('sync:required', { reason: 'redis-recovered', ts: Date.now() });
+  });
+
   presence.onUpdate((update) => {
     metrics.broadcasts.inc({ event: 'presence:update' });
     io.emit('presence:update', update);

@@ -60,6 +60,7 @@ describe('replica and Redis failures', () => {
     await emitAck(sa, 'room:join', { room: 'outage' });
     await emitAck(sb, 'room:join', { room: 'outage' });
     const gotB = collect(sb, 'message:new');
+    const syncHints = collect(sb, 'sync:required');
 
     await cluster.killRedis();
     for (const r of cluster.replicas) {
@@ -81,6 +82,9 @@ describe('replica and Redis failures', () => {
     for (const r of cluster.replicas) {
       await waitFor(`${r.name} ok again`, async () => (await health(r.url)).body.status === 'ok', 15_000);
     }
+    // Clients are told to sync what the outage kept from them.
+    await waitFor('sync:required hint', () => syncHints.length > 0, 5000);
+    expect(syncHints[0]).toMatchObject({ reason: 'redis-recovered' });
     // Cross-replica delivery resumes (the subscriber re-subscribed) and presence is whole again.
     await waitFor('cross-replica delivery', async () => {
       const before = gotB.length;
