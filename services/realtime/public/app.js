@@ -361,22 +361,25 @@
     return syncRoom(room, since);
   }
 
-  // First time: the newest page of history over HTTP. Afterwards: history:sync from a point we
-  // surely had, and merge (dedupe by id), page after page while the server says hasMore.
+  // First time: the newest page of history over HTTP (newest first; addMessage orders them).
+  // Afterwards: history:sync from a point we surely had, and merge (dedupe by id), page after
+  // page while the server says hasMore.
   async function syncRoom(room, since) {
     const r = rooms.get(room);
     if (!r) return true;
-    const after = r.historyLoaded ? syncCheckpoint(r, since) : null;
-    if (!after) {
+    if (!r.historyLoaded) {
       const body = await api(`/api/rooms/${encodeURIComponent(room)}/messages?limit=50`);
       if (!body.ok) { showAckError(body, `history of ${room}`); return false; }
       for (const m of body.messages || []) addMessage(m);
       r.historyLoaded = true;
       return true;
     }
-    let cursor = after;
+    // No checkpoint: history:sync without `after` answers the latest page (up to 500 messages).
+    let cursor = syncCheckpoint(r, since);
     for (let page = 0; page < 20; page++) {
-      const ack = await request('history:sync', { room, after: cursor });
+      const ack = await request('history:sync', cursor ? { room, after: cursor } : { room });
+      // Our anchor is unknown there (history wiped?): fall back to the latest page.
+      if (!ack.ok && ack.error.code === 'NOT_FOUND' && cursor) { cursor = null; continue; }
       if (!ack.ok) { showAckError(ack, `sync ${room}`); return false; }
       const msgs = ack.messages || [];
       for (const m of msgs) addMessage(m);
@@ -397,7 +400,7 @@
     if (since === null || since === undefined) return msgs[msgs.length - 1].id;
     const limit = since - SYNC_MARGIN_MS;
     for (let i = msgs.length - 1; i >= 0; i--) if (msgs[i].ts <= limit) return msgs[i].id;
-    return null;   // everything we hold is recent: reload the newest page over HTTP instead
+    return null;   // everything we hold is recent: the gap may lie before all of it, sync the latest page
   }
 
   async function leaveRoom(room) {

@@ -1,10 +1,23 @@
 import { z } from 'zod';
+import { parseLimit } from './ratelimit/limit';
 
 /**
  * Every setting the service reads, with its default. The README's configuration
  * table mirrors this file; keep them in step.
  */
 const ms = (def: number) => z.coerce.number().int().positive().default(def);
+const limitSpec = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v, ctx) => {
+      try {
+        return parseLimit(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
 
 export const configSchema = z
   .object({
@@ -33,6 +46,16 @@ export const configSchema = z
     PING_TIMEOUT_MS: ms(20_000),
     SHUTDOWN_TIMEOUT_MS: ms(8_000),
     CORS_ORIGIN: z.string().default(''),
+
+    /** Sliding-window limits, "count/window" (ms, s or m). Per user unless noted. */
+    RATE_LIMIT_MESSAGES: limitSpec('20/10s'),
+    RATE_LIMIT_JOINS: limitSpec('30/60s'),
+    /** Per client IP (X-Forwarded-For from nginx). */
+    RATE_LIMIT_LOGINS: limitSpec('60/60s'),
+    /** Per client IP, every /api route but login. */
+    RATE_LIMIT_HTTP: limitSpec('600/60s'),
+    /** Per socket, every event: flood protection, kept in the replica's memory. */
+    RATE_LIMIT_EVENTS: limitSpec('100/1s'),
 
     MESSAGE_MAX_CHARS: ms(4000),
     HISTORY_SYNC_MAX: ms(500),

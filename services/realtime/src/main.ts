@@ -13,6 +13,7 @@ import { createMetrics } from './infra/metrics';
 import { MongoConnection } from './infra/mongo';
 import { RedisConnections } from './infra/redis';
 import { PresenceService } from './presence';
+import { RateLimiter } from './ratelimit';
 import { RoomsService } from './rooms';
 
 async function main(): Promise<void> {
@@ -45,16 +46,28 @@ async function main(): Promise<void> {
   const rooms = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS);
   presence.addContributor(rooms);
   const chat = new ChatService(mongo, instance, log, metrics);
+  const limiter = new RateLimiter(
+    redis,
+    keys,
+    {
+      messages: config.RATE_LIMIT_MESSAGES,
+      joins: config.RATE_LIMIT_JOINS,
+      logins: config.RATE_LIMIT_LOGINS,
+      http: config.RATE_LIMIT_HTTP,
+      events: config.RATE_LIMIT_EVENTS,
+    },
+    metrics,
+  );
 
   let shuttingDown = false;
   let io: Server | undefined;
   const app = createHttpApp({
-    instance, nodeId, startedAt: Date.now(), redis, mongo, auth, presence, rooms, chat, metrics, log,
+    instance, nodeId, startedAt: Date.now(), redis, mongo, auth, presence, rooms, chat, limiter, metrics, log,
     isShuttingDown: () => shuttingDown,
     io: () => io,
   });
   const server = http.createServer(app);
-  io = createGateway(server, { config, instance, redis, auth, presence, rooms, chat, log, metrics });
+  io = createGateway(server, { config, instance, redis, auth, presence, rooms, chat, limiter, log, metrics });
 
   // Start serving even if Redis or MongoDB are not there yet: /health says degraded until they are.
   await redis.waitUntilUp(5000).catch(() => log.warn('starting without redis'));

@@ -10,6 +10,7 @@ import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
 import type { PresenceService } from '../presence';
 import { regionOf, regionRoom } from '../regions';
+import type { RateLimiter } from '../ratelimit';
 import type { RoomsService } from '../rooms';
 import { attachRoutes, type EventRoute } from './router';
 import { schemas } from './schemas';
@@ -22,6 +23,7 @@ export interface GatewayDeps {
   presence: PresenceService;
   rooms: RoomsService;
   chat: ChatService;
+  limiter: RateLimiter;
   log: Logger;
   metrics: Metrics;
 }
@@ -40,7 +42,7 @@ export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
  * at the handshake, and the event table of the protocol.
  */
 export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server {
-  const { config, instance, redis, auth, presence, rooms, chat, log, metrics } = deps;
+  const { config, instance, redis, auth, presence, rooms, chat, limiter, log, metrics } = deps;
   const io = new Server(httpServer, {
     pingInterval: config.PING_INTERVAL_MS,
     pingTimeout: config.PING_TIMEOUT_MS,
@@ -84,6 +86,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
   const routes: Record<string, EventRoute> = {
     'room:join': {
       schema: schemas.roomJoin,
+      limit: 'joins',
       async handle(socket, { room }: { room: string }) {
         const user = userOf(socket);
         await socket.join(room);
@@ -102,8 +105,11 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
     },
     'message:send': {
       schema: schemas.messageSend(config.MESSAGE_MAX_CHARS),
-      async handle(socket, { room, text, clientMsgId }: { room: string; text: string; clientMsgId: string }) {
+      limit: 'messages',
+      authorize(socket, { room }: { room: string }) {
         if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} before sending to it`);
+      },
+      async handle(socket, { room, text, clientMsgId }: { room: string; text: string; clientMsgId: string }) {
         const { message, duplicate } = await chat.send(userOf(socket).userId, room, text, clientMsgId);
         // Persisted first; a retry of a stored message is not broadcast again
         // (clients that missed the first broadcast get it from history:sync).
@@ -155,7 +161,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
     const user = userOf(socket);
     metrics.connections.inc();
     void socket.join([userRoom(user.userId), sessionRoom(user.sessionId)]);
-    attachRoutes(socket, routes, log, metrics);
+    attachRoutes(socket, routes, { log, metrics, limiter, subjectOf: (s) => `user:${userOf(s).userId}` });
     void presence.connect(socket.id, user.userId);
 
     socket.on('disconnect', () => {

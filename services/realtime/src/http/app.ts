@@ -9,6 +9,7 @@ import type { Metrics } from '../infra/metrics';
 import type { MongoConnection } from '../infra/mongo';
 import type { RedisConnections } from '../infra/redis';
 import type { PresenceService } from '../presence';
+import type { LimitClass, RateLimiter } from '../ratelimit';
 import type { RoomsService } from '../rooms';
 import { describeIssue, room as roomSchema, schemas } from '../gateway/schemas';
 
@@ -22,6 +23,7 @@ export interface HttpDeps {
   presence: PresenceService;
   rooms: RoomsService;
   chat: ChatService;
+  limiter: RateLimiter;
   metrics: Metrics;
   log: Logger;
   /** Set once SIGTERM arrived: /health answers 503 so the balancer stops sending. */
@@ -57,6 +59,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
         redis: redisUp ? 'connected' : 'disconnected',
         mongo: mongoUp ? 'connected' : 'disconnected',
         socketio: 'active',
+        ratelimit: deps.limiter.backend,
       },
     });
   });
@@ -69,7 +72,20 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     }
   });
 
-  app.post('/api/login', async (req, res, next) => {
+  /** 429 with Retry-After (seconds) and the contract's body when the client's IP is over its limit. */
+  const limitBy = (cls: LimitClass) => async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const d = await deps.limiter.check(cls, `ip:${req.ip ?? 'unknown'}`);
+      if (d.allowed) return next();
+      res.setHeader('Retry-After', String(Math.ceil(d.retryAfterMs / 1000)));
+      throw new AppError('RATE_LIMITED', `too many requests, retry in ${d.retryAfterMs} ms`, { retryAfterMs: d.retryAfterMs });
+    } catch (err) {
+      next(err);
+    }
+  };
+  app.use('/api', (req, res, next) => (req.path === '/login' ? next() : limitBy('http')(req, res, next)));
+
+  app.post('/api/login', limitBy('logins'), async (req, res, next) => {
     try {
       const parsed = schemas.login.safeParse(req.body ?? {});
       if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));

@@ -23,6 +23,7 @@ export function createMetrics(instance: string) {
     redisErrors: new Counter({ name: 'sb_redis_errors_total', help: 'Redis client errors and failed commands', labelNames: ['client'], registers: [registry] }),
     unhandledRejections: new Counter({ name: 'sb_unhandled_rejections_total', help: 'Promise rejections nobody handled (should stay 0)', registers: [registry] }),
     presenceSwept: new Counter({ name: 'sb_presence_swept_connections_total', help: 'Connections of dead nodes removed by the sweeper', registers: [registry] }),
+    rateLimited: new Counter({ name: 'sb_rate_limited_total', help: 'Requests refused by a rate limit', labelNames: ['class', 'backend'], registers: [registry] }),
     messagesPersisted: new Counter({ name: 'sb_messages_persisted_total', help: 'Chat messages stored in MongoDB', registers: [registry] }),
   };
 }
