@@ -15,6 +15,9 @@ import { RedisConnections } from './infra/redis';
 import { PresenceService } from './presence';
 import { RateLimiter } from './ratelimit';
 import { RoomsService } from './rooms';
+import { EventBus } from './events';
+import { SocketSessions } from './sessions';
+import { UsersService } from './users';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -39,12 +42,17 @@ async function main(): Promise<void> {
     redis,
     keys,
     nodeId,
+    instance,
     { ttlMs: config.PRESENCE_TTL_MS, refreshMs: config.PRESENCE_REFRESH_MS, sweepMs: config.PRESENCE_SWEEP_MS },
     log,
     metrics,
   );
-  const rooms = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS);
-  presence.addContributor(rooms);
+  const rooms = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS, 'room');
+  const regions = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS, 'region');
+  const sessions = new SocketSessions(redis, keys, nodeId, config.PRESENCE_TTL_MS);
+  for (const c of [rooms, regions, sessions]) presence.addContributor(c);
+  const users = new UsersService(mongo, log);
+  const events = new EventBus(redis, config.REDIS_KEY_PREFIX);
   const chat = new ChatService(mongo, instance, log, metrics);
   const limiter = new RateLimiter(
     redis,
@@ -62,12 +70,14 @@ async function main(): Promise<void> {
   let shuttingDown = false;
   let io: Server | undefined;
   const app = createHttpApp({
-    instance, nodeId, startedAt: Date.now(), redis, mongo, auth, presence, rooms, chat, limiter, metrics, log,
+    instance, nodeId, startedAt: Date.now(), redis, mongo, auth, presence, rooms, regions, users, chat, limiter, metrics, log,
     isShuttingDown: () => shuttingDown,
     io: () => io,
   });
   const server = http.createServer(app);
-  io = createGateway(server, { config, instance, redis, auth, presence, rooms, chat, limiter, log, metrics });
+  io = createGateway(server, {
+    config, instance, redis, auth, presence, rooms, regions, sessions, users, events, chat, limiter, log, metrics,
+  });
 
   // Start serving even if Redis or MongoDB are not there yet: /health says degraded until they are.
   await redis.waitUntilUp(5000).catch(() => log.warn('starting without redis'));

@@ -12,6 +12,9 @@ import type { PresenceService } from '../presence';
 import { regionOf, regionRoom } from '../regions';
 import type { RateLimiter } from '../ratelimit';
 import type { RoomsService } from '../rooms';
+import type { EventBus } from '../events';
+import type { SocketSessions } from '../sessions';
+import type { UsersService } from '../users';
 import { attachRoutes, type EventRoute } from './router';
 import { schemas } from './schemas';
 
@@ -22,6 +25,10 @@ export interface GatewayDeps {
   auth: AuthService;
   presence: PresenceService;
   rooms: RoomsService;
+  regions: RoomsService;
+  sessions: SocketSessions;
+  users: UsersService;
+  events: EventBus;
   chat: ChatService;
   limiter: RateLimiter;
   log: Logger;
@@ -30,7 +37,6 @@ export interface GatewayDeps {
 
 interface SocketData {
   user: TokenClaims;
-  region?: string;
 }
 
 /** Socket.IO rooms every connection joins, so a user or a session can be addressed on any replica. */
@@ -42,7 +48,7 @@ export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
  * at the handshake, and the event table of the protocol.
  */
 export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server {
-  const { config, instance, redis, auth, presence, rooms, chat, limiter, log, metrics } = deps;
+  const { config, instance, redis, auth, presence, rooms, regions, sessions, users, events, chat, limiter, log, metrics } = deps;
   const io = new Server(httpServer, {
     pingInterval: config.PING_INTERVAL_MS,
     pingTimeout: config.PING_TIMEOUT_MS,
@@ -79,7 +85,18 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
   presence.onUpdate((update) => {
     metrics.broadcasts.inc({ event: 'presence:update' });
     io.emit('presence:update', update);
+    events.publish('presence', update);
+    // Exactly one replica announces a user offline (the one that saw the last
+    // device go, or the sweeper): it records lastSeen durably.
+    if (!update.online) void users.markSeen(update.userId, update.ts);
   });
+
+  const roomEvent = (type: 'join' | 'leave', room: string, userId: string) => {
+    const event = { type, room, userId };
+    metrics.broadcasts.inc({ event: 'room:event' });
+    io.to(room).emit('room:event', event);
+    events.publish('room', { ...event, ts: Date.now() });
+  };
 
   const userOf = (socket: Socket) => (socket.data as SocketData).user;
 
@@ -91,7 +108,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
         const user = userOf(socket);
         await socket.join(room);
         const members = await rooms.join(socket.id, user.userId, room);
-        io.to(room).emit('room:event', { type: 'join', room, userId: user.userId });
+        roomEvent('join', room, user.userId);
         return { room, members };
       },
     },
@@ -100,7 +117,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
       async handle(socket, { room }: { room: string }) {
         const user = userOf(socket);
         await socket.leave(room);
-        if (await rooms.leave(socket.id, room)) io.to(room).emit('room:event', { type: 'leave', room, userId: user.userId });
+        if (await rooms.leave(socket.id, room)) roomEvent('leave', room, user.userId);
       },
     },
     'message:send': {
@@ -129,7 +146,9 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
     'presence:set': {
       schema: schemas.presenceSet,
       async handle(socket, { status }: { status: 'online' | 'away' | 'busy' }) {
-        await presence.setStatus(userOf(socket).userId, status);
+        const { userId } = userOf(socket);
+        await presence.setStatus(userId, status);
+        events.publish('userStatus', { userId, status, ts: Date.now() });
       },
     },
     'presence:heartbeat': {
@@ -147,11 +166,16 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
     'region:update': {
       schema: schemas.regionUpdate,
       async handle(socket, { lat, lng }: { lat: number; lng: number }) {
-        const data = socket.data as SocketData;
         const region = regionOf(lat, lng, config.REGION_PRECISION);
-        if (data.region && data.region !== region) await socket.leave(regionRoom(data.region));
-        data.region = region;
-        await socket.join(regionRoom(region));
+        const previous = await sessions.setLocation(socket.id, region, lat, lng);
+        if (previous && previous !== region) {
+          await socket.leave(regionRoom(previous));
+          await regions.leave(socket.id, previous);
+        }
+        if (previous !== region) {
+          await socket.join(regionRoom(region));
+          await regions.join(socket.id, userOf(socket).userId, region);
+        }
         return { region };
       },
     },
@@ -163,12 +187,16 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
     void socket.join([userRoom(user.userId), sessionRoom(user.sessionId)]);
     attachRoutes(socket, routes, { log, metrics, limiter, subjectOf: (s) => `user:${userOf(s).userId}` });
     void presence.connect(socket.id, user.userId);
+    void sessions.open(socket.id, user.userId, socket.handshake.headers['user-agent']);
+    socket.onAny(() => sessions.touch(socket.id));
 
     socket.on('disconnect', () => {
       metrics.connections.dec();
       void (async () => {
         const left = await rooms.leaveAll(socket.id);
-        for (const room of left) io.to(room).emit('room:event', { type: 'leave', room, userId: user.userId });
+        for (const room of left) roomEvent('leave', room, user.userId);
+        await regions.leaveAll(socket.id);
+        await sessions.close(socket.id);
         await presence.disconnect(socket.id);
       })().catch((err) => log.warn({ err: (err as Error).message }, 'disconnect cleanup failed'));
     });

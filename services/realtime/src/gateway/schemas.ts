@@ -8,6 +8,7 @@ export const MESSAGE_ID_RE = /^[0-9a-f]{24}$/i;
 
 export const room = z.string().regex(ROOM_RE, 'room must be 1 to 64 characters of A-Z a-z 0-9 _ . : -');
 export const userId = z.string().regex(USER_ID_RE, 'userId must be 1 to 64 characters of A-Z a-z 0-9 _ . -');
+export const geohash = z.string().regex(/^[0123456789bcdefghjkmnpqrstuvwxyz]{1,12}$/, 'region must be a geohash (1 to 12 base-32 characters)');
 export const messageId = z.string().regex(MESSAGE_ID_RE, 'message id must be 24 hex characters');
 
 export const schemas = {

@@ -11,7 +11,9 @@ import type { RedisConnections } from '../infra/redis';
 import type { PresenceService } from '../presence';
 import type { LimitClass, RateLimiter } from '../ratelimit';
 import type { RoomsService } from '../rooms';
-import { describeIssue, room as roomSchema, schemas } from '../gateway/schemas';
+import type { UsersService } from '../users';
+import ngeohash from 'ngeohash';
+import { describeIssue, geohash as geohashSchema, room as roomSchema, schemas, userId as userIdSchema } from '../gateway/schemas';
 
 export interface HttpDeps {
   instance: string;
@@ -22,6 +24,8 @@ export interface HttpDeps {
   auth: AuthService;
   presence: PresenceService;
   rooms: RoomsService;
+  regions: RoomsService;
+  users: UsersService;
   chat: ChatService;
   limiter: RateLimiter;
   metrics: Metrics;
@@ -90,7 +94,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       const parsed = schemas.login.safeParse(req.body ?? {});
       if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
       const { userId, name } = parsed.data;
-      res.json({ ok: true, ...(await deps.auth.login(userId, name ?? userId)) });
+      const session = await deps.auth.login(userId, name ?? userId);
+      await deps.users.recordLogin(userId, session.name);
+      res.json({ ok: true, ...session });
     } catch (err) {
       next(err);
     }
@@ -153,6 +159,59 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       res.json({ ok: true, room, messages });
     } catch (err) {
       next(err);
+    }
+  });
+
+  app.get('/api/users/:id', requireAuth, async (req, res, next) => {
+    try {
+      const parsed = userIdSchema.safeParse(req.params.id);
+      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
+      const userId = parsed.data;
+      // Online state from Redis (or this replica while it is down), lastSeen from MongoDB.
+      const state = await deps.presence.stateOf(userId);
+      let profile = null;
+      let storage: 'ok' | 'unavailable' = 'ok';
+      try {
+        profile = await deps.users.profile(userId);
+      } catch {
+        storage = 'unavailable';
+      }
+      if (!profile && !state.online && storage === 'ok') throw new AppError('NOT_FOUND', `no user ${userId}`);
+      res.json({
+        ok: true,
+        user: { userId, name: profile?.name ?? userId, online: state.online, status: state.status, devices: state.devices, lastSeen: profile?.lastSeen ?? null },
+        ...(state.degraded || storage !== 'ok' ? { degraded: true } : {}),
+      });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/api/regions/:hash/members', requireAuth, async (req, res, next) => {
+    try {
+      const parsed = geohashSchema.safeParse(req.params.hash);
+      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
+      const region = parsed.data;
+      const cells = req.query.neighbors === '1' ? [region, ...ngeohash.neighbors(region)] : [region];
+      const byCell = await deps.regions.membersOfMany(cells);
+      res.json({ ok: true, region, cells: byCell });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.get('/api/stats', requireAuth, async (_req, res, next) => {
+    try {
+      const [nodes, onlineUsers, rooms] = await Promise.all([deps.presence.liveNodes(), deps.presence.onlineCount(), deps.rooms.activeCount()]);
+      res.json({
+        ok: true,
+        replicas: nodes.map((n) => ({ instance: n.instance, nodeId: n.nodeId, connections: n.connections, reportedAt: n.reportedAt })),
+        connections: nodes.reduce((sum, n) => sum + n.connections, 0),
+        onlineUsers,
+        rooms,
+      });
+    } catch {
+      next(new AppError('UNAVAILABLE', 'cluster statistics need Redis, which is unavailable'));
     }
   });
 

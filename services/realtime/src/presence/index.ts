@@ -29,6 +29,8 @@ interface LocalConnection {
 /** Lets other capabilities (rooms) refresh their per-connection entries in the same pipeline. */
 export interface RefreshContributor {
   contributeRefresh(pipeline: ChainableCommander, socketId: string, expiresAt: number): void;
+  /** Called by the sweeper for each connection of a dead node. */
+  sweepConnection?(pipeline: ChainableCommander, nodeId: string, socketId: string, userId: string): void;
 }
 
 // Removes one connection, prunes expired ones, and returns the removed entry's
@@ -81,6 +83,7 @@ export class PresenceService {
     private readonly redis: RedisConnections,
     private readonly keys: Keyspace,
     readonly nodeId: string,
+    private readonly instance: string,
     private readonly opts: { ttlMs: number; refreshMs: number; sweepMs: number },
     private readonly log: Logger,
     private readonly metrics: Metrics,
@@ -195,6 +198,39 @@ export class PresenceService {
     }
   }
 
+  /** One user's state: online anywhere in the cluster (or here, while Redis is down). */
+  async stateOf(userId: string): Promise<{ online: boolean; devices: number; status: Status | 'offline'; degraded: boolean }> {
+    try {
+      const [[e1, devices], [e2, status]] = (await this.redis.command
+        .pipeline()
+        .zcount(this.connsKey(userId), `(${Date.now()}`, '+inf')
+        .get(this.statusKey(userId))
+        .exec()) as Array<[Error | null, unknown]>;
+      if (e1 || e2) throw e1 ?? e2;
+      const n = Number(devices);
+      return { online: n > 0, devices: n, status: n > 0 ? asStatus(status) : 'offline', degraded: false };
+    } catch {
+      const n = this.localDevices(userId);
+      return { online: n > 0, devices: n, status: n > 0 ? (this.statuses.get(userId) ?? 'online') : 'offline', degraded: true };
+    }
+  }
+
+  /** Live replicas from their heartbeats, with the connection count each reported last. */
+  async liveNodes(): Promise<Array<{ nodeId: string; instance: string; connections: number; reportedAt: number }>> {
+    const now = Date.now();
+    const ids = await this.redis.command.zrangebyscore(this.keys.plain('presence', 'nodes'), `(${now}`, '+inf');
+    if (ids.length === 0) return [];
+    const infos = await this.redis.command.hmget(this.keys.plain('presence', 'node-info'), ...ids);
+    return ids.map((nodeId, i) => {
+      const info = infos[i] ? (JSON.parse(infos[i]!) as { instance: string; connections: number; at: number }) : undefined;
+      return { nodeId, instance: info?.instance ?? nodeId, connections: info?.connections ?? 0, reportedAt: info?.at ?? 0 };
+    });
+  }
+
+  async onlineCount(): Promise<number> {
+    return this.redis.command.zcount(this.keys.plain('presence', 'users'), `(${Date.now()}`, '+inf');
+  }
+
   /** One pipeline for every local connection: presence, status, node heartbeat and contributors' entries. */
   async refreshAll(): Promise<void> {
     if (this.refreshing || !this.redis.isUp()) return;
@@ -210,6 +246,7 @@ export class PresenceService {
         for (const c of this.contributors) c.contributeRefresh(p, socketId, expiresAt);
       }
       p.pexpire(this.nodeConnsKey(this.nodeId), Math.max(this.opts.ttlMs * 20, 600_000));
+      p.hset(this.keys.plain('presence', 'node-info'), this.nodeId, JSON.stringify({ instance: this.instance, connections: this.local.size, at: Date.now() }));
       const results = await p.exec();
       const reRegistered = Number(results?.[0]?.[1]) === 1;
       if (reRegistered && this.local.size > 0) {
@@ -236,12 +273,16 @@ export class PresenceService {
         if (claimed !== 'OK') continue;
         const conns = await cmd.hgetall(this.nodeConnsKey(nodeId));
         const changed = new Map<string, number>();
+        const cleanup = cmd.pipeline();
         for (const [socketId, userId] of Object.entries(conns)) {
           changed.set(userId, await this.removeConnection(nodeId, socketId, userId));
+          for (const c of this.contributors) c.sweepConnection?.(cleanup, nodeId, socketId, userId);
           swept++;
         }
+        await cleanup.exec();
         await cmd.del(this.nodeConnsKey(nodeId));
         await cmd.zrem(this.keys.plain('presence', 'nodes'), nodeId);
+        await cmd.hdel(this.keys.plain('presence', 'node-info'), nodeId);
         for (const [userId, devices] of changed) this.emitUpdate(userId, devices > 0, devices);
         this.log.info({ deadNode: nodeId, connections: Object.keys(conns).length }, 'swept a dead node');
       }
@@ -259,6 +300,7 @@ export class PresenceService {
     try {
       await this.redis.command.del(this.nodeConnsKey(this.nodeId));
       await this.redis.command.zrem(this.keys.plain('presence', 'nodes'), this.nodeId);
+      await this.redis.command.hdel(this.keys.plain('presence', 'node-info'), this.nodeId);
     } catch {
       // Redis is away: the heartbeat expires and another replica sweeps us.
     }

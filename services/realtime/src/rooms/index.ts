@@ -11,7 +11,7 @@ interface LocalMembership {
 /**
  * Room membership across replicas.
  *
- * Key: {room:<name>}:members  zset "<nodeId>:<socketId>:<userId>" scored by
+ * Key: {room:<name>}:members (or {region:<geohash>}:members)  zset "<nodeId>:<socketId>:<userId>" scored by
  * expiry, refreshed with presence (same pipeline) and pruned on read, so the
  * members of a dead replica disappear by themselves after the presence TTL.
  * Socket.IO rooms do the delivery; this is the queryable list.
@@ -24,6 +24,8 @@ export class RoomsService implements RefreshContributor {
     private readonly keys: Keyspace,
     private readonly nodeId: string,
     private readonly ttlMs: number,
+    /** 'room' for chat rooms, 'region' for geohash cells: same mechanics, separate keys. */
+    private readonly kind: 'room' | 'region' = 'room',
   ) {}
 
   isMember(socketId: string, room: string): boolean {
@@ -47,6 +49,7 @@ export class RoomsService implements RefreshContributor {
         .zadd(key, expiresAt, this.member(socketId, userId))
         .pexpireat(key, expiresAt)
         .zrangebyscore(key, `(${Date.now()}`, '+inf')
+        .zadd(this.activeKey(), 'GT', expiresAt, room)
         .exec()) as Array<[Error | null, unknown]>;
       if (members[0]) throw members[0];
       return uniqueUsers(members[1] as string[]);
@@ -82,6 +85,24 @@ export class RoomsService implements RefreshContributor {
     }
   }
 
+  /** Members of several rooms in one round trip (a region and its neighbours). */
+  async membersOfMany(rooms: string[]): Promise<Record<string, string[]>> {
+    const now = Date.now();
+    try {
+      const p = this.redis.command.pipeline();
+      for (const room of rooms) p.zrangebyscore(this.membersKey(room), `(${now}`, '+inf');
+      const res = (await p.exec()) ?? [];
+      return Object.fromEntries(
+        rooms.map((room, i) => {
+          if (res[i]?.[0]) throw res[i][0];
+          return [room, uniqueUsers(res[i]?.[1] as string[])];
+        }),
+      );
+    } catch {
+      return Object.fromEntries(rooms.map((room) => [room, this.localMembers(room)]));
+    }
+  }
+
   contributeRefresh(p: ChainableCommander, socketId: string, expiresAt: number): void {
     const entry = this.local.get(socketId);
     if (!entry) return;
@@ -89,7 +110,19 @@ export class RoomsService implements RefreshContributor {
       const key = this.membersKey(room);
       p.zadd(key, expiresAt, this.member(socketId, entry.userId));
       p.pexpireat(key, expiresAt);
+      p.zadd(this.activeKey(), 'GT', expiresAt, room);
     }
+  }
+
+  /** How many rooms have a live member anywhere (for /api/stats). */
+  async activeCount(): Promise<number> {
+    const key = this.activeKey();
+    await this.redis.command.zremrangebyscore(key, '-inf', Date.now());
+    return this.redis.command.zcard(key);
+  }
+
+  private activeKey(): string {
+    return this.keys.plain(`${this.kind}s`, 'active');
   }
 
   private async removeEntry(socketId: string, userId: string, room: string): Promise<boolean> {
@@ -120,7 +153,7 @@ export class RoomsService implements RefreshContributor {
   }
 
   private membersKey(room: string): string {
-    return this.keys.tagged('room', room, 'members');
+    return this.keys.tagged(this.kind, room, 'members');
   }
 }
 

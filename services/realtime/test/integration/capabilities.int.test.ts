@@ -1,0 +1,123 @@
+import { Redis } from 'ioredis';
+import ngeohash from 'ngeohash';
+import { FAST_PRESENCE, api, connect, emitAck, login, startCluster, type Cluster } from '../support/cluster';
+import { waitFor } from '../support/processes';
+
+describe('socket sessions, regions, pub/sub channels, users and stats', () => {
+  let cluster: Cluster;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ replicas: 3, env: FAST_PRESENCE });
+    redis = new Redis(cluster.redisUrl);
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await cluster?.stop();
+  });
+
+  it('keeps a Redis record per connection with a TTL, and removes it on disconnect', async () => {
+    const { token } = await login(cluster.replicas[0].url, 'rec');
+    const s = await connect(cluster.replicas[0].url, token);
+    const key = `sb:socket:{${s.id}}`;
+    await waitFor('record', async () => (await redis.exists(key)) === 1);
+    const record = await redis.hgetall(key);
+    expect(record).toMatchObject({ userId: 'rec', nodeId: expect.stringMatching(/^realtime-1-/), connectedAt: expect.any(String), lastActivityAt: expect.any(String) });
+    const ttl = await redis.pttl(key);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(Number(FAST_PRESENCE.PRESENCE_TTL_MS));
+
+    await emitAck(s, 'region:update', { lat: 48.8566, lng: 2.3522 });
+    expect(await redis.hgetall(key)).toMatchObject({ region: ngeohash.encode(48.8566, 2.3522, 5), lat: '48.8566', lng: '2.3522' });
+    s.close();
+    await waitFor('record removed', async () => (await redis.exists(key)) === 0);
+  });
+
+  it('moves a connection between region cells and lists members with the eight neighbours', async () => {
+    const [r1, r2] = cluster.replicas;
+    const a = await login(r1.url, 'rider');
+    const b = await login(r2.url, 'driver');
+    const sa = await connect(r1.url, a.token);
+    const sb = await connect(r2.url, b.token);
+    const paris = ngeohash.encode(48.8566, 2.3522, 5);
+    expect(await emitAck(sa, 'region:update', { lat: 48.8566, lng: 2.3522 })).toEqual({ ok: true, region: paris });
+    // The driver sits in a neighbouring cell.
+    const [nLat, nLng] = (() => {
+      const d = ngeohash.decode(ngeohash.neighbor(paris, [1, 0]));
+      return [d.latitude, d.longitude];
+    })();
+    const next = (await emitAck(sb, 'region:update', { lat: nLat, lng: nLng })).region;
+    expect(next).toBe(ngeohash.neighbor(paris, [1, 0]));
+
+    const only = await api(r2.url, `/api/regions/${paris}/members`, a.token);
+    expect(only.body).toEqual({ ok: true, region: paris, cells: { [paris]: ['rider'] } });
+    const around = await api(r2.url, `/api/regions/${paris}/members?neighbors=1`, a.token);
+    expect(Object.keys(around.body.cells)).toHaveLength(9);
+    expect(around.body.cells[next]).toEqual(['driver']);
+
+    // Moving to London leaves the Paris cell.
+    const london = (await emitAck(sa, 'region:update', { lat: 51.5074, lng: -0.1278 })).region;
+    expect((await api(r1.url, `/api/regions/${paris}/members`, a.token)).body.cells[paris]).toEqual([]);
+    expect((await api(r1.url, `/api/regions/${london}/members`, a.token)).body.cells[london]).toEqual(['rider']);
+    expect((await api(r1.url, '/api/regions/not-a-hash!/members', a.token)).status).toBe(400);
+    sa.close();
+    sb.close();
+  });
+
+  it('publishes presence, status and room events on Redis channels for other services', async () => {
+    const sub = new Redis(cluster.redisUrl);
+    const got: Record<string, any[]> = {};
+    sub.on('message', (channel: string, message: string) => (got[channel] ??= []).push(JSON.parse(message)));
+    await sub.subscribe('sb:events:presence', 'sb:events:user-status', 'sb:events:room');
+    try {
+      const { token } = await login(cluster.replicas[2].url, 'emitter');
+      const s = await connect(cluster.replicas[2].url, token);
+      await emitAck(s, 'room:join', { room: 'channels' });
+      await emitAck(s, 'presence:set', { status: 'busy' });
+      const mine = (channel: string) => (got[channel] ?? []).filter((e) => e.userId === 'emitter');
+      await waitFor('all three channels', () => mine('sb:events:presence').length && mine('sb:events:user-status').length && mine('sb:events:room').length);
+      expect(mine('sb:events:presence')[0]).toMatchObject({ userId: 'emitter', online: true, devices: 1, status: 'online' });
+      expect(mine('sb:events:user-status')[0]).toMatchObject({ userId: 'emitter', status: 'busy', ts: expect.any(Number) });
+      expect(mine('sb:events:room')[0]).toMatchObject({ type: 'join', room: 'channels', userId: 'emitter' });
+      s.close();
+    } finally {
+      sub.disconnect();
+    }
+  });
+
+  it('persists lastSeen in MongoDB and answers GET /api/users/:id even when Redis is emptied', async () => {
+    const [r1, r2] = cluster.replicas;
+    const viewer = await login(r1.url, 'viewer');
+    const { token } = await login(r2.url, 'seen-user', 'Seen User');
+    const s = await connect(r2.url, token);
+    const online = await api(r1.url, '/api/users/seen-user', viewer.token);
+    expect(online.body).toMatchObject({ ok: true, user: { userId: 'seen-user', name: 'Seen User', online: true, devices: 1, lastSeen: null } });
+    const before = Date.now();
+    s.close();
+    await waitFor('lastSeen written', async () => (await api(r1.url, '/api/users/seen-user', viewer.token)).body.user.lastSeen >= before);
+
+    await redis.flushall();
+    // The viewer's session went with the flush: log in again, then ask.
+    const again = await login(r1.url, 'viewer');
+    const after = await api(r1.url, '/api/users/seen-user', again.token);
+    expect(after.body).toMatchObject({ ok: true, user: { userId: 'seen-user', online: false, status: 'offline' } });
+    expect(after.body.user.lastSeen).toBeGreaterThanOrEqual(before);
+    expect((await api(r1.url, '/api/users/nobody-at-all', again.token)).status).toBe(404);
+  });
+
+  it('reports every replica and its connections in /api/stats', async () => {
+    const sockets = await Promise.all(cluster.replicas.map(async (r, i) => connect(r.url, (await login(r.url, `stat-${i}`)).token)));
+    await emitAck(sockets[0], 'room:join', { room: 'stats-room' });
+    const { token } = await login(cluster.replicas[0].url, 'stats-reader');
+    await waitFor('three replicas with connections', async () => {
+      const stats = (await api(cluster.replicas[1].url, '/api/stats', token)).body;
+      return stats.replicas?.length === 3 && stats.replicas.every((r: { connections: number }) => r.connections >= 1) && stats;
+    }, 10_000);
+    const stats = (await api(cluster.replicas[1].url, '/api/stats', token)).body;
+    expect(stats.replicas.map((r: { instance: string }) => r.instance).sort()).toEqual(['realtime-1', 'realtime-2', 'realtime-3']);
+    expect(stats.onlineUsers).toBeGreaterThanOrEqual(3);
+    expect(stats.rooms).toBeGreaterThanOrEqual(1);
+    for (const s of sockets) s.close();
+  });
+});
