@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { Server } from 'socket.io';
 import { AuthService } from './auth';
+import { Cache } from './cache';
 import { ChatService } from './chat';
 import { loadConfig } from './config';
 import { createGateway } from './gateway';
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
   const mongo = new MongoConnection(config.MONGO_URL, config.MONGO_TIMEOUT_MS, log, metrics);
   mongo.start();
 
+  const cache = new Cache(redis, keys, metrics);
   const auth = new AuthService(redis.command, keys, config.AUTH_SECRET, config.SESSION_TTL_SEC, log);
   const presence = new PresenceService(
     redis,
@@ -51,9 +53,9 @@ async function main(): Promise<void> {
   const regions = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS, 'region');
   const sessions = new SocketSessions(redis, keys, nodeId, config.PRESENCE_TTL_MS);
   for (const c of [rooms, regions, sessions]) presence.addContributor(c);
-  const users = new UsersService(mongo, log);
+  const users = new UsersService(mongo, cache, log);
   const events = new EventBus(redis, config.REDIS_KEY_PREFIX);
-  const chat = new ChatService(mongo, instance, log, metrics);
+  const chat = new ChatService(mongo, instance, log, metrics, cache);
   const limiter = new RateLimiter(
     redis,
     keys,

@@ -1,4 +1,5 @@
 import { Types, type Model } from 'mongoose';
+import type { Cache } from '../cache';
 import { AppError } from '../infra/errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
@@ -29,6 +30,8 @@ export class ChatService {
     private readonly instance: string,
     private readonly log: Logger,
     private readonly metrics: Metrics,
+    private readonly cache: Cache,
+    private readonly firstPageTtlMs = 30_000,
   ) {
     this.messages = messageModel(mongo.connection);
   }
@@ -39,6 +42,7 @@ export class ChatService {
     try {
       const doc = await this.messages.create({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
       this.metrics.messagesPersisted.inc();
+      await this.cache.invalidate(`room:${room}`);
       return { message: toChatMessage(doc), duplicate: false };
     } catch (err) {
       if ((err as { code?: number }).code === 11000) {
@@ -49,8 +53,15 @@ export class ChatService {
     }
   }
 
-  /** Newest first, `before` (a message id) excluded. */
+  /** Newest first, `before` (a message id) excluded. The first page is cached until the next message. */
   async history(room: string, limit: number, before?: string): Promise<ChatMessage[]> {
+    if (!before) {
+      return this.cache.getOrSet(`history:${room}:${limit}`, () => this.loadHistory(room, limit), { ttlMs: this.firstPageTtlMs, tags: [`room:${room}`] });
+    }
+    return this.loadHistory(room, limit, before);
+  }
+
+  private async loadHistory(room: string, limit: number, before?: string): Promise<ChatMessage[]> {
     this.requireMongo();
     const filter: Record<string, unknown> = { room };
     if (before) {
@@ -65,7 +76,7 @@ export class ChatService {
   async since(room: string, after: string | undefined, limit: number): Promise<{ messages: ChatMessage[]; hasMore: boolean }> {
     this.requireMongo();
     if (!after) {
-      const latest = await this.history(room, limit);
+      const latest = await this.loadHistory(room, limit);
       return { messages: latest.reverse(), hasMore: false };
     }
     const anchor = await this.anchor(room, after);

@@ -1,4 +1,5 @@
 import { Schema, type Model } from 'mongoose';
+import type { Cache } from '../cache';
 import type { Logger } from '../infra/logger';
 import type { MongoConnection } from '../infra/mongo';
 
@@ -37,7 +38,12 @@ const userSchema = new Schema<UserDoc>(
 export class UsersService {
   private readonly users: Model<UserDoc>;
 
-  constructor(private readonly mongo: MongoConnection, private readonly log: Logger) {
+  constructor(
+    private readonly mongo: MongoConnection,
+    private readonly cache: Cache,
+    private readonly log: Logger,
+    private readonly profileTtlMs = 60_000,
+  ) {
     this.users = (mongo.connection.models.User as Model<UserDoc>) ?? mongo.connection.model<UserDoc>('User', userSchema);
   }
 
@@ -48,6 +54,7 @@ export class UsersService {
     await this.users
       .updateOne({ _id: userId }, { $set: { name, lastLoginAt: now }, $setOnInsert: { createdAt: now } }, { upsert: true })
       .catch((err: Error) => this.log.warn({ err: err.message, userId }, 'could not record login'));
+    await this.cache.invalidate(`user:${userId}`);
   }
 
   async markSeen(userId: string, at: number): Promise<void> {
@@ -55,9 +62,15 @@ export class UsersService {
     await this.users
       .updateOne({ _id: userId, $or: [{ lastSeen: { $exists: false } }, { lastSeen: { $lt: at } }] }, { $set: { lastSeen: at } })
       .catch((err: Error) => this.log.warn({ err: err.message, userId }, 'could not record lastSeen'));
+    await this.cache.invalidate(`user:${userId}`);
   }
 
+  /** Cached per user; invalidated when the profile or lastSeen changes. */
   async profile(userId: string): Promise<UserProfile | null> {
+    return this.cache.getOrSet(`profile:${userId}`, () => this.loadProfile(userId), { ttlMs: this.profileTtlMs, tags: [`user:${userId}`] });
+  }
+
+  private async loadProfile(userId: string): Promise<UserProfile | null> {
     const doc = await this.users.findById(userId).lean<UserDoc>();
     if (!doc) return null;
     return { userId: doc._id, name: doc.name, createdAt: doc.createdAt, lastLoginAt: doc.lastLoginAt, lastSeen: doc.lastSeen ?? null };

@@ -40,6 +40,15 @@ export interface Cluster {
 const REDIS_BIN = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
 const FERRETDB_BIN = process.env.FERRETDB_BIN ?? path.join(REPO_ROOT, '.tools', 'bin', 'ferretdb');
 
+/** A lone redis-server on a free port, for tests of one capability's classes. */
+export async function startRedisServer(): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  requireBinary(REDIS_BIN, 'run `make test-deps` (installs redis-server)');
+  const port = await freePort();
+  const proc = startProcess('redis', REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await waitFor('redis-server', () => canConnect(port));
+  return { url: `redis://127.0.0.1:${port}`, port, stop: async () => void (await stopProcess(proc)) };
+}
+
 export async function startCluster(opts: { replicas?: number; env?: Record<string, string> } = {}): Promise<Cluster> {
   requireBinary(REDIS_BIN, 'run `make test-deps` (installs redis-server)');
   requireBinary(FERRETDB_BIN, 'run `make test-deps` (builds FerretDB into .tools/bin)');
