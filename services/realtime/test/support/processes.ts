@@ -93,7 +93,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   while (Date.now() < deadline) {
     try {
       const v = await probe();
-      if (v !== undefined && v !== false) return v as T;
+      if (v) return v as T;
     } catch (err) {
       lastErr = err;
     }
