@@ -24,17 +24,18 @@
  *   online-users / online-user  data-user-id, data-status, data-devices
  * URL parameters: ?cid=<id> overrides this tab's client id (the nginx sticky key),
  *                 ?transport=polling forces HTTP long-polling.
- * window.switchboard exposes the socket and some counters for page scripts in tests.
+ * window.switchboard exposes the socket and some counters (connects, disconnect reasons,
+ * connect_error messages, resends) for page scripts in tests.
  */
 (function () {
   'use strict';
 
   // ---- tunables -------------------------------------------------------------------------
   const ACK_TIMEOUT_MS = 5000;        // an ack slower than this counts as lost: the message stays pending
-  const RESEND_EVERY_MS = 3000;       // outbox retry period while something is pending
+  const RESEND_EVERY_MS = 3000;       // retry period: pending messages, rooms whose join failed
   const HEALTH_POLL_MS = 2000;        // degraded banner refresh
   const PRESENCE_POLL_MS = 15000;     // full presence refresh, repairs anything events missed
-  const HEARTBEAT_MS = 15000;
+  const HEARTBEAT_MS = 15000;         // presence:heartbeat; optional (replicas refresh by themselves), cheap
   const TYPING_THROTTLE_MS = 2000;    // send typing:true at most this often
   const TYPING_IDLE_MS = 3000;        // we send typing:false after this much silence...
   const TYPING_SHOW_MS = 3000;        // ...and forget a remote typist after this long without news
@@ -65,7 +66,8 @@
   let socket = null;
   let activeRoom = null;
   let degraded = false;
-  // room -> { joined, historyLoaded, messages: Map id->msg, members: Set, typists: Map userId->timer, list: <ol> }
+  // room -> { joined, joining: Promise|null, historyLoaded, messages: Map id->msg, members: Set,
+  //          typists: Map userId->timer, list: <ol>, tab: <li> }
   const rooms = new Map();
   // clientMsgId -> { clientMsgId, room, text, createdAt, state: 'pending'|'failed', attempt, inFlight }
   // Kept in sessionStorage so a reload does not lose what the server has not confirmed.
@@ -194,7 +196,7 @@
     socket.on('disconnect', (reason) => {
       stats.disconnects.push(reason);
       markTrouble();
-      for (const r of rooms.values()) r.joined = false;
+      for (const r of rooms.values()) { r.joined = false; r.joining = null; }   // a new socket joins afresh
       for (const m of outbox.values()) m.inFlight = false;   // their acks will not come
       setConnState('reconnecting');
       // "io server disconnect" (e.g. our session was revoked, or the replica is draining)
@@ -216,6 +218,11 @@
     socket.on('presence:update', onPresenceUpdate);
     socket.on('room:event', onRoomEvent);
     socket.on('typing', onTyping);
+    // Our replica's Redis came back: broadcasts other replicas made meanwhile never reached us.
+    socket.on('sync:required', (ev) => {
+      const since = Math.min(troubleSince ?? Date.now(), Number(ev && ev.since) || Infinity);
+      for (const delay of [0, 3000]) setTimeout(() => recoverAfterTrouble(since), delay);
+    });
   }
 
   // Every (re)connect: show which replica we are on, rejoin our rooms, fill the gap, resend.
@@ -289,7 +296,7 @@
       // meanwhile never reached us, so fetch them. Twice, as the other replicas may recover later.
       // A few times, as the other replicas may recover (and resubscribe) a little later than ours.
       if (wasDegraded && socket && socket.connected) {
-        const since = troubleSince;
+        const since = troubleSince ?? Date.now();
         for (const delay of [0, 3000, 8000]) setTimeout(() => recoverAfterTrouble(since), delay);
       }
     }
@@ -322,7 +329,7 @@
     tab.querySelector('.pick').addEventListener('click', () => selectRoom(room));
     leave.addEventListener('click', () => leaveRoom(room));
     $('rooms').append(tab);
-    const r = { joined: false, historyLoaded: false, messages: new Map(), members: new Set(), typists: new Map(), list, tab };
+    const r = { joined: false, joining: null, historyLoaded: false, messages: new Map(), members: new Set(), typists: new Map(), list, tab };
     rooms.set(room, r);
     sessionStorage.setItem('sb.rooms', JSON.stringify([...rooms.keys()]));
     return r;
@@ -346,11 +353,17 @@
   async function joinRoom(room, since = troubleSince) {
     const r = rooms.get(room);
     if (!r) return true;
+    if (r.joining) return r.joining;   // one join at a time per room
+    const p = joinAndSync(room, r, since).finally(() => { if (r.joining === p) r.joining = null; });
+    r.joining = p;
+    return p;
+  }
+  async function joinAndSync(room, r, since) {
     const ack = await request('room:join', { room });
     if (!ack.ok) {
       showAckError(ack, `join ${room}`);
-      // A name the server refuses will never work: drop the room. Anything else: keep it, the
-      // next reconnect or recovery tries again.
+      // A name the server refuses will never work: drop the room. Anything else (RATE_LIMITED,
+      // UNAVAILABLE): keep it, rejoinMissing() tries again every few seconds.
       if (ack.error && (ack.error.code === 'VALIDATION' || ack.error.code === 'FORBIDDEN')) { dropRoom(room); return true; }
       return false;
     }
@@ -568,6 +581,7 @@
         if (code === 'FORBIDDEN' && r) r.joined = false;   // we are not in the room (any more): rejoin first
         if (code === 'UNAVAILABLE') showError('UNAVAILABLE', `${ack.error.message}: message kept, will be resent`);
         else showAckError(ack, 'send');
+        if (code === 'RATE_LIMITED' && ack.error.retryAfterMs) setTimeout(flushOutbox, Math.min(ack.error.retryAfterMs + 50, 60000));
         return;   // UNAVAILABLE, RATE_LIMITED, timeout...: keep it pending, retry in a moment, keep order
       }
     } finally {
@@ -575,11 +589,19 @@
     }
   }
 
-  setInterval(() => {
-    if (!socket || !socket.connected || !outbox.size) return;
-    // Rooms a FORBIDDEN answer told us we are not in: join again before resending.
-    for (const [name, r] of rooms) if (!r.joined) joinRoom(name);
-    flushOutbox();
+  // Rooms whose join failed (rate limited, Redis hiccup) or that a FORBIDDEN answer told us we
+  // are not in: join them again (and sync them), then resend what is pending.
+  async function rejoinMissing() {
+    const missing = [...rooms.entries()].filter(([, r]) => !r.joined).map(([name]) => name);
+    if (!missing.length) return;
+    const since = troubleSince;
+    const results = await Promise.all(missing.map((room) => joinRoom(room, since)));
+    if (results.every(Boolean) && troubleSince === since && !degraded) troubleSince = null;
+  }
+  setInterval(async () => {
+    if (!socket || !socket.connected) return;
+    await rejoinMissing();
+    if (outbox.size) flushOutbox();
   }, RESEND_EVERY_MS);
 
   // ---- typing -------------------------------------------------------------------------------

@@ -57,6 +57,13 @@ export const configSchema = z
     /** Per socket, every event: flood protection, kept in the replica's memory. */
     RATE_LIMIT_EVENTS: limitSpec('100/1s'),
 
+    /** A message mentioning @user reminds that user if they have not written in the room after this delay. */
+    REMINDER_DELAY_MS: ms(10 * 60_000),
+    CLEANUP_INTERVAL_MS: ms(5 * 60_000),
+    WARMUP_INTERVAL_MS: ms(60_000),
+    WARMUP_ROOMS: z.coerce.number().int().min(0).max(1000).default(10),
+    JOBS_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
+
     MESSAGE_MAX_CHARS: ms(4000),
     HISTORY_SYNC_MAX: ms(500),
     REGION_PRECISION: z.coerce.number().int().min(1).max(12).default(5),

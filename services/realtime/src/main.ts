@@ -19,6 +19,9 @@ import { RoomsService } from './rooms';
 import { EventBus } from './events';
 import { SocketSessions } from './sessions';
 import { UsersService } from './users';
+import { JobQueue } from './jobs';
+import { Reminders } from './jobs/reminders';
+import { userRoom } from './gateway';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -55,7 +58,7 @@ async function main(): Promise<void> {
   for (const c of [rooms, regions, sessions]) presence.addContributor(c);
   const users = new UsersService(mongo, cache, log);
   const events = new EventBus(redis, config.REDIS_KEY_PREFIX);
-  const chat = new ChatService(mongo, instance, log, metrics, cache);
+  const chat = new ChatService(mongo, instance, log, metrics, cache, redis, keys);
   const limiter = new RateLimiter(
     redis,
     keys,
@@ -69,21 +72,34 @@ async function main(): Promise<void> {
     metrics,
   );
 
-  let shuttingDown = false;
+  const jobs = new JobQueue(config.REDIS_URL, config.REDIS_KEY_PREFIX, log, metrics, config.JOBS_CONCURRENCY);
   let io: Server | undefined;
+  const reminders = new Reminders(jobs, redis, keys, chat, presence, mongo, config.REMINDER_DELAY_MS, (r) => io?.to(userRoom(r.to)).emit('reminder', r), log);
+  jobs.handle('cleanup', async () => ({ sessions: await auth.pruneExpiredSessions(), rooms: await rooms.pruneEmptyRooms(), regions: await regions.pruneEmptyRooms() }));
+  jobs.handle('cache-warmup', async () => ({ rooms: await chat.warmUp(config.WARMUP_ROOMS) }));
+
+  let shuttingDown = false;
   const app = createHttpApp({
-    instance, nodeId, startedAt: Date.now(), redis, mongo, auth, presence, rooms, regions, users, chat, limiter, metrics, log,
+    instance, nodeId, startedAt: Date.now(), redis, mongo, auth, presence, rooms, regions, users, cache, jobs, chat, limiter, metrics, log,
     isShuttingDown: () => shuttingDown,
     io: () => io,
   });
   const server = http.createServer(app);
   io = createGateway(server, {
-    config, instance, redis, auth, presence, rooms, regions, sessions, users, events, chat, limiter, log, metrics,
+    config, instance, redis, auth, presence, rooms, regions, sessions, users, events, chat, reminders, limiter, log, metrics,
   });
 
   // Start serving even if Redis or MongoDB are not there yet: /health says degraded until they are.
   await redis.waitUntilUp(5000).catch(() => log.warn('starting without redis'));
   presence.start();
+  jobs.start();
+  // Every replica declares the schedules (again whenever Redis comes back); BullMQ keeps one of each.
+  const declareSchedules = () =>
+    Promise.all([jobs.every('cleanup', config.CLEANUP_INTERVAL_MS), jobs.every('cache-warmup', config.WARMUP_INTERVAL_MS)]).catch((err) =>
+      log.warn({ err: (err as Error).message }, 'could not declare job schedules; retried when redis is back'),
+    );
+  void declareSchedules();
+  redis.on('up', () => void declareSchedules());
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
   const address = server.address();
   log.info({ port: typeof address === 'object' && address ? address.port : config.PORT, nodeId }, 'realtime service listening');
@@ -103,6 +119,8 @@ async function main(): Promise<void> {
     // nginx to a replica that stays.
     await presence.removeNode().catch(() => undefined);
     await new Promise<void>((resolve) => io!.close(() => resolve()));
+    // A worker waits for its running jobs; do not let a dead Redis hold the exit.
+    await Promise.race([jobs.close(), new Promise((r) => setTimeout(r, 2000).unref())]);
     await Promise.allSettled([redis.close(), mongo.close()]);
     log.info('bye');
     process.exit(0);

@@ -83,6 +83,24 @@ export class AuthService {
     }
   }
 
+  /** Maintenance: drops ids of expired sessions from every user's session set (SCAN, never KEYS). */
+  async pruneExpiredSessions(): Promise<number> {
+    let removed = 0;
+    const stream = this.redis.scanStream({ match: this.keys.tagged('u', '*', 'sessions'), count: 200 });
+    for await (const batch of stream as AsyncIterable<string[]>) {
+      for (const setKey of batch) {
+        const ids = await this.redis.smembers(setKey);
+        if (ids.length === 0) continue;
+        const p = this.redis.pipeline();
+        for (const id of ids) p.exists(this.sessionKey(id));
+        const exists = (await p.exec()) ?? [];
+        const gone = ids.filter((_, i) => exists[i]?.[1] === 0);
+        if (gone.length > 0) removed += await this.redis.srem(setKey, ...gone);
+      }
+    }
+    return removed;
+  }
+
   private rememberRevoked(claims: TokenClaims): void {
     const now = Date.now();
     for (const [sid, exp] of this.locallyRevoked) if (exp < now) this.locallyRevoked.delete(sid);

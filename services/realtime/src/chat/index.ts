@@ -1,5 +1,7 @@
 import { Types, type Model } from 'mongoose';
 import type { Cache } from '../cache';
+import type { Keyspace } from '../infra/keys';
+import type { RedisConnections } from '../infra/redis';
 import { AppError } from '../infra/errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
@@ -31,6 +33,8 @@ export class ChatService {
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly cache: Cache,
+    private readonly redis: RedisConnections,
+    private readonly keys: Keyspace,
     private readonly firstPageTtlMs = 30_000,
   ) {
     this.messages = messageModel(mongo.connection);
@@ -43,6 +47,7 @@ export class ChatService {
       const doc = await this.messages.create({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
       this.metrics.messagesPersisted.inc();
       await this.cache.invalidate(`room:${room}`);
+      this.countActivity(room);
       return { message: toChatMessage(doc), duplicate: false };
     } catch (err) {
       if ((err as { code?: number }).code === 11000) {
@@ -88,6 +93,43 @@ export class ChatService {
         .lean<MessageDoc[]>(),
     );
     return { messages: docs.slice(0, limit).map(toChatMessage), hasMore: docs.length > limit };
+  }
+
+  /** Rooms with the most messages over the last `minutes`, busiest first. */
+  async busiestRooms(limit: number, minutes = 10): Promise<string[]> {
+    const now = Math.floor(Date.now() / 60_000);
+    const p = this.redis.command.pipeline();
+    for (let m = 0; m < minutes; m++) p.zrevrange(this.activityKey(now - m), 0, limit - 1, 'WITHSCORES');
+    const totals = new Map<string, number>();
+    for (const [err, flat] of (await p.exec()) ?? []) {
+      if (err) continue;
+      const list = flat as string[];
+      for (let i = 0; i < list.length; i += 2) totals.set(list[i], (totals.get(list[i]) ?? 0) + Number(list[i + 1]));
+    }
+    return [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([room]) => room);
+  }
+
+  /** Puts the first history page of the busiest rooms in the cache. */
+  async warmUp(rooms: number): Promise<string[]> {
+    const busiest = await this.busiestRooms(rooms);
+    for (const room of busiest) await this.history(room, 50);
+    return busiest;
+  }
+
+  /** Per-minute buckets of message counts per room (one key each, so no cross-slot union). */
+  private countActivity(room: string): void {
+    const key = this.activityKey(Math.floor(Date.now() / 60_000));
+    this.redis.command.pipeline().zincrby(key, 1, room).pexpire(key, 15 * 60_000).exec().catch(() => undefined);
+  }
+
+  private activityKey(minute: number): string {
+    return this.keys.plain('rooms', 'activity', String(minute));
+  }
+
+  /** Did the user write in the room after `ts`? (a reply cancels a reminder) */
+  async hasWritten(room: string, userId: string, ts: number): Promise<boolean> {
+    this.requireMongo();
+    return (await this.run(() => this.messages.exists({ room, userId, ts: { $gt: ts } }))) !== null;
   }
 
   private async anchor(room: string, id: string): Promise<MessageDoc> {

@@ -15,6 +15,7 @@ import type { RoomsService } from '../rooms';
 import type { EventBus } from '../events';
 import type { SocketSessions } from '../sessions';
 import type { UsersService } from '../users';
+import type { Reminders } from '../jobs/reminders';
 import { attachRoutes, type EventRoute } from './router';
 import { schemas } from './schemas';
 
@@ -30,6 +31,7 @@ export interface GatewayDeps {
   users: UsersService;
   events: EventBus;
   chat: ChatService;
+  reminders: Reminders;
   limiter: RateLimiter;
   log: Logger;
   metrics: Metrics;
@@ -42,13 +44,15 @@ interface SocketData {
 /** Socket.IO rooms every connection joins, so a user or a session can be addressed on any replica. */
 export const userRoom = (userId: string) => `user:${userId}`;
 export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
+/** Chat rooms get their own prefix so a client cannot join `user:bob` or `session:x` by name. */
+export const chatRoom = (room: string) => `room:${room}`;
 
 /**
  * The Socket.IO server: Redis adapter for cross-replica broadcast, token check
  * at the handshake, and the event table of the protocol.
  */
 export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server {
-  const { config, instance, redis, auth, presence, rooms, regions, sessions, users, events, chat, limiter, log, metrics } = deps;
+  const { config, instance, redis, auth, presence, rooms, regions, sessions, users, events, chat, reminders, limiter, log, metrics } = deps;
   const io = new Server(httpServer, {
     pingInterval: config.PING_INTERVAL_MS,
     pingTimeout: config.PING_TIMEOUT_MS,
@@ -94,7 +98,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
   const roomEvent = (type: 'join' | 'leave', room: string, userId: string) => {
     const event = { type, room, userId };
     metrics.broadcasts.inc({ event: 'room:event' });
-    io.to(room).emit('room:event', event);
+    io.to(chatRoom(room)).emit('room:event', event);
     events.publish('room', { ...event, ts: Date.now() });
   };
 
@@ -106,7 +110,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
       limit: 'joins',
       async handle(socket, { room }: { room: string }) {
         const user = userOf(socket);
-        await socket.join(room);
+        await socket.join(chatRoom(room));
         const members = await rooms.join(socket.id, user.userId, room);
         roomEvent('join', room, user.userId);
         return { room, members };
@@ -116,7 +120,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
       schema: schemas.roomLeave,
       async handle(socket, { room }: { room: string }) {
         const user = userOf(socket);
-        await socket.leave(room);
+        await socket.leave(chatRoom(room));
         if (await rooms.leave(socket.id, room)) roomEvent('leave', room, user.userId);
       },
     },
@@ -132,7 +136,8 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
         // (clients that missed the first broadcast get it from history:sync).
         if (!duplicate) {
           metrics.broadcasts.inc({ event: 'message:new' });
-          io.to(room).emit('message:new', message);
+          io.to(chatRoom(room)).emit('message:new', message);
+          void reminders.onMessage(message);
         }
         return { message, duplicate };
       },
@@ -160,7 +165,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
       schema: schemas.typing,
       async handle(socket, { room, typing }: { room: string; typing: boolean }) {
         if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} first`);
-        socket.to(room).emit('typing', { room, userId: userOf(socket).userId, typing });
+        socket.to(chatRoom(room)).emit('typing', { room, userId: userOf(socket).userId, typing });
       },
     },
     'region:update': {
@@ -189,6 +194,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
     void presence.connect(socket.id, user.userId);
     void sessions.open(socket.id, user.userId, socket.handshake.headers['user-agent']);
     socket.onAny(() => sessions.touch(socket.id));
+    reminders.deliverStored(user.userId).catch((err) => log.debug({ err: (err as Error).message }, 'stored reminders not delivered'));
 
     socket.on('disconnect', () => {
       metrics.connections.dec();

@@ -12,6 +12,8 @@ import type { PresenceService } from '../presence';
 import type { LimitClass, RateLimiter } from '../ratelimit';
 import type { RoomsService } from '../rooms';
 import type { UsersService } from '../users';
+import type { Cache } from '../cache';
+import type { JobQueue } from '../jobs';
 import ngeohash from 'ngeohash';
 import { describeIssue, geohash as geohashSchema, room as roomSchema, schemas, userId as userIdSchema } from '../gateway/schemas';
 
@@ -26,6 +28,8 @@ export interface HttpDeps {
   rooms: RoomsService;
   regions: RoomsService;
   users: UsersService;
+  cache: Cache;
+  jobs: JobQueue;
   chat: ChatService;
   limiter: RateLimiter;
   metrics: Metrics;
@@ -202,16 +206,46 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   app.get('/api/stats', requireAuth, async (_req, res, next) => {
     try {
-      const [nodes, onlineUsers, rooms] = await Promise.all([deps.presence.liveNodes(), deps.presence.onlineCount(), deps.rooms.activeCount()]);
+      const [nodes, onlineUsers, rooms, cache, jobs] = await Promise.all([
+        deps.presence.liveNodes(),
+        deps.presence.onlineCount(),
+        deps.rooms.activeCount(),
+        deps.cache.stats(),
+        deps.jobs.stats(),
+      ]);
       res.json({
         ok: true,
         replicas: nodes.map((n) => ({ instance: n.instance, nodeId: n.nodeId, connections: n.connections, reportedAt: n.reportedAt })),
         connections: nodes.reduce((sum, n) => sum + n.connections, 0),
         onlineUsers,
         rooms,
+        cache,
+        jobs: jobs.counts,
       });
     } catch {
       next(new AppError('UNAVAILABLE', 'cluster statistics need Redis, which is unavailable'));
+    }
+  });
+
+  app.get('/api/jobs/stats', requireAuth, async (_req, res, next) => {
+    try {
+      res.json({ ok: true, ...(await deps.jobs.stats()) });
+    } catch {
+      next(new AppError('UNAVAILABLE', 'the job queue needs Redis, which is unavailable'));
+    }
+  });
+
+  app.get('/api/jobs/:id', requireAuth, async (req, res, next) => {
+    try {
+      const id = String(req.params.id);
+      if (!/^[A-Za-z0-9:_.-]{1,200}$/.test(id)) throw new AppError('VALIDATION', 'job id must be 1 to 200 characters of A-Z a-z 0-9 : _ . -');
+      const status = await deps.jobs.status(id).catch(() => {
+        throw new AppError('UNAVAILABLE', 'the job queue needs Redis, which is unavailable');
+      });
+      if (!status) throw new AppError('NOT_FOUND', `no job ${id}`);
+      res.json({ ok: true, job: status });
+    } catch (err) {
+      next(err);
     }
   });
 

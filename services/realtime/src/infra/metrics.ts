@@ -25,6 +25,7 @@ export function createMetrics(instance: string) {
     presenceSwept: new Counter({ name: 'sb_presence_swept_connections_total', help: 'Connections of dead nodes removed by the sweeper', registers: [registry] }),
     rateLimited: new Counter({ name: 'sb_rate_limited_total', help: 'Requests refused by a rate limit', labelNames: ['class', 'backend'], registers: [registry] }),
     cacheLookups: new Counter({ name: 'sb_cache_lookups_total', help: 'Cache lookups by result', labelNames: ['result'], registers: [registry] }),
+    jobs: new Counter({ name: 'sb_jobs_total', help: 'Job attempts finished by this replica', labelNames: ['name', 'result'], registers: [registry] }),
     messagesPersisted: new Counter({ name: 'sb_messages_persisted_total', help: 'Chat messages stored in MongoDB', registers: [registry] }),
   };
 }

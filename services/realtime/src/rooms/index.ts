@@ -114,6 +114,24 @@ export class RoomsService implements RefreshContributor {
     }
   }
 
+  /** Maintenance: prunes expired members and deletes rooms nobody is in any more. */
+  async pruneEmptyRooms(): Promise<number> {
+    const cmd = this.redis.command;
+    const now = Date.now();
+    let deleted = 0;
+    const stream = cmd.scanStream({ match: this.keys.tagged(this.kind, '*', 'members'), count: 200 });
+    for await (const batch of stream as AsyncIterable<string[]>) {
+      for (const key of batch) {
+        // Redis deletes a sorted set when its last member goes, so pruning is
+        // the deletion, atomically: no race with a member joining meanwhile.
+        const [[, pruned], [, left]] = (await cmd.pipeline().zremrangebyscore(key, '-inf', now).exists(key).exec()) as Array<[Error | null, number]>;
+        if (pruned > 0 && left === 0) deleted++;
+      }
+    }
+    await cmd.zremrangebyscore(this.activeKey(), '-inf', now);
+    return deleted;
+  }
+
   /** How many rooms have a live member anywhere (for /api/stats). */
   async activeCount(): Promise<number> {
     const key = this.activeKey();

@@ -89,6 +89,23 @@ describe('bad input and bad tokens', () => {
     s.close();
   });
 
+  it("cannot reach another user's or session's private room by naming it", async () => {
+    const bob = await login(cluster.replicas[1].url, 'bob');
+    const bobSocket = await connect(cluster.replicas[1].url, bob.token);
+    const got: unknown[] = [];
+    bobSocket.on('message:new', (m) => got.push(m));
+    const { token } = await login(cluster.replicas[0].url, 'mallory');
+    const s = await connect(cluster.replicas[0].url, token);
+    for (const room of ['user:bob', `session:${bob.sessionId}`]) {
+      expect((await emitAck(s, 'room:join', { room })).ok).toBe(true);
+      expect((await emitAck(s, 'message:send', { room, text: 'psst', clientMsgId: `leak-${room}` })).ok).toBe(true);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(got).toEqual([]);
+    s.close();
+    bobSocket.close();
+  });
+
   it('refuses bad HTTP input with the error body and status of the contract', async () => {
     const url = cluster.replicas[1].url;
     const post = (body: string) => fetch(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });

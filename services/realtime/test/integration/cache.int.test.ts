@@ -29,7 +29,7 @@ describe('cache shared by replicas', () => {
     const [c] = caches;
     await c.set('a', { n: 1 }, { ttlMs: 300 });
     expect(await c.get('a')).toEqual({ n: 1 });
-    await c.mset([{ key: 'b', value: 2 }, { key: 'c', value: 'three' }], { ttlMs: 10_000 });
+    await c.mset<number | string>([{ key: 'b', value: 2 }, { key: 'c', value: 'three' }], { ttlMs: 10_000 });
     expect(await c.mget(['a', 'b', 'c', 'missing'])).toEqual([{ n: 1 }, 2, 'three', undefined]);
     await sleep(400);
     expect(await c.get('a')).toBeUndefined();

@@ -1,0 +1,122 @@
+import { Schema, type Model } from 'mongoose';
+import type { Job } from 'bullmq';
+import type { ChatMessage, ChatService } from '../chat';
+import type { Keyspace } from '../infra/keys';
+import type { Logger } from '../infra/logger';
+import type { MongoConnection } from '../infra/mongo';
+import type { RedisConnections } from '../infra/redis';
+import type { PresenceService } from '../presence';
+import type { JobQueue } from './index';
+
+/** What a user receives as the `reminder` event. */
+export interface Reminder {
+  id: string;
+  to: string;
+  from: string;
+  room: string;
+  messageId: string;
+  text: string;
+  mentionedAt: number;
+}
+
+interface ReminderDoc extends Omit<Reminder, 'id'> {
+  _id: string;
+  deliveredAt: number | null;
+}
+
+const reminderSchema = new Schema<ReminderDoc>(
+  {
+    _id: { type: String, required: true },
+    to: { type: String, required: true, index: true },
+    from: String,
+    room: String,
+    messageId: String,
+    text: String,
+    mentionedAt: Number,
+    deliveredAt: { type: Number, default: null },
+  },
+  { versionKey: false, collection: 'reminders' },
+);
+
+const MENTION = /(?:^|[^A-Za-z0-9_.-])@([A-Za-z0-9_.-]{1,64})/g;
+
+export function mentionsIn(text: string): string[] {
+  return [...new Set([...text.matchAll(MENTION)].map((m) => m[1].replace(/[.]+$/, '')))].filter(Boolean);
+}
+
+/**
+ * Response reminders: a message that mentions @user schedules a delayed job;
+ * if that user writes in the room before it fires, it is cancelled. When it
+ * fires it goes to the user's devices if they are online, otherwise it is kept
+ * in MongoDB and delivered when they next connect.
+ *
+ * Key: reminders:{<room>:<userId>} set of pending job ids, so a reply cancels them.
+ */
+export class Reminders {
+  private readonly stored: Model<ReminderDoc>;
+
+  constructor(
+    private readonly jobs: JobQueue,
+    private readonly redis: RedisConnections,
+    private readonly keys: Keyspace,
+    private readonly chat: ChatService,
+    private readonly presence: PresenceService,
+    mongo: MongoConnection,
+    private readonly delayMs: number,
+    private readonly deliver: (reminder: Reminder) => void,
+    private readonly log: Logger,
+  ) {
+    this.stored = (mongo.connection.models.Reminder as Model<ReminderDoc>) ?? mongo.connection.model<ReminderDoc>('Reminder', reminderSchema);
+    jobs.handle('reminder', (job) => this.fire(job));
+  }
+
+  /** Called after a message is stored: cancels the sender's pending reminders here, schedules new ones. */
+  async onMessage(msg: ChatMessage): Promise<void> {
+    try {
+      const pendingKey = this.pendingKey(msg.room, msg.userId);
+      const pending = await this.redis.command.smembers(pendingKey);
+      if (pending.length > 0) {
+        await Promise.all(pending.map((id) => this.jobs.remove(id)));
+        await this.redis.command.del(pendingKey);
+      }
+      for (const to of mentionsIn(msg.text)) {
+        if (to === msg.userId) continue;
+        const id = `reminder-${msg.id}-${to}`;
+        const data: Reminder = { id, to, from: msg.userId, room: msg.room, messageId: msg.id, text: msg.text.slice(0, 200), mentionedAt: msg.ts };
+        await this.jobs.add('reminder', data, { jobId: id, delay: this.delayMs, attempts: 5 });
+        const key = this.pendingKey(msg.room, to);
+        await this.redis.command.multi().sadd(key, id).pexpire(key, this.delayMs * 2 + 60_000).exec();
+      }
+    } catch (err) {
+      // Reminders are a convenience: a Redis outage skips them, never the message.
+      this.log.warn({ err: (err as Error).message, messageId: msg.id }, 'could not schedule reminders');
+    }
+  }
+
+  /** Sends the reminders kept for a user who was offline when they fired. */
+  async deliverStored(userId: string): Promise<number> {
+    const docs = await this.stored.find({ to: userId, deliveredAt: null }).sort({ mentionedAt: 1 }).limit(100).lean<ReminderDoc[]>();
+    for (const d of docs) {
+      this.deliver({ id: d._id, to: d.to, from: d.from, room: d.room, messageId: d.messageId, text: d.text, mentionedAt: d.mentionedAt });
+      await this.stored.updateOne({ _id: d._id }, { $set: { deliveredAt: Date.now() } });
+    }
+    return docs.length;
+  }
+
+  private async fire(job: Job): Promise<string> {
+    const r = job.data as Reminder;
+    await this.redis.command.srem(this.pendingKey(r.room, r.to), r.id).catch(() => undefined);
+    if (await this.chat.hasWritten(r.room, r.to, r.mentionedAt)) return 'answered';
+    const state = await this.presence.stateOf(r.to);
+    if (state.online) {
+      this.deliver(r);
+      return 'delivered';
+    }
+    await this.stored.updateOne({ _id: r.id }, { $setOnInsert: { ...r, _id: r.id, deliveredAt: null } }, { upsert: true });
+    return 'stored';
+  }
+
+  private pendingKey(room: string, userId: string): string {
+    return this.keys.plain(`reminders:{${room}:${userId}}`);
+  }
+}
