@@ -194,6 +194,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
     void presence.connect(socket.id, user.userId);
     void sessions.open(socket.id, user.userId, socket.handshake.headers['user-agent']);
     socket.onAny(() => sessions.touch(socket.id));
+    socket.onAnyOutgoing((event: string) => metrics.eventsOut.inc({ event }));
     reminders.deliverStored(user.userId).catch((err) => log.debug({ err: (err as Error).message }, 'stored reminders not delivered'));
 
     socket.on('disconnect', () => {

@@ -10,6 +10,8 @@ export function createMetrics(instance: string) {
     registry,
     connections: new Gauge({ name: 'sb_socket_connections', help: 'Open Socket.IO connections on this replica', registers: [registry] }),
     eventsIn: new Counter({ name: 'sb_socket_events_in_total', help: 'Socket events received', labelNames: ['event', 'result'], registers: [registry] }),
+    eventsOut: new Counter({ name: 'sb_socket_events_out_total', help: 'Socket events sent to clients of this replica', labelNames: ['event'], registers: [registry] }),
+    adapterPublishErrors: new Counter({ name: 'sb_adapter_publish_errors_total', help: 'Cross-replica broadcasts the Redis adapter could not publish', registers: [registry] }),
     ackLatency: new Histogram({
       name: 'sb_socket_ack_seconds',
       help: 'Time from receiving a socket event to its ack',

@@ -99,7 +99,10 @@ export class RedisConnections extends EventEmitter {
     const original = this.pub.publish.bind(this.pub) as (...args: unknown[]) => Promise<number>;
     (this.pub as unknown as { publish: (...args: unknown[]) => Promise<number> }).publish = (...args: unknown[]) => {
       const result = original(...args);
-      result.catch(() => this.metrics.redisErrors.inc({ client: 'pub' }));
+      result.catch(() => {
+        this.metrics.redisErrors.inc({ client: 'pub' });
+        this.metrics.adapterPublishErrors.inc();
+      });
       return result;
     };
   }

@@ -1,4 +1,5 @@
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import { Gauge } from 'prom-client';
 import { Redis } from 'ioredis';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
@@ -41,6 +42,22 @@ export class JobQueue {
     const producer = this.connect(redisUrl, false);
     this.queue = new Queue(name, { connection: producer, prefix: `${prefix}bull` });
     this.queue.on('error', (err) => this.log.debug({ err: err.message }, 'job queue error'));
+    // Read on every scrape, so the dashboard shows the queue as it is, not as this replica saw it.
+    const queue = this.queue;
+    new Gauge({
+      name: 'sb_jobs',
+      help: 'Jobs in the shared queue by state',
+      labelNames: ['state'],
+      registers: [metrics.registry],
+      async collect() {
+        try {
+          const counts = await queue.getJobCounts(...JOB_STATES);
+          for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+        } catch {
+          // Redis away: keep the last values rather than fail the scrape.
+        }
+      },
+    });
   }
 
   /** Registers what a job name does; call before start(). */

@@ -106,6 +106,32 @@ describe('socket sessions, regions, pub/sub channels, users and stats', () => {
     expect((await api(r1.url, '/api/users/nobody-at-all', again.token)).status).toBe(404);
   });
 
+  it('exposes the service metrics in Prometheus format', async () => {
+    const r = cluster.replicas[0];
+    const { token } = await login(r.url, 'metered');
+    const s = await connect(r.url, token);
+    await emitAck(s, 'room:join', { room: 'metrics' });
+    await emitAck(s, 'message:send', { room: 'metrics', text: 'count me', clientMsgId: 'mt-1' });
+    await emitAck(s, 'room:join', { room: '' });
+    await api(r.url, '/api/rooms/metrics/messages', token);
+    const res = await fetch(`${r.url}/metrics`);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    const value = (pattern: RegExp) => Number(text.split('\n').find((l) => pattern.test(l))?.split(' ').at(-1));
+    expect(value(/^sb_socket_events_in_total\{event="message:send",result="ok"/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^sb_socket_events_in_total\{event="room:join",result="VALIDATION"/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^sb_socket_events_out_total\{event="message:new"/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^sb_broadcasts_total\{event="message:new"/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^sb_socket_ack_seconds_count\{.*event="message:send"/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^sb_cache_lookups_total\{result="(hit|miss)"/)).toBeGreaterThanOrEqual(1);
+    expect(value(/^sb_redis_up\{/)).toBe(1);
+    expect(value(/^sb_mongo_up\{/)).toBe(1);
+    expect(value(/^sb_unhandled_rejections_total\{/)).toBe(0);
+    expect(text).toMatch(/^sb_jobs\{state="completed",instance="realtime-1"\} \d+/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds\{instance="realtime-1"\} /m);
+    s.close();
+  });
+
   it('reports every replica and its connections in /api/stats', async () => {
     const sockets = await Promise.all(cluster.replicas.map(async (r, i) => connect(r.url, (await login(r.url, `stat-${i}`)).token)));
     await emitAck(sockets[0], 'room:join', { room: 'stats-room' });
@@ -118,6 +144,8 @@ describe('socket sessions, regions, pub/sub channels, users and stats', () => {
     expect(stats.replicas.map((r: { instance: string }) => r.instance).sort()).toEqual(['realtime-1', 'realtime-2', 'realtime-3']);
     expect(stats.onlineUsers).toBeGreaterThanOrEqual(3);
     expect(stats.rooms).toBeGreaterThanOrEqual(1);
+    expect(stats.cache).toEqual({ hits: expect.any(Number), misses: expect.any(Number), keys: expect.any(Number) });
+    expect(stats.jobs).toHaveProperty('completed');
     for (const s of sockets) s.close();
   });
 });
