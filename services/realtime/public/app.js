@@ -22,6 +22,8 @@
  *   typing             "alice is typing…" for the active room, empty otherwise
  *   send-form, message-input ("Message"), send
  *   online-users / online-user  data-user-id, data-status, data-devices
+ *   reminder           the latest response reminder (someone mentioned you and you did not answer)
+ *   cluster / cluster-replica   data-instance, data-connections (from GET /api/stats); cluster-summary
  * URL parameters: ?cid=<id> overrides this tab's client id (the nginx sticky key),
  *                 ?transport=polling forces HTTP long-polling.
  * window.switchboard exposes the socket and some counters (connects, disconnect reasons,
@@ -35,6 +37,7 @@
   const RESEND_EVERY_MS = 3000;       // retry period: pending messages, rooms whose join failed
   const HEALTH_POLL_MS = 2000;        // degraded banner refresh
   const PRESENCE_POLL_MS = 15000;     // full presence refresh, repairs anything events missed
+  const CLUSTER_POLL_MS = 3000;       // cluster view refresh (GET /api/stats)
   const HEARTBEAT_MS = 15000;         // presence:heartbeat; optional (replicas refresh by themselves), cheap
   const TYPING_THROTTLE_MS = 2000;    // send typing:true at most this often
   const TYPING_IDLE_MS = 3000;        // we send typing:false after this much silence...
@@ -218,6 +221,14 @@
     socket.on('presence:update', onPresenceUpdate);
     socket.on('room:event', onRoomEvent);
     socket.on('typing', onTyping);
+    // Someone mentioned us and we have not answered in that room: a gentle nudge.
+    socket.on('reminder', (r) => {
+      const box = $('reminder');
+      box.textContent = `${r.from} mentioned you in #${r.room}: "${r.text}"`;
+      box.dataset.room = r.room;
+      box.hidden = false;
+      setTimeout(() => { box.hidden = true; }, 15000);
+    });
     // Our replica's Redis came back: broadcasts other replicas made meanwhile never reached us.
     socket.on('sync:required', (ev) => {
       const since = Math.min(troubleSince ?? Date.now(), Number(ev && ev.since) || Infinity);
@@ -684,6 +695,24 @@
 
   setInterval(() => { if (socket && socket.connected) refreshPresence(); }, PRESENCE_POLL_MS);
   setInterval(() => { if (socket && socket.connected) socket.emit('presence:heartbeat', () => {}); }, HEARTBEAT_MS);
+
+  // ---- cluster view ----------------------------------------------------------------------------
+  // Replicas and their connection counts as each last reported them in its heartbeat.
+  async function refreshCluster() {
+    if (!session) return;
+    const body = await api('/api/stats');
+    if (!body.ok) {
+      $('cluster-summary').textContent = 'cluster statistics unavailable';
+      return;
+    }
+    const mine = $('replica').textContent;
+    $('cluster').replaceChildren(...body.replicas
+      .sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0))
+      .map((r) => el('li', { 'data-testid': 'cluster-replica', 'data-instance': r.instance, 'data-connections': r.connections,
+        class: r.instance === mine ? 'mine' : undefined }, `${r.instance} · ${r.connections} conn.`)));
+    $('cluster-summary').textContent = `${body.replicas.length} replicas · ${body.connections} connections · ${body.onlineUsers} online · ${body.rooms} rooms`;
+  }
+  setInterval(() => { if (socket && socket.connected) refreshCluster(); }, CLUSTER_POLL_MS);
 
   $('status-select').addEventListener('change', async () => {
     const ack = await request('presence:set', { status: $('status-select').value });
