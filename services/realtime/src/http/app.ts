@@ -46,7 +46,9 @@ type Authed = Request & { user?: TokenClaims };
 export function createHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', true);
+  // One proxy hop (nginx): req.ip is the address nginx saw, not whatever a client
+  // wrote into X-Forwarded-For, so per-IP rate limits cannot be dodged.
+  app.set('trust proxy', 1);
   app.use((_req, res, next) => {
     res.setHeader('X-Served-By', deps.instance);
     next();
