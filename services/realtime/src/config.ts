@@ -67,6 +67,12 @@ export const configSchema = z
     MESSAGE_MAX_CHARS: ms(4000),
     HISTORY_SYNC_MAX: ms(500),
     REGION_PRECISION: z.coerce.number().int().min(1).max(12).default(5),
+
+    // ---- Dispatch (/dispatch namespace, src/dispatch) ----
+    /** How long a provider has to accept an offer before it goes to the next nearest provider. */
+    DISPATCH_OFFER_TIMEOUT_MS: ms(15_000),
+    /** Search radius of an order when the customer gives none (order:create radiusKm, at most 100). */
+    DISPATCH_RADIUS_KM: z.coerce.number().positive().max(100).default(5),
   })
   .superRefine((c, ctx) => {
     if (c.PRESENCE_TTL_MS < 2 * c.PRESENCE_REFRESH_MS) {

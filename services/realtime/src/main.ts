@@ -22,6 +22,7 @@ import { UsersService } from './users';
 import { JobQueue } from './jobs';
 import { Reminders } from './jobs/reminders';
 import { userRoom } from './gateway';
+import { registerDispatch } from './dispatch';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -88,6 +89,8 @@ async function main(): Promise<void> {
   io = createGateway(server, {
     config, instance, redis, auth, presence, rooms, regions, sessions, users, events, chat, reminders, limiter, log, metrics,
   });
+  // The /dispatch namespace; registers its offer-timeout job handler, so before jobs.start().
+  registerDispatch(io, { config, nodeId, redis, keys, jobs, auth, limiter, log, metrics });
 
   // Start serving even if Redis or MongoDB are not there yet: /health says degraded until they are.
   await redis.waitUntilUp(5000).catch(() => log.warn('starting without redis'));

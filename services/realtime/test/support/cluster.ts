@@ -31,6 +31,8 @@ export interface Cluster {
   replicas: Replica[];
   redisUrl: string;
   mongoUrl: string;
+  /** Starts one more replica with the cluster's environment (a restart: a new process, a new node id); stop() stops it too. */
+  startReplica(name: string): Promise<Replica>;
   /** Stops and starts redis-server on the same port, with the same (empty) data. */
   killRedis(): Promise<void>;
   startRedis(): Promise<void>;
@@ -71,9 +73,8 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const mongoUrl = `mongodb://127.0.0.1:${mongoPort}/switchboard`;
   const replicas: Replica[] = [];
-  for (let i = 1; i <= (opts.replicas ?? 3); i++) {
+  const spawnReplica = async (name: string): Promise<Replica> => {
     const port = await freePort();
-    const name = `realtime-${i}`;
     const proc = startProcess(name, process.execPath, [main], {
       NODE_ENV: 'test',
       PORT: String(port),
@@ -84,15 +85,18 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
       LOG_LEVEL: 'info',
       ...opts.env,
     });
-    replicas.push({ name, port, url: `http://127.0.0.1:${port}`, proc });
-  }
-  for (const r of replicas) {
-    await waitFor(`${r.name} /health ok`, async () => {
+    const replica = { name, port, url: `http://127.0.0.1:${port}`, proc };
+    replicas.push(replica);
+    return replica;
+  };
+  const waitHealthy = (r: Replica) =>
+    waitFor(`${r.name} /health ok`, async () => {
       if (r.proc.child.exitCode !== null) throw new Error(`${r.name} exited:\n${r.proc.output()}`);
       const h = await health(r.url);
       return h.body.status === 'ok';
     }, 60_000);
-  }
+  for (let i = 1; i <= (opts.replicas ?? 3); i++) await spawnReplica(`realtime-${i}`);
+  for (const r of [...replicas]) await waitHealthy(r);
 
   return {
     redisPort,
@@ -105,6 +109,11 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
         killGroup(redis.child, 'SIGKILL');
         await redis.exited;
       }
+    },
+    async startReplica(name: string) {
+      const r = await spawnReplica(name);
+      await waitHealthy(r);
+      return r;
     },
     startRedis,
     async stop() {
