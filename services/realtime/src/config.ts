@@ -30,6 +30,8 @@ export const configSchema = z
 
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
     REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{0,32}$/).default('sb:'),
+    /** How broadcasts cross replicas: classic pub/sub, sharded pub/sub (SPUBLISH, Redis 7), or Redis streams. */
+    REDIS_ADAPTER: z.enum(['classic', 'sharded', 'streams']).default('classic'),
     MONGO_URL: z.string().min(1).default('mongodb://127.0.0.1:27017/switchboard'),
     /** How long a MongoDB operation may wait for a server before it answers UNAVAILABLE. */
     MONGO_TIMEOUT_MS: ms(3000),

@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
+import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { Server, type Socket } from 'socket.io';
 import type { AuthService, TokenClaims } from '../auth';
 import type { ChatService } from '../chat';
@@ -47,6 +48,19 @@ export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 /** Chat rooms get their own prefix so a client cannot join `user:bob` or `session:x` by name. */
 export const chatRoom = (room: string) => `room:${room}`;
 
+/** The adapter named by REDIS_ADAPTER; every variant keeps its keys and channels under the prefix. */
+function chooseAdapter(config: Config, redis: RedisConnections) {
+  const prefix = `${config.REDIS_KEY_PREFIX}socket.io`;
+  switch (config.REDIS_ADAPTER) {
+    case 'sharded':
+      return createShardedAdapter(redis.pub, redis.sub, { channelPrefix: prefix });
+    case 'streams':
+      return createStreamsAdapter(redis.createStreamsClient(config.REDIS_URL), { streamName: prefix, channelPrefix: prefix });
+    default:
+      return createAdapter(redis.pub, redis.sub, { key: prefix });
+  }
+}
+
 /**
  * The Socket.IO server: Redis adapter for cross-replica broadcast, token check
  * at the handshake, and the event table of the protocol.
@@ -58,7 +72,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
     pingTimeout: config.PING_TIMEOUT_MS,
     maxHttpBufferSize: 64 * 1024,
     cors: config.CORS_ORIGIN ? { origin: config.CORS_ORIGIN.split(',') } : undefined,
-    adapter: createAdapter(redis.pub, redis.sub, { key: `${config.REDIS_KEY_PREFIX}socket.io` }),
+    adapter: chooseAdapter(config, redis),
   });
 
   // Long-polling responses say which replica answered, like every HTTP route.

@@ -12,7 +12,13 @@ export async function resolveInstanceName(explicit?: string): Promise<string> {
   const address = ownIPv4();
   if (address) {
     try {
-      const names = await withTimeout(dns.reverse(address), 1000);
+      // dns.reverse() (getnameinfo) finds nothing under some engines (Docker
+      // 20.10); asking the embedded DNS for the PTR record directly works.
+      const arpa = `${address.split('.').reverse().join('.')}.in-addr.arpa`;
+      const names = [
+        ...(await withTimeout(dns.reverse(address), 1000).catch(() => [] as string[])),
+        ...(await withTimeout(dns.resolvePtr(arpa), 1000).catch(() => [] as string[])),
+      ];
       for (const name of names) {
         const match = /^[^.]*?([a-z0-9_]+-\d+)(\.|$)/i.exec(name);
         if (match) return match[1];

@@ -24,6 +24,7 @@ export class RedisConnections extends EventEmitter {
   readonly pub: Redis;
   readonly sub: Redis;
   private up = false;
+  private readonly extra: Redis[] = [];
 
   constructor(url: string, private readonly log: Logger, private readonly metrics: Metrics) {
     super();
@@ -52,6 +53,26 @@ export class RedisConnections extends EventEmitter {
     }
   }
 
+  /**
+   * A connection for the streams adapter, which duplicates it for its blocking
+   * XREAD loop. No command timeout: a blocking read waits by design. It keeps
+   * an offline queue: the adapter retries a failed XREAD at once, and without
+   * a queue that retry loop spins in microtasks and starves the reconnect; with
+   * it, each retry waits for a reconnect attempt (maxRetriesPerRequest 1).
+   */
+  createStreamsClient(url: string): Redis {
+    const client = new Redis(url, {
+      connectTimeout: 2000,
+      retryStrategy: (times) => Math.min(100 * times, 2000),
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: true,
+      connectionName: 'sb-streams',
+    });
+    client.on('error', () => this.metrics.redisErrors.inc({ client: 'streams' }));
+    this.extra.push(client);
+    return client;
+  }
+
   /** True while all three connections are ready. */
   isUp(): boolean {
     return this.up;
@@ -74,7 +95,8 @@ export class RedisConnections extends EventEmitter {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.entries().map(([, c]) => c.quit().catch(() => c.disconnect())));
+    const all = [...this.entries().map(([, c]) => c), ...this.extra];
+    await Promise.allSettled(all.map((c) => c.quit().catch(() => c.disconnect())));
   }
 
   private entries(): Array<[string, Redis]> {
@@ -96,15 +118,18 @@ export class RedisConnections extends EventEmitter {
 
   /** The adapter calls publish without awaiting it: count failures instead of leaking rejections. */
   private swallowPublishRejections(): void {
-    const original = this.pub.publish.bind(this.pub) as (...args: unknown[]) => Promise<number>;
-    (this.pub as unknown as { publish: (...args: unknown[]) => Promise<number> }).publish = (...args: unknown[]) => {
-      const result = original(...args);
-      result.catch(() => {
-        this.metrics.redisErrors.inc({ client: 'pub' });
-        this.metrics.adapterPublishErrors.inc();
-      });
-      return result;
-    };
+    for (const method of ['publish', 'spublish'] as const) {
+      const target = this.pub as unknown as Record<string, (...args: unknown[]) => Promise<number>>;
+      const original = target[method].bind(this.pub);
+      target[method] = (...args: unknown[]) => {
+        const result = original(...args);
+        result.catch(() => {
+          this.metrics.redisErrors.inc({ client: 'pub' });
+          this.metrics.adapterPublishErrors.inc();
+        });
+        return result;
+      };
+    }
   }
 }
 
