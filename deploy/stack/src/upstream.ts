@@ -1,0 +1,52 @@
+// nginx's upstream members, rendered from the live replicas.
+//
+// Why not `server realtime:3000` alone: nginx resolves the name to every
+// replica, but its hash balancer keys its ring on the `server` string, which
+// is the same for all of them, so `hash $sticky consistent` degrades to
+// round-robin (verified: one cid hit three replicas in a row). One line per
+// replica gives each its own ring points: sticky, and consistent on scaling.
+// Addresses rather than container names: a reload or nginx restart never
+// fails on a name that no longer resolves (a killed replica), and a replica
+// that comes back on a new address lost its connections anyway.
+import fs from 'node:fs';
+import path from 'node:path';
+import { listContainers } from './compose';
+import { exec } from './exec';
+import { STACK_DIR } from './paths';
+import { settings } from './settings';
+
+export function upstreamDir(project = settings().project): string {
+  return path.join(STACK_DIR, 'nginx', project);
+}
+
+const FILE = 'realtime.conf';
+
+/** Makes sure the folder compose mounts exists (with a placeholder until replicas are up). */
+export function ensureUpstreamDir(): string {
+  const dir = upstreamDir();
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, FILE);
+  if (!fs.existsSync(file)) fs.writeFileSync(file, '# rendered by the stack CLI once the replicas run\nserver realtime:3000 max_fails=1 fail_timeout=10s;\n');
+  return dir;
+}
+
+/**
+ * Writes one `server` line per running replica (but those in `leaving`);
+ * returns the replicas listed (none: the file is left alone).
+ */
+export async function renderUpstream(leaving: string[] = []): Promise<string[]> {
+  const replicas = (await listContainers()).filter(
+    (c) => c.service === 'realtime' && (c.state === 'running' || c.state === 'paused') && !leaving.includes(c.replica),
+  );
+  const lines: string[] = [];
+  for (const c of replicas) {
+    const r = await exec('docker', ['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', c.name]);
+    const ip = r.stdout.trim().split(/\s+/)[0];
+    if (r.code === 0 && ip) lines.push(`server ${ip}:3000 max_fails=1 fail_timeout=10s;  # ${c.name}`);
+  }
+  if (!lines.length) return [];
+  const dir = ensureUpstreamDir();
+  const text = `# Rendered by deploy/stack (make up / scale / start) for project "${settings().project}": one line per live replica.\n${lines.join('\n')}\n`;
+  fs.writeFileSync(path.join(dir, FILE), text);
+  return replicas.map((c) => c.replica);
+}

@@ -1,0 +1,52 @@
+// kill | start | pause | resume --target redis|mongo|nginx|realtime-N: docker
+// kill / start / pause / unpause of one container, for tests and people.
+import { ensureEngine } from '../engine';
+import { listContainers } from '../compose';
+import { exec, mustExec, sleep } from '../exec';
+import { info, StackError, step } from '../log';
+import { routeToLiveReplicas } from '../nginx';
+import { settings } from '../settings';
+import type { Verb, VerbOptions } from './types';
+
+async function findTarget(target: string | undefined) {
+  if (!target) throw new StackError('Say which container: TARGET=redis|mongo|nginx|realtime-N.');
+  const replica = /-\d+$/.test(target) ? target : `${target}-1`;
+  const containers = await listContainers();
+  const found = containers.find((c) => c.replica === replica);
+  if (!found) {
+    const known = containers.map((c) => c.replica).join(', ') || 'none: is the stack up?';
+    throw new StackError(`No container "${target}" in project "${settings().project}" (known: ${known}).`);
+  }
+  return found;
+}
+
+async function waitHealthy(name: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const r = await exec('docker', ['inspect', '--format', '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}', name]);
+    const state = r.stdout.trim();
+    if (state === 'healthy' || state === 'running') return;
+    await sleep(1000);
+  }
+  throw new StackError(`${name} did not become healthy within ${timeoutMs / 1000} s: see make logs.`);
+}
+
+function chaos(dockerVerb: 'kill' | 'start' | 'pause' | 'unpause'): Verb {
+  return async (opts: VerbOptions) => {
+    await ensureEngine();
+    const c = await findTarget(opts.target);
+    step(`docker ${dockerVerb} ${c.name}`);
+    await mustExec('docker', [dockerVerb, c.name], `docker ${dockerVerb} ${c.name} failed.`);
+    if (dockerVerb === 'start') {
+      await waitHealthy(c.name);
+      info(`${c.name} is healthy`);
+      // A restarted replica may come back on another address.
+      if (c.service === 'realtime') await routeToLiveReplicas();
+    }
+  };
+}
+
+export const kill = chaos('kill');
+export const start = chaos('start');
+export const pause = chaos('pause');
+export const resume = chaos('unpause');

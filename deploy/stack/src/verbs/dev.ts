@@ -1,0 +1,67 @@
+// One replica with reload (tsx watch) against a local redis-server and
+// FerretDB on fixed ports, no Docker. Ctrl-C stops all three.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { info, StackError, step } from '../log';
+import { portFree } from '../ports';
+import { FERRETDB_BIN, ROOT, SERVICE_DIR, STACK_DIR } from '../paths';
+import { testDeps } from './testDeps';
+
+export const DEV_PORTS = {
+  service: Number(process.env.PORT || 3000),
+  redis: Number(process.env.SB_DEV_REDIS_PORT || 6380),
+  mongo: Number(process.env.SB_DEV_MONGO_PORT || 27018),
+};
+
+export async function dev(): Promise<number> {
+  await testDeps();
+  for (const [what, port] of Object.entries(DEV_PORTS)) {
+    if (!(await portFree('127.0.0.1', port))) throw new StackError(`Port ${port} (${what}) is taken: stop what uses it, or set PORT / SB_DEV_REDIS_PORT / SB_DEV_MONGO_PORT.`);
+  }
+  const dataDir = path.join(STACK_DIR, 'dev/ferretdb');
+  fs.mkdirSync(dataDir, { recursive: true });
+  const children: ChildProcess[] = [];
+  const startChild = (label: string, cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) => {
+    // Own process group each, so stopping reaches tsx's watched child too.
+    const child = spawn(cmd, args, { stdio: 'inherit', detached: true, ...opts });
+    child.on('exit', (code, signal) => info(`${label} exited (${signal ?? code})`));
+    children.push(child);
+  };
+  step(`redis-server on 127.0.0.1:${DEV_PORTS.redis} (no persistence)`);
+  startChild('redis-server', 'redis-server', ['--port', String(DEV_PORTS.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  step(`FerretDB on 127.0.0.1:${DEV_PORTS.mongo} (data in .stack/dev/ferretdb)`);
+  startChild('ferretdb', FERRETDB_BIN, ['--listen', `127.0.0.1:${DEV_PORTS.mongo}`, '--data', dataDir]);
+  step(`realtime on http://127.0.0.1:${DEV_PORTS.service} with tsx watch (Ctrl-C stops everything)`);
+  const tsx = [path.join(SERVICE_DIR, 'node_modules/.bin/tsx'), path.join(ROOT, 'node_modules/.bin/tsx')].find((f) => fs.existsSync(f));
+  if (!tsx) throw new StackError('tsx is not installed: run make install.');
+  startChild('realtime', tsx, ['watch', 'src/main.ts'], {
+    cwd: SERVICE_DIR,
+    env: {
+      ...process.env,
+      PORT: String(DEV_PORTS.service),
+      INSTANCE_NAME: process.env.INSTANCE_NAME || 'dev-1',
+      REDIS_URL: `redis://127.0.0.1:${DEV_PORTS.redis}`,
+      MONGO_URL: `mongodb://127.0.0.1:${DEV_PORTS.mongo}/switchboard`,
+      AUTH_SECRET: process.env.AUTH_SECRET || 'switchboard-dev-secret-do-not-use-in-production',
+    },
+  });
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      for (const c of children) {
+        if (c.exitCode !== null || c.pid === undefined) continue;
+        try {
+          process.kill(-c.pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      // Wait for all three (the service drains for up to SHUTDOWN_TIMEOUT_MS).
+      const waitAll = Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+      const timeout = new Promise((r) => setTimeout(r, 12_000));
+      void Promise.race([waitAll, timeout]).then(() => resolve(0));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}

@@ -1,0 +1,23 @@
+import { ensureEngine } from '../engine';
+import { listContainers, mustCompose } from '../compose';
+import { info, step } from '../log';
+import fs from 'node:fs';
+import { settings } from '../settings';
+import { upstreamDir } from '../upstream';
+import type { VerbOptions } from './types';
+
+export async function down(opts: VerbOptions): Promise<void> {
+  await ensureEngine();
+  const { project } = settings();
+  step(`Stopping project "${project}"${opts.volumes ? ' and removing its data volumes' : ''}`);
+  const args = ['down', '--remove-orphans', '--timeout', '20'];
+  if (opts.volumes) args.push('--volumes');
+  await mustCompose(args, `docker compose down failed for project "${project}".`, { inherit: true });
+  const left = await listContainers();
+  if (left.length) {
+    info(`still present: ${left.map((c) => c.name).join(', ')}`);
+  } else {
+    fs.rmSync(upstreamDir(project), { recursive: true, force: true });
+    info('no container of the project is left');
+  }
+}

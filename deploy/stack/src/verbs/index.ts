@@ -1,0 +1,36 @@
+import { kill, pause, resume, start } from './chaos';
+import { dev } from './dev';
+import { down } from './down';
+import { engine } from './engine';
+import { images } from './images';
+import { logs } from './logs';
+import { scale } from './scale';
+import { status } from './status';
+import { testDeps } from './testDeps';
+import type { Verb } from './types';
+import { up } from './up';
+
+export const verbs: Record<string, Verb> = {
+  up,
+  down,
+  status,
+  logs,
+  scale,
+  kill,
+  start,
+  pause,
+  resume,
+  images,
+  engine,
+  dev,
+  'test-deps': testDeps,
+};
+
+export function usage(): string {
+  return [
+    'usage: cli.ts <verb> [--replicas N] [--target T] [--json] [--volumes]',
+    `verbs: ${Object.keys(verbs).join(', ')}`,
+    'env: SB_PROJECT (compose project, default switchboard), SB_HTTP_PORT (8080), SB_BIND (127.0.0.1),',
+    '     SB_IMAGES (auto|official|local), REDIS_IMAGE, MONGO_IMAGE, NGINX_IMAGE, NODE_IMAGE, SB_REBUILD_IMAGES=1',
+  ].join('\n');
+}

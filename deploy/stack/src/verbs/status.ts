@@ -1,0 +1,23 @@
+import { ensureEngine } from '../engine';
+import { listContainers } from '../compose';
+import { progressOnStderr } from '../log';
+import { settings } from '../settings';
+import type { VerbOptions } from './types';
+
+export async function status(opts: VerbOptions): Promise<number> {
+  if (opts.json) progressOnStderr();
+  await ensureEngine();
+  const rows = await listContainers();
+  if (opts.json) {
+    console.log(JSON.stringify({ project: settings().project, containers: rows }, null, 2));
+    return 0;
+  }
+  if (!rows.length) {
+    console.log(`No containers in project "${settings().project}" (make up starts them).`);
+    return 0;
+  }
+  const table = [['CONTAINER', 'SERVICE', 'REPLICA', 'STATE', 'HEALTH', 'STATUS'], ...rows.map((r) => [r.name, r.service, r.replica, r.state, r.health, r.status])];
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+  return 0;
+}

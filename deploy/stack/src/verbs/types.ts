@@ -1,0 +1,9 @@
+export interface VerbOptions {
+  replicas?: string;
+  target?: string;
+  json?: boolean;
+  volumes?: boolean;
+}
+
+/** A verb returns the exit code (undefined means 0) or throws a StackError. */
+export type Verb = (opts: VerbOptions) => Promise<number | void>;

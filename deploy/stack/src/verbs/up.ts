@@ -1,0 +1,58 @@
+import { composeEnv, listContainers, mustCompose } from '../compose';
+import { info, StackError, step, withProgress } from '../log';
+import { checkReplicasThroughNginx, routeToLiveReplicas } from '../nginx';
+import { ensureUpstreamDir, renderUpstream } from '../upstream';
+import { portFree } from '../ports';
+import { baseUrl, settings } from '../settings';
+import { checkEngine, prepareImages } from './images';
+import type { VerbOptions } from './types';
+
+export function replicaCount(raw: string | undefined, fallback = 3): number {
+  const n = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 50) throw new StackError(`The replica count must be a whole number from 1 to 50, not "${raw}".`);
+  return n;
+}
+
+export async function up(opts: VerbOptions): Promise<void> {
+  const replicas = replicaCount(opts.replicas ?? process.env.REPLICAS);
+  const s = settings();
+  await checkEngine();
+
+  // Our own nginx holds the port on a second `up`; anything else holding it is a clear error now,
+  // not a cryptic one from the engine after everything else started.
+  const ours = (await listContainers()).some((c) => c.service === 'nginx' && c.state === 'running');
+  if (!ours && !(await portFree(s.bind, s.httpPort))) {
+    throw new StackError(`Port ${s.httpPort} on ${s.bind} is taken by another program: stop it, or pick another port, e.g. \`make up SB_HTTP_PORT=8081\`.`);
+  }
+  const images = await prepareImages({ engineChecked: true });
+
+  const env = composeEnv(images, { REPLICAS: String(replicas) });
+  const upArgs = ['up', '-d', '--wait', '--wait-timeout', '180', '--no-build', '--remove-orphans', '--scale', `realtime=${replicas}`];
+  ensureUpstreamDir();
+  // Two phases: the replicas first, so nginx starts with an upstream that
+  // lists exactly them (rendered from the running containers).
+  step(`Starting project "${s.project}": redis, mongo and ${replicas} realtime replicas (waiting until healthy)`);
+  await withProgress('docker compose up --wait (redis, mongo, realtime)', () =>
+    mustCompose([...upArgs, 'redis', 'mongo', 'realtime'], 'The replicas did not become healthy: see `make status` and `make logs`.', { env }),
+  );
+  await renderUpstream();
+  step('Starting nginx');
+  await withProgress('docker compose up --wait (nginx)', () =>
+    mustCompose(upArgs, 'nginx did not become healthy: see `make status` and `make logs`.', { env }),
+  );
+  // On a second `up` nginx was already running: make it read the new list.
+  await routeToLiveReplicas();
+
+  step('Checking every replica through nginx');
+  const names = (await listContainers()).filter((c) => c.service === 'realtime');
+  const seen = await checkReplicasThroughNginx(names);
+  for (const [replica, p] of seen) info(`${replica}: ok (X-Served-By: ${p.servedBy}, reached with ?cid=${p.cid})`);
+
+  const url = baseUrl(s);
+  step('Switchboard is up');
+  info(`demo page     ${url}/`);
+  info(`health        ${url}/health`);
+  info(`socket.io     io("${url}", { auth: { token }, query: { cid } })`);
+  info(`login         curl -X POST -H 'content-type: application/json' -d '{"userId":"alice"}' ${url}/api/login`);
+  info('stop          make down   (make down VOLUMES=1 also removes data)');
+}
