@@ -1,3 +1,4 @@
+import { tokenAuth } from '../gateway/auth-middleware';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { AuthService, TokenClaims } from '../auth';
 import type { Config } from '../config';
@@ -64,16 +65,7 @@ export function registerDispatch(io: Server, deps: DispatchDeps): { nsp: Namespa
   }, config.PRESENCE_REFRESH_MS);
   refresh.unref();
 
-  nsp.use((socket, next) => {
-    auth
-      .authenticate(socket.handshake.auth?.token)
-      .then((user) => {
-        if (!user) return next(new Error('unauthorized'));
-        (socket.data as SocketData).user = user;
-        next();
-      })
-      .catch(() => next(new Error('unauthorized')));
-  });
+  nsp.use(tokenAuth(auth));
 
   const userOf = (socket: Socket) => (socket.data as SocketData).user.userId;
 

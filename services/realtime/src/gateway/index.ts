@@ -17,6 +17,7 @@ import type { EventBus } from '../events';
 import type { SocketSessions } from '../sessions';
 import type { UsersService } from '../users';
 import type { Reminders } from '../jobs/reminders';
+import { tokenAuth } from './auth-middleware';
 import { attachRoutes, type EventRoute } from './router';
 import { schemas } from './schemas';
 
@@ -79,16 +80,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
   io.engine.on('initial_headers', (headers: Record<string, string>) => (headers['X-Served-By'] = instance));
   io.engine.on('headers', (headers: Record<string, string>) => (headers['X-Served-By'] = instance));
 
-  io.use((socket, next) => {
-    auth
-      .authenticate(socket.handshake.auth?.token)
-      .then((user) => {
-        if (!user) return next(new Error('unauthorized'));
-        (socket.data as SocketData).user = user;
-        next();
-      })
-      .catch(() => next(new Error('unauthorized')));
-  });
+  io.use(tokenAuth(auth));
 
   // Broadcasts made while Redis was away reached only local clients; once it is
   // back, tell ours to run history:sync for their rooms (persisted, then synced).
