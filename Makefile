@@ -82,7 +82,22 @@ test-int: test-deps build ## integration tests: real redis-server, FerretDB, thr
 test-stack: install ## smoke test of the Docker Compose stack through nginx
 	npx jest --config deploy/stack/jest.config.js --runInBand
 
-test: typecheck test-unit test-int test-stack ## every suite; starts and stops what it needs
+test: typecheck test-unit test-int test-stack test-deploy ## every suite; starts and stops what it needs
 
 clean: ## remove build output (not .tools/)
 	rm -rf $(SERVICE)/dist node_modules $(SERVICE)/node_modules
+
+# --- deploy templates: production (TLS, secrets), observability, swarm, kubernetes (deploy/) ----
+.PHONY: certs test-deploy test-deploy-static
+deploy/checks/node_modules/.installed: deploy/checks/package.json deploy/checks/package-lock.json
+	cd deploy/checks && npm ci --no-audit --no-fund
+	@touch $@
+
+certs: ## self-signed TLS pair and the Docker secrets for deploy/production (--force: FORCE=1)
+	@deploy/production/make-secrets.sh $(if $(FORCE),--force,)
+
+test-deploy-static: install deploy/checks/node_modules/.installed ## no drift + compose/kubernetes schemas (seconds, no Docker)
+	cd deploy/checks && npm run test:static
+
+test-deploy: install deploy/checks/node_modules/.installed ## deploy/ checks: no drift, schemas, TLS prod stack, observability, swarm
+	cd deploy/checks && npm test

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseLimit } from './ratelimit/limit';
+import { resolveSecretFiles } from './infra/secrets';
 
 /**
  * Every setting the service reads, with its default. The README's configuration
@@ -93,7 +94,14 @@ export type Config = z.infer<typeof configSchema>;
 
 /** Parses the environment; throws one readable error naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = configSchema.safeParse(env);
+  let resolved: NodeJS.ProcessEnv;
+  try {
+    // AUTH_SECRET_FILE, REDIS_URL_FILE, MONGO_URL_FILE, REDIS_PASSWORD_FILE (infra/secrets.ts).
+    resolved = resolveSecretFiles(env);
+  } catch (err) {
+    throw new Error(`Invalid configuration:\n  ${(err as Error).message}`);
+  }
+  const parsed = configSchema.safeParse(resolved);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);

@@ -1,0 +1,144 @@
+// No drift: the service's zod schema (services/realtime/src/config.ts) is the
+// one source of the variables and their defaults. .env.example, the README's
+// configuration table, the compose files and the Kubernetes ConfigMap must
+// name the same variables with the same defaults. Every deliberate
+// difference is listed here with its reason, so a new one is a decision.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { composeEnv, envExample, read, readmeTable, schemaDefaults, SECRET_FILE_VARIABLES, yamlDocs } from '../src/sources';
+
+const schema = schemaDefaults();
+const names = [...schema.keys()];
+
+/** Variables compose files do not pass, and why. */
+const NOT_PASSED_BY_COMPOSE: Record<string, string> = {
+  HOST: 'the default 0.0.0.0 is what a container needs',
+  NODE_ENV: 'the image sets NODE_ENV=production (services/realtime/Dockerfile)',
+};
+/** Values compose sets on purpose, per file and variable. */
+const COMPOSE_SETS: Record<string, Record<string, string>> = {
+  'docker-compose.yml': {
+    PORT: 'the port nginx and the healthcheck use',
+    REDIS_URL: 'the compose service name',
+    MONGO_URL: 'the compose service name',
+    AUTH_SECRET: 'a dev secret the image (NODE_ENV=production) accepts; the schema default is refused there',
+  },
+  'deploy/production/compose.yml': {
+    NODE_ENV: 'production, stated',
+    PORT: 'the port nginx and the healthcheck use',
+    REDIS_URL: 'the compose service name (the password comes from REDIS_PASSWORD_FILE)',
+  },
+  'deploy/swarm/stack.yml': {
+    NODE_ENV: 'production, stated',
+    PORT: 'the port nginx and the healthcheck use',
+    REDIS_URL: 'the stack service name (the password comes from REDIS_PASSWORD_FILE)',
+    INSTANCE_NAME: 'realtime-<task slot>, a swarm template',
+  },
+};
+/** The Kubernetes ConfigMap: values that are not the schema's default, and variables it leaves out. */
+const CONFIGMAP_SETS: Record<string, string> = { NODE_ENV: 'production', REDIS_URL: 'the managed Redis' };
+const CONFIGMAP_LEAVES_OUT: Record<string, string> = {
+  AUTH_SECRET: 'a Secret (AUTH_SECRET_FILE)',
+  MONGO_URL: 'a Secret, it carries credentials (MONGO_URL_FILE)',
+  INSTANCE_NAME: "the pod's name, from the downward API",
+};
+
+describe('one configuration source, no drift', () => {
+  it('the schema is readable and names every variable once', () => {
+    assert.ok(names.length >= 30, `only ${names.length} variables found in config.ts`);
+    assert.equal(new Set(names).size, names.length);
+  });
+
+  it('.env.example names every variable with the schema default, and every secret file variant', () => {
+    const ex = envExample();
+    for (const [name, def] of schema) {
+      assert.ok(ex.has(name), `.env.example lacks ${name}`);
+      assert.equal(ex.get(name), def ?? '', `.env.example: ${name}=${ex.get(name)}, the schema says ${def ?? '(unset)'}`);
+    }
+    for (const name of SECRET_FILE_VARIABLES) assert.ok(ex.has(name), `.env.example lacks ${name}`);
+  });
+
+  it("the README's configuration table names every variable with the schema default", () => {
+    const rows = readmeTable();
+    const documented = new Map<string, string | undefined>();
+    for (const row of rows) row.vars.forEach((v, i) => documented.set(v, row.defaults?.[i]));
+    for (const [name, def] of schema) {
+      assert.ok(documented.has(name), `README.md's configuration table lacks ${name}`);
+      const doc = documented.get(name);
+      // A default described in words ("container name", "empty", "a dev secret") is checked by a person.
+      if (doc !== undefined) assert.equal(doc, def, `README.md: ${name} default \`${doc}\`, the schema says ${def}`);
+    }
+    for (const name of documented.keys()) assert.ok(schema.has(name) || SECRET_FILE_VARIABLES.includes(name), `README.md documents ${name}, which the service does not read`);
+    for (const name of SECRET_FILE_VARIABLES) assert.ok(documented.has(name), `README.md's configuration table lacks ${name}`);
+  });
+
+  for (const file of Object.keys(COMPOSE_SETS)) {
+    it(`${file}: the realtime service passes every variable, with the schema defaults`, () => {
+      const env = composeEnv(file);
+      for (const [name, value] of env) {
+        assert.ok(schema.has(name) || SECRET_FILE_VARIABLES.includes(name), `${file} passes ${name}, which the service does not read`);
+        if (value.kind === 'passthrough') continue;
+        if (COMPOSE_SETS[file][name]) continue;
+        if (value.kind === 'literal' && SECRET_FILE_VARIABLES.includes(name)) continue;
+        assert.equal(value.kind, 'interpolated', `${file}: ${name} is fixed to "${(value as { value: string }).value}" (add it to COMPOSE_SETS with a reason, or use \${${name}:-default})`);
+        if (value.kind === 'interpolated') {
+          assert.equal(value.name, name, `${file}: ${name} reads \${${value.name}}`);
+          assert.equal(value.fallback, schema.get(name), `${file}: ${name} defaults to ${value.fallback}, the schema says ${schema.get(name)}`);
+        }
+      }
+      for (const name of names) {
+        if (NOT_PASSED_BY_COMPOSE[name]) continue;
+        const viaFile = `${name}_FILE`;
+        const viaPassword = name === 'REDIS_URL' && env.has('REDIS_PASSWORD_FILE');
+        assert.ok(env.has(name) || env.has(viaFile) || viaPassword, `${file} does not pass ${name} to the replicas`);
+      }
+    });
+  }
+
+  it('the Kubernetes ConfigMap has every plain variable with the schema default', () => {
+    const cm = yamlDocs('deploy/kubernetes/configmap.yaml').find((d) => d.kind === 'ConfigMap') as { data: Record<string, string> };
+    for (const [name, value] of Object.entries(cm.data)) {
+      assert.ok(schema.has(name), `the ConfigMap sets ${name}, which the service does not read`);
+      assert.equal(typeof value, 'string', `ConfigMap ${name} must be a string`);
+      if (!CONFIGMAP_SETS[name]) assert.equal(value, schema.get(name) ?? '', `ConfigMap ${name}="${value}", the schema says ${schema.get(name)}`);
+    }
+    for (const name of names) {
+      if (CONFIGMAP_LEAVES_OUT[name]) continue;
+      assert.ok(name in cm.data, `the ConfigMap lacks ${name}`);
+    }
+    // What it leaves out reaches the pod another way.
+    const dep = yamlDocs('deploy/kubernetes/deployment.yaml')[0] as { spec: { template: { spec: { containers: { env: { name: string }[] }[] } } } };
+    const podEnv = dep.spec.template.spec.containers[0].env.map((e) => e.name);
+    for (const name of ['AUTH_SECRET_FILE', 'MONGO_URL_FILE', 'REDIS_PASSWORD_FILE', 'INSTANCE_NAME']) assert.ok(podEnv.includes(name), `the Deployment does not set ${name}`);
+  });
+
+  it('the shutdown budget fits: stop_grace_period and terminationGracePeriodSeconds above SHUTDOWN_TIMEOUT_MS', () => {
+    const budget = Number(schema.get('SHUTDOWN_TIMEOUT_MS')) / 1000;
+    for (const file of ['docker-compose.yml', 'deploy/production/compose.yml']) {
+      const m = /stop_grace_period: (\d+)s/.exec(read(file));
+      assert.ok(m && Number(m[1]) > budget, `${file}: stop_grace_period must exceed ${budget}s`);
+    }
+    const dep = read('deploy/kubernetes/deployment.yaml');
+    const grace = Number(/terminationGracePeriodSeconds: (\d+)/.exec(dep)![1]);
+    const preStop = Number(/command: \["sleep", "(\d+)"\]/.exec(dep)![1]);
+    assert.ok(grace > preStop + budget, `terminationGracePeriodSeconds ${grace} <= preStop ${preStop} + ${budget}`);
+  });
+
+  it("the production nginx proxies exactly like the dev one (maps, upstream, location /)", () => {
+    const blocks = (text: string) => {
+      const clean = text.replace(/#[^\n]*/g, '').replace(/\s+/g, ' ');
+      const grab = (re: RegExp) => {
+        const m = re.exec(clean);
+        assert.ok(m, `nginx block ${re} not found`);
+        return m[0];
+      };
+      return {
+        upgrade: grab(/map \$http_upgrade \$connection_upgrade \{[^}]*\}/),
+        sticky: grab(/map \$arg_cid \$sticky \{[^}]*\}/),
+        upstream: grab(/upstream realtime \{[^}]*\}/),
+        proxy: grab(/location \/ \{ proxy_pass[^}]*\}/),
+      };
+    };
+    assert.deepEqual(blocks(read('deploy/production/nginx.conf')), blocks(read('nginx.conf')));
+  });
+});
