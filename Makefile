@@ -82,10 +82,19 @@ test-int: test-deps build ## integration tests: real redis-server, FerretDB, thr
 test-stack: install ## smoke test of the Docker Compose stack through nginx
 	npx jest --config deploy/stack/jest.config.js --runInBand
 
-test: typecheck test-unit test-int test-stack test-deploy ## every suite; starts and stops what it needs
+test: typecheck test-unit test-int test-stack e2e test-deploy ## every suite; starts and stops what it needs
 
 clean: ## remove build output (not .tools/)
 	rm -rf $(SERVICE)/dist node_modules $(SERVICE)/node_modules
+
+# --- e2e: Playwright in Debian's Chromium through nginx against the compose stack ----------
+.PHONY: e2e
+e2e: export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+e2e: install ## browser suites (e2e/): chaos through nginx on their own compose project
+	node --import tsx --test tools/loss-checker/index.test.ts
+	npx tsc -p e2e/tsconfig.json
+	@$(STACK) e2e-deps
+	npx playwright test -c e2e/playwright.config.ts
 
 # --- deploy templates: production (TLS, secrets), observability, swarm, kubernetes (deploy/) ----
 .PHONY: certs test-deploy test-deploy-static

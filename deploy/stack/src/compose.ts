@@ -1,14 +1,26 @@
 // `docker compose` for this project: both compose files, the project name from
 // SB_PROJECT, and the image variables chosen by images.ts.
+import path from 'node:path';
 import { exec, mustExec, type ExecOptions, type Result } from './exec';
 import type { ImageSet } from './images';
 import { COMPOSE_FILES, ROOT } from './paths';
 import { settings } from './settings';
 import { upstreamDir } from './upstream';
 
+/**
+ * The compose files: the stack's own, unless SB_COMPOSE_FILES names others
+ * (colon-separated, relative to the repository root). The load test uses it to
+ * run its stock baseline (loadtest/baseline/docker-compose.yml) with the same
+ * project, upstream and health helpers.
+ */
+export function composeFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+  const list = env.SB_COMPOSE_FILES?.split(':').filter(Boolean);
+  return list?.length ? list.map((f) => path.resolve(ROOT, f)) : COMPOSE_FILES;
+}
+
 export function composeArgs(): string[] {
   const args = ['compose', '-p', settings().project, '--project-directory', ROOT];
-  for (const f of COMPOSE_FILES) args.push('-f', f);
+  for (const f of composeFiles()) args.push('-f', f);
   return args;
 }
 

@@ -287,7 +287,10 @@
   function applyHealth(body) {
     const banner = $('degraded-banner');
     const status = body && body.status;
-    if (!status) return;   // no answer (nginx down?): the connection state already tells
+    // No answer from a replica (nginx down, or 502 "no live upstreams" while it has marked the
+    // replicas failed): not proof of an outage, but mark trouble so a later history:sync starts
+    // early enough (overlap is free: we dedupe by id). The connection state tells the rest.
+    if (!status) { if (session) markTrouble(); return; }
     const wasDegraded = degraded;
     degraded = status !== 'ok';
     if (degraded) {

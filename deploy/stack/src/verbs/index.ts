@@ -6,7 +6,7 @@ import { images } from './images';
 import { logs } from './logs';
 import { scale } from './scale';
 import { status } from './status';
-import { testDeps } from './testDeps';
+import { e2eDeps, testDeps } from './testDeps';
 import type { Verb } from './types';
 import { up } from './up';
 
@@ -24,6 +24,7 @@ export const verbs: Record<string, Verb> = {
   engine,
   dev,
   'test-deps': testDeps,
+  'e2e-deps': e2eDeps,
 };
 
 export function usage(): string {

@@ -16,3 +16,17 @@ export async function testDeps(): Promise<void> {
   const bin = await ensureFerretDbBinary();
   info(`ferretdb: ${bin}`);
 }
+
+/** What the e2e suites (e2e/, Playwright) need besides the stack: Debian's Chromium (no browser download here). */
+export async function e2eDeps(): Promise<void> {
+  const chromium = process.env.SB_E2E_CHROMIUM || '/usr/bin/chromium';
+  if (!(await commandExists(chromium))) {
+    if (process.env.SB_E2E_CHROMIUM || process.getuid?.() !== 0 || !(await commandExists('apt-get'))) {
+      throw new StackError(`${chromium} is missing: install Chromium (Debian/Ubuntu: apt-get install chromium fonts-liberation) or point SB_E2E_CHROMIUM at one.`);
+    }
+    step('Installing chromium with apt-get');
+    await aptInstall(['chromium', 'fonts-liberation']);
+  }
+  const version = await exec(chromium, ['--version']);
+  info(`chromium: ${version.stdout.trim() || chromium}`);
+}

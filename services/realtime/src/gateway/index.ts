@@ -84,12 +84,13 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
 
   // Broadcasts made while Redis was away reached only local clients; once it is
   // back, tell ours to run history:sync for their rooms (persisted, then synced).
-  let redisWasDown = false;
-  redis.on('down', () => (redisWasDown = true));
+  let redisDownSince: number | undefined;
+  redis.on('down', () => (redisDownSince ??= Date.now()));
   redis.on('up', () => {
-    if (!redisWasDown) return;
-    redisWasDown = false;
-    io.local.emit('sync:required', { reason: 'redis-recovered', ts: Date.now() });
+    if (redisDownSince === undefined) return;
+    // `since`: when this replica lost Redis; clients sync from before it.
+    io.local.emit('sync:required', { reason: 'redis-recovered', ts: Date.now(), since: redisDownSince });
+    redisDownSince = undefined;
   });
 
   presence.onUpdate((update) => {

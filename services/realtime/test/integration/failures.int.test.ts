@@ -84,7 +84,8 @@ describe('replica and Redis failures', () => {
     }
     // Clients are told to sync what the outage kept from them.
     await waitFor('sync:required hint', () => syncHints.length > 0, 5000);
-    expect(syncHints[0]).toMatchObject({ reason: 'redis-recovered' });
+    expect(syncHints[0]).toMatchObject({ reason: 'redis-recovered', since: expect.any(Number) });
+    expect(syncHints[0].since).toBeLessThan(syncHints[0].ts);
     // Cross-replica delivery resumes (the subscriber re-subscribed) and presence is whole again.
     await waitFor('cross-replica delivery', async () => {
       const before = gotB.length;
