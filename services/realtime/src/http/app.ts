@@ -101,7 +101,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
       const { userId, name } = parsed.data;
       const session = await deps.auth.login(userId, name ?? userId);
-      await deps.users.recordLogin(userId, session.name);
+      // The durable profile is a side effect: a slow or stuck MongoDB must not hold the login.
+      void deps.users.recordLogin(userId, session.name);
       res.json({ ok: true, ...session });
     } catch (err) {
       next(err);

@@ -66,6 +66,19 @@ describe('three replicas sharing Redis and MongoDB', () => {
     expect(history.body.messages).toHaveLength(1);
   });
 
+  it("broadcasts one socket's rapid sends in the order it sent them", async () => {
+    const a = await open(0, 'burst');
+    const b = await open(2, 'burst-reader');
+    await emitAck(a.socket, 'room:join', { room: 'order' });
+    await emitAck(b.socket, 'room:join', { room: 'order' });
+    const got = collect(b.socket, 'message:new');
+    // Fired without waiting for acks, as a fast client would.
+    const acks = await Promise.all(Array.from({ length: 15 }, (_, i) => emitAck(a.socket, 'message:send', { room: 'order', text: `n${i}`, clientMsgId: `order-${i}` })));
+    expect(acks.every((x) => x.ok)).toBe(true);
+    await waitFor('all delivered', () => got.length >= 15);
+    expect(got.map((m) => m.text)).toEqual(Array.from({ length: 15 }, (_, i) => `n${i}`));
+  });
+
   it('syncs what a client missed after a given message id, oldest first', async () => {
     const a = await open(0, 'frank');
     await emitAck(a.socket, 'room:join', { room: 'sync' });

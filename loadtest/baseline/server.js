@@ -1,0 +1,91 @@
+// The load test's stock baseline: a bare Socket.IO 4 server with the classic
+// @socket.io/redis-adapter and nothing else (no auth check, no persistence, no
+// presence, no rate limits). It speaks the few events the load generators use,
+// with Switchboard's names and ack shapes, so every generator runs unchanged
+// against both: POST /api/login (answers a dummy token), room:join,
+// message:send (broadcast message:new to the room, then ack), /health with
+// X-Served-By for nginx's stickiness checks, and /metrics with the three
+// process figures the harness samples.
+'use strict';
+const http = require('node:http');
+const os = require('node:os');
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+const { Server } = require('socket.io');
+const { createAdapter } = require('@socket.io/redis-adapter');
+const { createClient } = require('redis');
+
+const PORT = Number(process.env.PORT || 3000);
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const INSTANCE = process.env.INSTANCE_NAME || os.hostname();
+
+const lag = monitorEventLoopDelay({ resolution: 10 });
+lag.enable();
+
+const server = http.createServer((req, res) => {
+  res.setHeader('X-Served-By', INSTANCE);
+  const url = req.url || '/';
+  if (url.startsWith('/health')) {
+    res.setHeader('content-type', 'application/json');
+    return res.end(JSON.stringify({ status: 'ok', instance: INSTANCE }));
+  }
+  if (url.startsWith('/metrics')) {
+    const cpu = process.cpuUsage();
+    res.setHeader('content-type', 'text/plain; version=0.0.4');
+    res.end(
+      `process_resident_memory_bytes ${process.memoryUsage.rss()}\n` +
+        `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}\n` +
+        `nodejs_eventloop_lag_seconds ${lag.mean / 1e9 || 0}\n` +
+        `nodejs_eventloop_lag_p99_seconds ${lag.percentile(99) / 1e9 || 0}\n`,
+    );
+    lag.reset();
+    return;
+  }
+  if (url.startsWith('/api/login') && req.method === 'POST') {
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ ok: true, token: 'stock' }));
+    });
+    return;
+  }
+  if (url.startsWith('/socket.io')) return; // engine.io answers these
+  res.statusCode = 404;
+  res.end();
+});
+
+const io = new Server(server, { cors: { origin: true } });
+let seq = 0;
+
+io.on('connection', (socket) => {
+  const userId = String((socket.handshake.auth && socket.handshake.auth.userId) || socket.id);
+  socket.on('room:join', (p, ack) => {
+    socket.join(p.room);
+    if (typeof ack === 'function') ack({ ok: true, room: p.room });
+  });
+  socket.on('message:send', (p, ack) => {
+    const message = { id: `${INSTANCE}-${++seq}`, room: p.room, userId, text: p.text, ts: Date.now(), clientMsgId: p.clientMsgId, instance: INSTANCE };
+    io.to(p.room).emit('message:new', message);
+    if (typeof ack === 'function') ack({ ok: true, duplicate: false, message });
+  });
+});
+
+async function main() {
+  const pub = createClient({ url: REDIS_URL });
+  const sub = pub.duplicate();
+  // node-redis exits the process on an error without a listener.
+  pub.on('error', (e) => console.error('redis pub:', e.message));
+  sub.on('error', (e) => console.error('redis sub:', e.message));
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub));
+  server.listen(PORT, () => console.log(`stock baseline ${INSTANCE} on :${PORT}`));
+  const stop = () => {
+    io.close();
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

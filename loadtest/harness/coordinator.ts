@@ -1,0 +1,162 @@
+// Starts the worker processes, talks to them over IPC, adds up their counters
+// for the live progress line and merges their histograms.
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { merge, summarise, type LatencySummary } from '../lib/hist';
+import { addLoss, emptyLoss, type LossSummary } from './loss';
+import type { ClientSpec, Cmd, ConnectResult, Counters, PhaseCollect, ProducerSpec } from './protocol';
+
+export interface PhaseResult {
+  latency: Record<string, LatencySummary>;
+  series: { sec: number; deliveries: number; p50: number; p99: number; max: number }[];
+  presence: PhaseCollect['presence'];
+  sendErrors: Record<string, number>;
+}
+
+export class Coordinator {
+  private readonly workers: ChildProcess[] = [];
+  private readonly stats: Counters[] = [];
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private ticker?: NodeJS.Timeout;
+  label = '';
+  /** every 2 s while progress is on: sockets held and deliveries per second */
+  readonly timeline: { t: number; label: string; sockets: number; deliveriesPerSec: number; sendsPerSec: number; errors: number }[] = [];
+
+  constructor(readonly size: number) {
+    for (let i = 0; i < size; i++) {
+      const w = fork(path.join(__dirname, 'worker.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      this.stats.push({ connected: 0, connecting: 0, sends: 0, acks: 0, deliveries: 0, errors: 0 });
+      w.on('message', (m: { id?: number; ok?: boolean; result?: unknown; error?: string; stats?: Counters }) => {
+        if (m.stats) this.stats[i] = m.stats;
+        else if (m.id !== undefined) {
+          const p = this.pending.get(m.id);
+          this.pending.delete(m.id);
+          if (m.ok) p?.resolve(m.result);
+          else p?.reject(new Error(`worker ${i}: ${m.error}`));
+        }
+      });
+      w.on('exit', (code) => {
+        for (const [, p] of this.pending) p.reject(new Error(`worker ${i} exited (${code})`));
+      });
+      this.workers.push(w);
+    }
+  }
+
+  totals(): Counters {
+    return this.stats.reduce(
+      (a, s) => ({ connected: a.connected + s.connected, connecting: a.connecting + s.connecting, sends: a.sends + s.sends, acks: a.acks + s.acks, deliveries: a.deliveries + s.deliveries, errors: a.errors + s.errors }),
+      { connected: 0, connecting: 0, sends: 0, acks: 0, deliveries: 0, errors: 0 },
+    );
+  }
+
+  /** Live progress: one line every 2 s (phase, sockets, sends, deliveries/s, errors). */
+  progress(on: boolean): void {
+    clearInterval(this.ticker);
+    if (!on) return;
+    let last = this.totals();
+    let lastT = Date.now();
+    this.ticker = setInterval(() => {
+      const t = this.totals();
+      const dt = (Date.now() - lastT) / 1000;
+      console.log(
+        `    [${this.label}] sockets ${t.connected}${t.connecting ? ` (+${t.connecting} connecting)` : ''}  sends ${t.sends} (${Math.round((t.sends - last.sends) / dt)}/s)  deliveries ${t.deliveries} (${Math.round((t.deliveries - last.deliveries) / dt)}/s)  errors ${t.errors}`,
+      );
+      this.timeline.push({ t: Date.now(), label: this.label, sockets: t.connected, deliveriesPerSec: Math.round((t.deliveries - last.deliveries) / dt), sendsPerSec: Math.round((t.sends - last.sends) / dt), errors: t.errors });
+      last = t;
+      lastT = Date.now();
+    }, 2000);
+  }
+
+  call<T>(worker: number, cmd: Cmd): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.workers[worker].send({ id, cmd });
+    });
+  }
+
+  all<T>(cmd: (worker: number) => Cmd | undefined): Promise<T[]> {
+    return Promise.all(
+      this.workers.map((_, i) => {
+        const c = cmd(i);
+        return c ? this.call<T>(i, c) : Promise.resolve(undefined as T);
+      }),
+    );
+  }
+
+  /** Which worker holds a client: clients are dealt round-robin by their number. */
+  workerOf(index: number): number {
+    return index % this.size;
+  }
+
+  async connect(phase: string, url: string, clients: ClientSpec[], opts: { transports: ('websocket' | 'polling')[]; holdMs?: number; timeoutMs?: number }): Promise<ConnectResult> {
+    const shares: ClientSpec[][] = this.workers.map(() => []);
+    clients.forEach((c, i) => shares[this.workerOf(i)].push(c));
+    this.clientWorker ??= new Map();
+    clients.forEach((c, i) => this.clientWorker!.set(c.key, this.workerOf(i)));
+    const parts = await this.all<ConnectResult>((i) =>
+      shares[i].length ? { type: 'connect', phase, url, clients: shares[i], transports: opts.transports, holdMs: opts.holdMs ?? 0, timeoutMs: opts.timeoutMs ?? 20_000 } : undefined,
+    );
+    const out: ConnectResult = { ok: 0, failed: 0, errors: {}, connectedAt: {}, disconnectedAt: {} };
+    for (const p of parts) {
+      if (!p) continue;
+      out.ok += p.ok;
+      out.failed += p.failed;
+      for (const [k, v] of Object.entries(p.errors)) out.errors[k] = (out.errors[k] ?? 0) + v;
+      Object.assign(out.connectedAt, p.connectedAt);
+      Object.assign(out.disconnectedAt, p.disconnectedAt);
+    }
+    return out;
+  }
+
+  private clientWorker?: Map<string, number>;
+
+  /** Runs a send schedule; returns the loss summary over every member of every room. */
+  async send(phase: string, producers: ProducerSpec[], opts: { ackTimeoutMs?: number; textPad?: number; settleMs?: number } = {}): Promise<LossSummary> {
+    const where = (key: string) => this.clientWorker?.get(key) ?? 0;
+    const members = producers.flatMap((p) => p.members.map((receiver) => ({ receiver, producer: p.producer })));
+    await this.all((i) => ({ type: 'members', phase, members: members.filter((m) => where(m.receiver) === i) }));
+    await this.all((i) => ({ type: 'send', phase, producers: producers.filter((p) => where(p.client) === i), ackTimeoutMs: opts.ackTimeoutMs ?? 10_000, textPad: opts.textPad ?? 0 }));
+    // Deliveries still in flight when the last ack came back.
+    await new Promise((r) => setTimeout(r, opts.settleMs ?? 2000));
+    const acked: Record<string, number[]> = Object.assign({}, ...(await this.all<Record<string, number[]>>(() => ({ type: 'acked', phase }))));
+    const parts = await this.all<LossSummary>(() => ({ type: 'loss', phase, acked }));
+    return parts.reduce(addLoss, emptyLoss());
+  }
+
+  async collect(phase: string): Promise<PhaseResult> {
+    const parts = await this.all<PhaseCollect>(() => ({ type: 'collect', phase }));
+    const names = new Set(parts.flatMap((p) => Object.keys(p.hist)));
+    const latency: Record<string, LatencySummary> = {};
+    for (const n of names) latency[n] = summarise(merge(parts.map((p) => p.hist[n])));
+    const secs = new Map<number, { deliveries: number; hists: string[] }>();
+    for (const p of parts)
+      for (const s of p.series) {
+        const e = secs.get(s.sec) ?? { deliveries: 0, hists: [] };
+        e.deliveries += s.deliveries;
+        e.hists.push(s.hist);
+        secs.set(s.sec, e);
+      }
+    const series = [...secs]
+      .sort((a, b) => a[0] - b[0])
+      .map(([sec, e]) => {
+        const s = summarise(merge(e.hists));
+        return { sec, deliveries: e.deliveries, p50: s.p50, p99: s.p99, max: s.max };
+      });
+    const sendErrors: Record<string, number> = {};
+    for (const p of parts) for (const [k, v] of Object.entries(p.sendErrors)) sendErrors[k] = (sendErrors[k] ?? 0) + v;
+    return { latency, series, presence: parts.flatMap((p) => p.presence), sendErrors };
+  }
+
+  async disconnectAll(): Promise<void> {
+    await this.all(() => ({ type: 'disconnect' }));
+    this.clientWorker?.clear();
+  }
+
+  async close(): Promise<void> {
+    this.progress(false);
+    await Promise.race([this.all(() => ({ type: 'exit' })).catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+    for (const w of this.workers) if (w.exitCode === null) w.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,85 @@
+// Messages between the coordinator and its worker processes (Node IPC).
+
+export interface ClientSpec {
+  /** unique over the run; also the receiver name in loss counting */
+  key: string;
+  userId: string;
+  /** what nginx hashes: picks the replica */
+  cid: string;
+  /** rooms to join right after connecting (the first one is timed) */
+  rooms: string[];
+  /** when to start (epoch ms): the open arrival model's schedule */
+  at: number;
+  /** record presence:update receipts (presence observers) */
+  observePresence?: boolean;
+}
+
+export interface ConnectCmd {
+  type: 'connect';
+  phase: string;
+  url: string;
+  clients: ClientSpec[];
+  transports: ('websocket' | 'polling')[];
+  /** disconnect again after this long (presence churn); 0 = stay */
+  holdMs: number;
+  timeoutMs: number;
+}
+
+export interface ProducerSpec {
+  /** the client (by key) that sends */
+  client: string;
+  /** unique per phase: `${phase}.${n}` */
+  producer: string;
+  room: string;
+  /** the members (client keys, on any worker) that must receive its messages */
+  members: string[];
+  /** fixed schedule: first send at `start`, then every `intervalMs` until `end` */
+  start: number;
+  intervalMs: number;
+  end: number;
+}
+
+export interface SendCmd {
+  type: 'send';
+  phase: string;
+  producers: ProducerSpec[];
+  ackTimeoutMs: number;
+  textPad: number;
+}
+
+export type Cmd =
+  | ConnectCmd
+  | SendCmd
+  | { type: 'members'; phase: string; members: { receiver: string; producer: string }[] }
+  | { type: 'acked'; phase: string }
+  | { type: 'loss'; phase: string; acked: Record<string, number[]> }
+  | { type: 'collect'; phase: string }
+  | { type: 'disconnect'; keys?: string[] }
+  | { type: 'exit' };
+
+export interface Counters {
+  connected: number;
+  connecting: number;
+  sends: number;
+  acks: number;
+  deliveries: number;
+  errors: number;
+}
+
+export interface ConnectResult {
+  ok: number;
+  failed: number;
+  errors: Record<string, number>;
+  /** client key -> connect time (epoch ms), and disconnect time when held */
+  connectedAt: Record<string, number>;
+  disconnectedAt: Record<string, number>;
+}
+
+export interface PhaseCollect {
+  hist: Record<string, string>;
+  /** per-second delivery counts and latency histograms (encoded, 2 digits) */
+  series: { sec: number; deliveries: number; hist: string }[];
+  /** presence receipts: `${userId}|${online}` -> earliest receipt (epoch ms) per observer */
+  presence: { observer: string; userId: string; online: boolean; at: number }[];
+  sendErrors: Record<string, number>;
+}

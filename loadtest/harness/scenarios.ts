@@ -1,0 +1,177 @@
+// The harness's scenarios. Each takes the coordinator and a target (a running
+// cluster behind nginx) and returns plain figures for report.json.
+import crypto from 'node:crypto';
+import { nowMs, sleep } from '../lib/clock';
+import { newHist, recordMs, summarise, type LatencySummary } from '../lib/hist';
+import type { Coordinator, PhaseResult } from './coordinator';
+import type { LossSummary } from './loss';
+import type { ClientSpec, ConnectResult, ProducerSpec } from './protocol';
+
+export interface Target {
+  name: 'switchboard' | 'stock' | string;
+  url: string;
+  presence: boolean;
+}
+
+export type Transport = 'websocket' | 'polling';
+
+const rid = () => crypto.randomBytes(6).toString('hex');
+
+export interface Population {
+  clients: ClientSpec[];
+  rooms: string[][]; // room index -> client keys
+  roomNames: string[];
+}
+
+export interface StormResult {
+  sockets: number;
+  ratePerSec: number;
+  durationS: number;
+  connect: ConnectResult['errors'];
+  ok: number;
+  failed: number;
+  latency: PhaseResult['latency'];
+}
+
+/** connect storm: `sockets` clients at `rate`/s (open model), each logs in, connects and joins its room. */
+export async function connectStorm(h: Coordinator, t: Target, o: { sockets: number; rate: number; rooms: number; transports: Transport[]; tag: string }): Promise<{ pop: Population; result: StormResult }> {
+  const start = nowMs() + 500;
+  const run = rid();
+  const roomNames = Array.from({ length: o.rooms }, (_, j) => `lt-${run}-${j}`);
+  const rooms: string[][] = roomNames.map(() => []);
+  const clients: ClientSpec[] = [];
+  for (let i = 0; i < o.sockets; i++) {
+    const key = `c${i}`;
+    const j = i % o.rooms;
+    rooms[j].push(key);
+    clients.push({ key, userId: `lt-${run}-u${i}`, cid: `lt-${run}-${i}`, rooms: [roomNames[j]], at: start + (i * 1000) / o.rate });
+  }
+  const phase = `storm-${o.tag}`;
+  const began = nowMs();
+  const r = await h.connect(phase, t.url, clients, { transports: o.transports });
+  const durationS = (nowMs() - began) / 1000;
+  const c = await h.collect(phase);
+  return {
+    pop: { clients, rooms, roomNames },
+    result: { sockets: o.sockets, ratePerSec: o.rate, durationS: Math.round(durationS * 10) / 10, connect: r.errors, ok: r.ok, failed: r.failed, latency: c.latency },
+  };
+}
+
+export interface FanoutResult {
+  phase: string;
+  sockets: number;
+  rooms: number;
+  msgPerSec: number;
+  durationS: number;
+  loss: LossSummary;
+  deliveryRatio: number;
+  deliveriesPerSec: number;
+  latency: PhaseResult['latency'];
+  series: PhaseResult['series'];
+  sendErrors: Record<string, number>;
+}
+
+/** fan-out: one producer per room (its first member) on a fixed schedule; every member, sender included, must receive every message. */
+export async function fanout(h: Coordinator, pop: Population, o: { msgPerSec: number; durationS: number; phase: string; textPad?: number }): Promise<FanoutResult> {
+  const R = pop.rooms.length;
+  const intervalMs = (R * 1000) / o.msgPerSec;
+  const t0 = nowMs() + 1000;
+  const producers: ProducerSpec[] = pop.rooms.map((members, j) => {
+    const start = t0 + Math.random() * intervalMs;
+    return { client: members[0], producer: `${o.phase}.${j}`, room: pop.roomNames[j], members, start, intervalMs, end: t0 + o.durationS * 1000 };
+  });
+  const loss = await h.send(o.phase, producers, { textPad: o.textPad ?? 0 });
+  const c = await h.collect(o.phase);
+  const sockets = pop.rooms.reduce((a, r) => a + r.length, 0);
+  return {
+    phase: o.phase,
+    sockets,
+    rooms: R,
+    msgPerSec: o.msgPerSec,
+    durationS: o.durationS,
+    loss,
+    deliveryRatio: loss.expected ? loss.delivered / loss.expected : 0,
+    deliveriesPerSec: Math.round(loss.delivered / o.durationS),
+    latency: c.latency,
+    series: c.series,
+    sendErrors: c.sendErrors,
+  };
+}
+
+/** Which replica a cid lands on (nginx hashes ?cid=; X-Served-By names the replica). */
+export async function replicaOf(url: string, cid: string): Promise<string> {
+  try {
+    const res = await fetch(`${url}/health?cid=${encodeURIComponent(cid)}`, { signal: AbortSignal.timeout(5000) });
+    await res.arrayBuffer();
+    return res.headers.get('x-served-by') ?? '?';
+  } catch {
+    return '?'; // no answer within 5 s: unknown replica
+  }
+}
+
+/** One cid per replica (up to `replicas` of them). */
+export async function cidPerReplica(url: string, prefix: string, replicas: number): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (let i = 0; i < 200 && found.size < replicas; i++) {
+    const cid = `${prefix}-${i}`;
+    const r = await replicaOf(url, cid);
+    if (r !== '?' && !found.has(r)) found.set(r, cid);
+  }
+  return found;
+}
+
+export interface PresenceResult {
+  churners: number;
+  ratePerSec: number;
+  holdMs: number;
+  observers: number;
+  connected: number;
+  online: LatencySummary;
+  offline: LatencySummary;
+  /** churner connects no observer on another replica heard about */
+  missedOnline: number;
+  missedOffline: number;
+}
+
+/** presence churn: users connect and disconnect at a rate; observers on the other replicas time presence:update. */
+export async function presenceChurn(h: Coordinator, t: Target, o: { churners: number; rate: number; holdMs: number; replicas: number; transports: Transport[] }): Promise<PresenceResult> {
+  const run = rid();
+  const obs = await cidPerReplica(t.url, `lt-obs-${run}`, o.replicas);
+  const phase = 'presence';
+  const observers: ClientSpec[] = [...obs].map(([replica, cid]) => ({ key: `obs-${replica}`, userId: `lt-${run}-obs-${replica}`.slice(0, 64), cid, rooms: [], at: nowMs(), observePresence: true }));
+  await h.connect(phase, t.url, observers, { transports: o.transports });
+  const start = nowMs() + 500;
+  const churners: ClientSpec[] = [];
+  const replicaOfChurner = new Map<string, string>();
+  for (let i = 0; i < o.churners; i++) {
+    const cid = `lt-${run}-ch${i}`;
+    replicaOfChurner.set(`lt-${run}-ch${i}`, await replicaOf(t.url, cid));
+    churners.push({ key: `ch${i}`, userId: `lt-${run}-ch${i}`, cid, rooms: [], at: start + (i * 1000) / o.rate });
+  }
+  // Churners are placed after the observers so they never share a worker slot order assumption.
+  const r = await h.connect(phase, t.url, churners, { transports: o.transports, holdMs: o.holdMs });
+  await sleep(2000);
+  const c = await h.collect(phase);
+  const obsReplica = new Map([...obs].map(([replica]) => [`obs-${replica}`, replica]));
+  const on = newHist();
+  const off = newHist();
+  let missedOnline = 0;
+  let missedOffline = 0;
+  for (const ch of churners) {
+    const home = replicaOfChurner.get(ch.userId);
+    const heard = c.presence.filter((p) => p.userId === ch.userId && obsReplica.get(p.observer) !== home);
+    const at = r.connectedAt[ch.key];
+    const gone = r.disconnectedAt[ch.key];
+    if (at === undefined) continue;
+    const firstOn = heard.filter((p) => p.online).sort((a, b) => a.at - b.at)[0];
+    if (firstOn) recordMs(on, Math.max(0, firstOn.at - at));
+    else missedOnline++;
+    if (gone !== undefined) {
+      const firstOff = heard.filter((p) => !p.online && p.at >= gone - 1).sort((a, b) => a.at - b.at)[0];
+      if (firstOff) recordMs(off, Math.max(0, firstOff.at - gone));
+      else missedOffline++;
+    }
+  }
+  await h.disconnectAll();
+  return { churners: o.churners, ratePerSec: o.rate, holdMs: o.holdMs, observers: observers.length, connected: r.ok, online: summarise(on), offline: summarise(off), missedOnline, missedOffline };
+}

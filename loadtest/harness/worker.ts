@@ -1,0 +1,272 @@
+// A load-generating worker process: holds a share of the sockets (one process
+// cannot hold more than 20,000 descriptors), runs the fixed send schedule it is
+// given, records latencies in HDR histograms and receipts for loss counting.
+import { io, type Socket } from 'socket.io-client';
+import { nowMs, sleep } from '../lib/clock';
+import { encode, newHist, recordMs, type Histogram } from '../lib/hist';
+import { tag } from '../../tools/loss-checker/index';
+import { createLossChecker, type LossChecker } from './loss';
+import type { Cmd, ConnectCmd, ConnectResult, Counters, PhaseCollect, SendCmd } from './protocol';
+
+interface Client {
+  key: string;
+  userId: string;
+  socket?: Socket;
+}
+
+const clients = new Map<string, Client>();
+const counters: Counters = { connected: 0, connecting: 0, sends: 0, acks: 0, deliveries: 0, errors: 0 };
+
+interface Phase {
+  hists: Map<string, Histogram>;
+  series: Map<number, { deliveries: number; hist: Histogram }>;
+  loss: LossChecker;
+  acked: Map<string, number[]>;
+  pendingAcks: Set<Promise<void>>;
+  presence: PhaseCollect['presence'];
+  sendErrors: Record<string, number>;
+}
+const phases = new Map<string, Phase>();
+let currentPhase = 'idle';
+
+function phase(name: string): Phase {
+  let p = phases.get(name);
+  if (!p) phases.set(name, (p = { hists: new Map(), series: new Map(), loss: createLossChecker(), acked: new Map(), pendingAcks: new Set(), presence: [], sendErrors: {} }));
+  return p;
+}
+
+function hist(p: Phase, name: string): Histogram {
+  let h = p.hists.get(name);
+  if (!h) p.hists.set(name, (h = newHist()));
+  return h;
+}
+
+function countError(bag: Record<string, number>, what: string) {
+  counters.errors++;
+  bag[what] = (bag[what] ?? 0) + 1;
+}
+
+// message:new text: `lt|<producer>|<seq>|<scheduled send time, epoch ms>|[lc:<producer>:<seq>] padding`
+// (the bracketed tag is tools/loss-checker's format; the fields before it are read here, faster)
+function onMessage(receiver: string, msg: { text?: string }) {
+  const text = msg?.text;
+  if (typeof text !== 'string' || !text.startsWith('lt|')) return;
+  const [, producer, seqS, tsS] = text.split('|', 4);
+  const latency = nowMs() - Number(tsS);
+  const ph = phase(producer.slice(0, producer.lastIndexOf('.')));
+  counters.deliveries++;
+  recordMs(hist(ph, 'delivery'), latency);
+  const sec = Math.floor(Number(tsS) / 1000);
+  let s = ph.series.get(sec);
+  if (!s) ph.series.set(sec, (s = { deliveries: 0, hist: newHist(2) }));
+  s.deliveries++;
+  recordMs(s.hist, latency);
+  ph.loss.received(receiver, producer, Number(seqS));
+}
+
+async function login(url: string, userId: string, cid: string, timeoutMs: number): Promise<string> {
+  const res = await fetch(`${url}/api/login?cid=${encodeURIComponent(cid)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ userId }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (res.status !== 200) throw new Error(`login HTTP ${res.status}`);
+  const body = (await res.json()) as { token?: string };
+  if (!body.token) throw new Error('login: no token');
+  return body.token;
+}
+
+function ack<T>(socket: Socket, timeoutMs: number, event: string, payload: unknown): Promise<T> {
+  return socket.timeout(timeoutMs).emitWithAck(event, payload) as Promise<T>;
+}
+
+async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], ph: Phase, result: ConnectResult): Promise<void> {
+  await sleep(spec.at - nowMs());
+  counters.connecting++;
+  const t0 = nowMs();
+  let stage = 'login';
+  const client: Client = { key: spec.key, userId: spec.userId };
+  try {
+    const token = await login(cmd.url, spec.userId, spec.cid, cmd.timeoutMs);
+    const t1 = nowMs();
+    recordMs(hist(ph, 'login'), t1 - t0);
+    stage = 'connect';
+    const socket = io(cmd.url, {
+      auth: { token, userId: spec.userId },
+      query: { cid: spec.cid },
+      transports: cmd.transports,
+      forceNew: true,
+      reconnection: false,
+      timeout: cmd.timeoutMs,
+    });
+    client.socket = socket;
+    socket.on('message:new', (m) => onMessage(spec.key, m));
+    if (spec.observePresence) {
+      socket.on('presence:update', (u: { userId: string; online: boolean }) => {
+        phase(currentPhase).presence.push({ observer: spec.key, userId: u.userId, online: u.online, at: nowMs() });
+      });
+    }
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', (e) => reject(new Error(`connect_error ${e.message}`)));
+    });
+    const t2 = nowMs();
+    result.connectedAt[spec.key] = t2;
+    recordMs(hist(ph, 'connect'), t2 - t1);
+    stage = 'join';
+    for (const [i, room] of spec.rooms.entries()) {
+      const a = await ack<{ ok: boolean; error?: { code: string } }>(socket, cmd.timeoutMs, 'room:join', { room });
+      if (!a?.ok) throw new Error(`join ${a?.error?.code ?? 'failed'}`);
+      if (i === 0) {
+        const t3 = nowMs();
+        recordMs(hist(ph, 'join'), t3 - t2);
+        recordMs(hist(ph, 'connectJoin'), t3 - t1);
+        recordMs(hist(ph, 'loginConnectJoin'), t3 - spec.at);
+      }
+    }
+    clients.set(spec.key, client);
+    counters.connected++;
+    result.ok++;
+    socket.on('disconnect', (reason) => {
+      if (clients.get(spec.key) === client && reason !== 'io client disconnect') {
+        counters.connected--;
+        countError(result.errors, `disconnect: ${reason}`);
+      }
+    });
+    if (cmd.holdMs > 0) {
+      await sleep(cmd.holdMs);
+      result.disconnectedAt[spec.key] = nowMs();
+      clients.delete(spec.key);
+      counters.connected--;
+      socket.disconnect();
+    }
+  } catch (e) {
+    result.failed++;
+    client.socket?.disconnect();
+    countError(result.errors, `${stage}: ${(e as Error).message}`.slice(0, 80));
+  } finally {
+    counters.connecting--;
+  }
+}
+
+async function connect(cmd: ConnectCmd): Promise<ConnectResult> {
+  currentPhase = cmd.phase;
+  const ph = phase(cmd.phase);
+  const result: ConnectResult = { ok: 0, failed: 0, errors: {}, connectedAt: {}, disconnectedAt: {} };
+  // A client that neither finishes nor fails within three timeouts counts as failed (a stuck proxy).
+  await Promise.all(
+    cmd.clients.map((c) => {
+      let timer: NodeJS.Timeout | undefined;
+      const guard = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          result.failed++;
+          countError(result.errors, 'stuck: no answer within 3 timeouts');
+          resolve();
+        }, Math.max(0, c.at - nowMs()) + cmd.timeoutMs * 3 + cmd.holdMs);
+      });
+      return Promise.race([connectOne(cmd, c, ph, result), guard]).finally(() => clearTimeout(timer));
+    }),
+  );
+  return result;
+}
+
+async function send(cmd: SendCmd): Promise<void> {
+  currentPhase = cmd.phase;
+  const ph = phase(cmd.phase);
+  const pad = 'x'.repeat(cmd.textPad);
+  // One timer loop for all producers of this worker: each send carries its
+  // scheduled time, so a late loop shows up as latency (no coordinated omission).
+  const queue = cmd.producers.map((p) => ({ p, next: p.start, seq: 0 }));
+  for (const q of queue) ph.acked.set(q.p.producer, []);
+  const ackH = hist(ph, 'ack');
+  while (queue.length) {
+    const now = nowMs();
+    let soonest = Infinity;
+    for (let i = queue.length - 1; i >= 0; i--) {
+      const q = queue[i];
+      while (q.next <= now && q.next < q.p.end) {
+        const scheduled = q.next;
+        const seq = q.seq++;
+        q.next += q.p.intervalMs;
+        const socket = clients.get(q.p.client)?.socket;
+        if (!socket?.connected) {
+          countError(ph.sendErrors, 'not connected');
+          continue;
+        }
+        counters.sends++;
+        const pr = ack<{ ok: boolean; error?: { code: string } }>(socket, cmd.ackTimeoutMs, 'message:send', {
+          room: q.p.room,
+          text: `lt|${q.p.producer}|${seq}|${scheduled.toFixed(3)}|${tag(q.p.producer, seq)} ${pad}`,
+          clientMsgId: `${q.p.producer}:${seq}`,
+        }).then(
+          (a) => {
+            if (a?.ok) {
+              counters.acks++;
+              recordMs(ackH, nowMs() - scheduled);
+              ph.acked.get(q.p.producer)!.push(seq);
+            } else countError(ph.sendErrors, `ack ${a?.error?.code ?? 'not ok'}`);
+          },
+          () => countError(ph.sendErrors, 'ack timeout'),
+        );
+        ph.pendingAcks.add(pr);
+        void pr.finally(() => ph.pendingAcks.delete(pr));
+      }
+      if (q.next >= q.p.end) queue.splice(i, 1);
+      else soonest = Math.min(soonest, q.next);
+    }
+    if (queue.length) await sleep(Math.min(soonest - nowMs(), 50));
+  }
+  await Promise.all([...ph.pendingAcks]);
+}
+
+async function handle(cmd: Cmd): Promise<unknown> {
+  switch (cmd.type) {
+    case 'connect':
+      return connect(cmd);
+    case 'send':
+      return send(cmd);
+    case 'members': {
+      const ph = phase(cmd.phase);
+      for (const m of cmd.members) if (clients.has(m.receiver)) ph.loss.member(m.receiver, m.producer);
+      return null;
+    }
+    case 'acked':
+      return Object.fromEntries(phase(cmd.phase).acked);
+    case 'loss':
+      return phase(cmd.phase).loss.summary(cmd.acked);
+    case 'collect': {
+      const ph = phase(cmd.phase);
+      const out: PhaseCollect = {
+        hist: Object.fromEntries([...ph.hists].map(([k, h]) => [k, encode(h)])),
+        series: [...ph.series].map(([sec, s]) => ({ sec, deliveries: s.deliveries, hist: encode(s.hist) })),
+        presence: ph.presence,
+        sendErrors: ph.sendErrors,
+      };
+      return out;
+    }
+    case 'disconnect': {
+      const keys = cmd.keys ?? [...clients.keys()];
+      for (const k of keys) {
+        const c = clients.get(k);
+        if (!c) continue;
+        clients.delete(k);
+        counters.connected--;
+        c.socket?.disconnect();
+      }
+      return null;
+    }
+    case 'exit':
+      setTimeout(() => process.exit(0), 10);
+      return null;
+  }
+}
+
+process.on('message', (m: { id: number; cmd: Cmd }) => {
+  handle(m.cmd).then(
+    (result) => process.send!({ id: m.id, ok: true, result }),
+    (e: Error) => process.send!({ id: m.id, ok: false, error: e.stack ?? String(e) }),
+  );
+});
+setInterval(() => process.send!({ stats: counters }), 1000).unref();
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,103 @@
+// The clusters under test, each its own compose project on its own port:
+// Switchboard through the stack CLI, the stock baseline through
+// loadtest/baseline/stack.ts (the same CLI modules). Both are removed with
+// their volumes afterwards, also when the run fails.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '../..');
+export const LOADTEST = path.resolve(__dirname, '..');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Rate limits raised for load: every generator shares one address. */
+export const LOAD_LIMITS = {
+  RATE_LIMIT_LOGINS: '1000000/1s',
+  RATE_LIMIT_MESSAGES: '1000000/1s',
+  RATE_LIMIT_JOINS: '1000000/1s',
+  RATE_LIMIT_HTTP: '1000000/1s',
+};
+
+export interface StackSpec {
+  target: 'switchboard' | 'stock';
+  /** label in the report, e.g. switchboard, switchboard-sharded, stock */
+  label: string;
+  project: string;
+  port: number;
+  replicas: number;
+  env: Record<string, string>;
+  log: string;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    const out = fs.openSync(log, 'a');
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', out, out] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      fs.closeSync(out);
+      resolve(code ?? 1);
+    });
+    child.on('error', () => resolve(127));
+  });
+}
+
+function stackEnv(s: StackSpec): NodeJS.ProcessEnv {
+  return { ...process.env, ...s.env, SB_PROJECT: s.project, SB_HTTP_PORT: String(s.port), SB_BIND: '127.0.0.1', REPLICAS: String(s.replicas) };
+}
+
+const TSX = ['--import', 'tsx'];
+
+export async function stackUp(s: StackSpec): Promise<void> {
+  const env = stackEnv(s);
+  const code =
+    s.target === 'switchboard'
+      ? await run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', 'up', '--replicas', String(s.replicas)], env, s.log, 600_000)
+      : await run(process.execPath, [...TSX, 'loadtest/baseline/stack.ts', 'up', String(s.replicas)], env, s.log, 600_000);
+  if (code !== 0) {
+    const tail = fs.readFileSync(s.log, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+    throw new Error(`starting ${s.label} (project ${s.project}) failed (exit ${code}); log ${s.log}:\n${tail}`);
+  }
+}
+
+export async function stackDown(s: StackSpec): Promise<number> {
+  const env = stackEnv(s);
+  return s.target === 'switchboard'
+    ? run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', 'down', '--volumes'], env, s.log, 180_000)
+    : run(process.execPath, [...TSX, 'loadtest/baseline/stack.ts', 'down'], env, s.log, 180_000);
+}
+
+/**
+ * nginx's address on the project's bridge network. The host reaches it
+ * directly, without Docker's userland proxy (docker-proxy) in front of the
+ * published port: the proxy died here under a 500 connects/s storm of 5,000
+ * sockets (port refused afterwards), and it adds a copy per byte. The
+ * daemon-wide alternative, `--userland-proxy=false`, would change a Docker
+ * engine other people share.
+ */
+export async function nginxBridgeUrl(s: StackSpec): Promise<string> {
+  const sh = (args: string[]) =>
+    new Promise<string>((resolve) => {
+      const p = spawn('docker', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      p.stdout.on('data', (c: Buffer) => (out += c));
+      p.on('close', () => resolve(out.trim()));
+      p.on('error', () => resolve(''));
+    });
+  const name = (await sh(['ps', '--filter', `label=com.docker.compose.project=${s.project}`, '--filter', 'label=com.docker.compose.service=nginx', '--format', '{{.Names}}'])).split('\n')[0];
+  const ip = name ? (await sh(['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', name])).split(/\s+/)[0] : '';
+  if (!ip) throw new Error(`no bridge address for ${s.project}'s nginx`);
+  return `http://${ip}:80`;
+}
