@@ -61,7 +61,7 @@ upstream="${SB_NGINX_UPSTREAM_DIR:-$here/upstream}"
 mkdir -p "$upstream"
 chmod 755 "$upstream"
 if [ ! -s "$upstream/realtime.conf" ]; then
-  printf '# Placeholder until deploy/production/route.sh lists the replicas (not sticky).\nserver realtime:3000 max_fails=1 fail_timeout=10s;\n' > "$upstream/realtime.conf"
+  printf '# Placeholder until deploy/production/route.sh lists the replicas (not sticky).\nserver realtime:3000 max_fails=3 fail_timeout=10s;\n' > "$upstream/realtime.conf"
   chmod 644 "$upstream/realtime.conf"
   echo "wrote    $upstream/realtime.conf (placeholder)"
 fi

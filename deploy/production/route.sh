@@ -22,7 +22,7 @@ for id in $(docker ps -q --filter "label=com.docker.compose.project=$project" --
   name="$(docker inspect --format '{{.Name}}' "$id")"
   ip="$(docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$id" | awk '{print $1}')"
   [ -n "$ip" ] || continue
-  lines+="server $ip:3000 max_fails=1 fail_timeout=10s;  # ${name#/}"$'\n'
+  lines+="server $ip:3000 max_fails=3 fail_timeout=10s;  # ${name#/}"$'\n'
   names+="${name#/} "
 done
 if [ -z "$lines" ]; then

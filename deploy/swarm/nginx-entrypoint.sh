@@ -20,7 +20,7 @@ every="${UPSTREAM_REFRESH:-5}"
 render() {
   ips="$(getent ahostsv4 "$name" 2>/dev/null | awk '{print $1}' | sort -u -V)"
   [ -n "$ips" ] || return 0
-  new="$(for ip in $ips; do echo "server $ip:$port max_fails=1 fail_timeout=10s;"; done)"
+  new="$(for ip in $ips; do echo "server $ip:$port max_fails=3 fail_timeout=10s;"; done)"
   old="$(grep '^server' "$dir/realtime.conf" 2>/dev/null)"
   [ "$new" = "$old" ] && return 0
   printf '# Rendered from %s by nginx-entrypoint.sh\n%s\n' "$name" "$new" > "$dir/.realtime.conf.tmp"

@@ -26,7 +26,7 @@ export function ensureUpstreamDir(): string {
   const dir = upstreamDir();
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, FILE);
-  if (!fs.existsSync(file)) fs.writeFileSync(file, '# rendered by the stack CLI once the replicas run\nserver realtime:3000 max_fails=1 fail_timeout=10s;\n');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, '# rendered by the stack CLI once the replicas run\nserver realtime:3000 max_fails=3 fail_timeout=10s;\n');
   return dir;
 }
 
@@ -42,7 +42,7 @@ export async function renderUpstream(leaving: string[] = []): Promise<string[]> 
   for (const c of replicas) {
     const r = await exec('docker', ['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', c.name]);
     const ip = r.stdout.trim().split(/\s+/)[0];
-    if (r.code === 0 && ip) lines.push(`server ${ip}:3000 max_fails=1 fail_timeout=10s;  # ${c.name}`);
+    if (r.code === 0 && ip) lines.push(`server ${ip}:3000 max_fails=3 fail_timeout=10s;  # ${c.name}`);
   }
   if (!lines.length) return [];
   const dir = ensureUpstreamDir();

@@ -86,6 +86,10 @@ async function main(): Promise<void> {
     io: () => io,
   });
   const server = http.createServer(app);
+  // Idle keep-alive connections from nginx live longer here than in nginx
+  // (keepalive_timeout 60s), so nginx never reuses one Node is closing.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   io = createGateway(server, {
     config, instance, redis, auth, presence, rooms, regions, sessions, users, events, chat, reminders, limiter, log, metrics,
   });
