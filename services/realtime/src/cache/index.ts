@@ -105,10 +105,14 @@ export class Cache {
     if (!this.redis.isUp()) return 0;
     try {
       const tagKey = this.tagKey(tag);
-      // Bump the tag's version first: a computation that started before this
-      // invalidation sees the change and does not store its stale result.
-      await this.redis.command.incr(this.tagVersionKey(tag));
-      const members = await this.redis.command.smembers(tagKey);
+      // Bump the tag's version first (a computation that started before this
+      // invalidation sees the change and does not store its stale result), and
+      // read the tag's keys in the same round trip: this runs on every message.
+      const [[versionErr], [membersErr, found]] = ((await this.redis.command.pipeline().incr(this.tagVersionKey(tag)).smembers(tagKey).exec()) ??
+        []) as Array<[Error | null, unknown]>;
+      if (versionErr || membersErr) throw versionErr ?? membersErr;
+      const members = found as string[];
+      if (members.length === 0) return 0;
       const p = this.redis.command.pipeline();
       for (const k of members) {
         p.del(this.valueKey(k));
