@@ -27,7 +27,8 @@
  * URL parameters: ?cid=<id> overrides this tab's client id (the nginx sticky key),
  *                 ?transport=polling forces HTTP long-polling.
  * window.switchboard exposes the socket and some counters (connects, disconnect reasons,
- * connect_error messages, resends) for page scripts in tests.
+ * connect_error messages, resends, presence subscribes), the presence map and
+ * presenceSubscribed (this socket's presence:subscribe { all: true } succeeded) for page scripts in tests.
  */
 (function () {
   'use strict';
@@ -36,7 +37,7 @@
   const ACK_TIMEOUT_MS = 5000;        // an ack slower than this counts as lost: the message stays pending
   const RESEND_EVERY_MS = 3000;       // retry period: pending messages, rooms whose join failed
   const HEALTH_POLL_MS = 2000;        // degraded banner refresh
-  const PRESENCE_POLL_MS = 15000;     // full presence refresh, repairs anything events missed
+  const PRESENCE_POLL_MS = 15000;     // full presence refresh (and subscribe retry), repairs anything events missed
   const CLUSTER_POLL_MS = 3000;       // cluster view refresh (GET /api/stats)
   const HEARTBEAT_MS = 15000;         // presence:heartbeat; optional (replicas refresh by themselves), cheap
   const TYPING_THROTTLE_MS = 2000;    // send typing:true at most this often
@@ -78,7 +79,9 @@
   let troubleSince = null;                // when we last lost the server or saw it degraded
   const presence = new Map();             // userId -> { status, devices }
   let presenceBuffer = null;              // presence:update events that arrive during a snapshot fetch
-  const stats = { connects: 0, disconnects: [], connectErrors: [], resends: 0 };
+  let presenceSubscribed = false;         // this socket gets presence:update (a new socket has to subscribe)
+  let presenceRefreshAgain = false;       // a refresh was asked for while one was in flight
+  const stats = { connects: 0, disconnects: [], connectErrors: [], resends: 0, presenceSubscribes: 0 };
 
   function loadJSON(key) { try { return JSON.parse(sessionStorage.getItem(key)); } catch { return null; } }
   function saveOutbox() {
@@ -164,7 +167,7 @@
     if (socket) { socket.removeAllListeners(); socket.disconnect(); socket = null; }
     session = null;
     for (const k of ['sb.session', 'sb.rooms', 'sb.outbox']) sessionStorage.removeItem(k);
-    outbox.clear(); rooms.clear(); presence.clear();
+    outbox.clear(); rooms.clear(); presence.clear(); presenceSubscribed = false;
     $('rooms').replaceChildren(); $('message-lists').replaceChildren(); $('online-users').replaceChildren();
     $('typing').textContent = ''; $('room-members').textContent = ''; $('active-room').textContent = '';
     $('replica').textContent = '–';
@@ -199,6 +202,7 @@
     socket.on('disconnect', (reason) => {
       stats.disconnects.push(reason);
       markTrouble();
+      presenceSubscribed = false;   // subscriptions end with the socket
       for (const r of rooms.values()) { r.joined = false; r.joining = null; }   // a new socket joins afresh
       for (const m of outbox.values()) m.inFlight = false;   // their acks will not come
       setConnState('reconnecting');
@@ -231,6 +235,7 @@
     });
     // Our replica's Redis came back: broadcasts other replicas made meanwhile never reached us.
     socket.on('sync:required', (ev) => {
+      resubscribePresence();
       const since = Math.min(troubleSince ?? Date.now(), Number(ev && ev.since) || Infinity);
       for (const delay of [0, 3000]) setTimeout(() => recoverAfterTrouble(since), delay);
     });
@@ -241,7 +246,7 @@
     stats.connects += 1;
     setConnState('connected');
     refreshReplica();
-    refreshPresence();
+    resubscribePresence();
     const status = $('status-select').value;
     if (status !== 'online') socket.emit('presence:set', { status }, () => {});
     const since = troubleSince;
@@ -660,19 +665,37 @@
   }
 
   // ---- presence -----------------------------------------------------------------------------
-  // A snapshot over HTTP, then events. Events that arrive while the snapshot is in flight are
-  // replayed on top of it, so an older snapshot cannot undo a newer event.
+  // presence:update reaches only sockets that subscribed, and a subscription lives on the socket:
+  // after every (re)connect, and when our replica asks us to resync (sync:required), subscribe to
+  // everyone again; the ack carries the snapshot. The periodic repair takes its snapshot from
+  // GET /api/presence, or subscribes if an earlier attempt failed. Events that arrive while a
+  // snapshot is in flight are replayed on top of it, so an older snapshot cannot undo a newer event.
+  function resubscribePresence() {
+    presenceSubscribed = false;
+    refreshPresence();
+  }
+
   async function refreshPresence() {
-    if (!session || presenceBuffer) return;
+    if (!session) return;
+    if (presenceBuffer) { presenceRefreshAgain = true; return; }   // one at a time; run again after it
     presenceBuffer = [];
-    const body = await api('/api/presence');
+    let body = null;
+    if (!presenceSubscribed) {
+      stats.presenceSubscribes += 1;
+      body = await request('presence:subscribe', { all: true });
+      if (body.ok) presenceSubscribed = true;
+    }
+    // Not connected, or refused (RATE_LIMITED...): take the HTTP snapshot, retry on the next poll.
+    if (!body || !body.ok) body = await api('/api/presence');
     const buffered = presenceBuffer;
     presenceBuffer = null;
-    if (!body.ok) return;   // transient (Redis down...): keep what we have
-    presence.clear();
-    for (const u of body.users || []) presence.set(u.userId, { status: u.status, devices: u.devices });
-    for (const ev of buffered) applyPresence(ev);
-    renderPresence();
+    if (body.ok) {   // otherwise transient (Redis down...): keep what we have
+      presence.clear();
+      for (const u of body.users || []) applyPresence(u);
+      for (const ev of buffered) applyPresence(ev);
+      renderPresence();
+    }
+    if (presenceRefreshAgain) { presenceRefreshAgain = false; refreshPresence(); }
   }
 
   function onPresenceUpdate(ev) {
@@ -725,7 +748,8 @@
   $('error').querySelector('.dismiss').addEventListener('click', () => { $('error').hidden = true; });
 
   // ---- boot -----------------------------------------------------------------------------------
-  window.switchboard = { cid, socket: null, stats, rooms, outbox, presence, get session() { return session; } };
+  window.switchboard = { cid, socket: null, stats, rooms, outbox, presence,
+    get session() { return session; }, get presenceSubscribed() { return presenceSubscribed; } };
   if (session && session.expiresAt && session.expiresAt < Date.now()) { session = null; sessionStorage.removeItem('sb.session'); }
   if (session) startSession();
 })();

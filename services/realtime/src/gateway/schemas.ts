@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { STATUSES } from '../presence';
+import type { PresenceSubscription } from '../presence/subscriptions';
 
 /** Payload schemas of the protocol (docs/protocol.md). Strict: unknown fields are refused. */
 export const ROOM_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -10,6 +11,21 @@ export const room = z.string().regex(ROOM_RE, 'room must be 1 to 64 characters o
 export const userId = z.string().regex(USER_ID_RE, 'userId must be 1 to 64 characters of A-Z a-z 0-9 _ . -');
 export const geohash = z.string().regex(/^[0123456789bcdefghjkmnpqrstuvwxyz]{1,12}$/, 'region must be a geohash (1 to 12 base-32 characters)');
 export const messageId = z.string().regex(MESSAGE_ID_RE, 'message id must be 24 hex characters');
+/** Most users one presence:subscribe names: bounds the snapshot it reads (one Redis read per user). */
+export const PRESENCE_SUBSCRIBE_MAX_IDS = 500;
+
+/** presence:subscribe and presence:unsubscribe: a list of users or everyone, exactly one of the two. */
+const presenceSubscription = z
+  .strictObject({
+    userIds: z
+      .array(userId)
+      .min(1, 'userIds must name at least one user')
+      .max(PRESENCE_SUBSCRIBE_MAX_IDS, `userIds must name at most ${PRESENCE_SUBSCRIBE_MAX_IDS} users`)
+      .optional(),
+    all: z.literal(true, 'all must be true').optional(),
+  })
+  .refine((s) => (s.userIds === undefined) !== (s.all === undefined), 'give either userIds or all: true (not both)')
+  .transform((s): PresenceSubscription => (s.all ? { all: true } : { userIds: [...new Set(s.userIds)] }));
 
 export const schemas = {
   roomJoin: z.strictObject({ room }),
@@ -25,6 +41,7 @@ export const schemas = {
     }),
   historySync: z.strictObject({ room, after: messageId.optional() }),
   presenceSet: z.strictObject({ status: z.enum(STATUSES) }),
+  presenceSubscription,
   typing: z.strictObject({ room, typing: z.boolean() }),
   regionUpdate: z.strictObject({
     lat: z.number().finite().min(-90).max(90),
