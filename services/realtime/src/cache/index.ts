@@ -73,8 +73,8 @@ export class Cache {
     if (keys.length === 0) return [];
     if (!this.redis.isUp()) return keys.map(() => undefined);
     try {
-      // One GET per key in a pipeline: MGET would be a cross-slot command on a cluster.
-      const p = this.redis.command.pipeline();
+      // One GET per key in a batch: MGET would be a cross-slot command on a cluster.
+      const p = this.redis.batch();
       for (const k of keys) p.get(this.valueKey(k));
       const res = (await p.exec()) ?? [];
       return res.map(([err, raw]) => {
@@ -113,7 +113,7 @@ export class Cache {
       if (versionErr || membersErr) throw versionErr ?? membersErr;
       const members = found as string[];
       if (members.length === 0) return 0;
-      const p = this.redis.command.pipeline();
+      const p = this.redis.batch();
       for (const k of members) {
         p.del(this.valueKey(k));
         p.zrem(this.indexKey(), k);
@@ -131,8 +131,8 @@ export class Cache {
   }
 
   async stats(): Promise<CacheStats> {
-    const [[, counters], , [, keys]] = ((await this.redis.command
-      .pipeline()
+    const [[, counters], , [, keys]] = ((await this.redis
+      .batch()
       .hgetall(this.keys.plain('cache', 'stats'))
       .zremrangebyscore(this.indexKey(), '-inf', Date.now())
       .zcard(this.indexKey())
@@ -172,7 +172,7 @@ export class Cache {
 
   private async write<T>(key: string, value: T, opts: CacheOptions): Promise<void> {
     const expiresAt = Date.now() + opts.ttlMs;
-    const p = this.redis.command.pipeline();
+    const p = this.redis.batch();
     p.set(this.valueKey(key), JSON.stringify(value), 'PX', opts.ttlMs);
     p.zadd(this.indexKey(), expiresAt, key);
     for (const tag of opts.tags ?? []) {
@@ -186,7 +186,7 @@ export class Cache {
 
   private async tagVersions(tags: string[] = []): Promise<string> {
     if (tags.length === 0) return '';
-    const p = this.redis.command.pipeline();
+    const p = this.redis.batch();
     for (const t of tags) p.get(this.tagVersionKey(t));
     const res = (await p.exec()) ?? [];
     return res.map(([, v]) => String(v ?? 0)).join(',');

@@ -1,4 +1,5 @@
 import type { RedisConnections } from '../infra/redis';
+import { publishInOrder } from '../infra/publish-in-order';
 
 /** Channels other services can SUBSCRIBE to (prefixed, e.g. "sb:events:presence"); payloads in docs/protocol.md. */
 export const CHANNELS = {
@@ -22,6 +23,7 @@ export class EventBus {
 
   publish(name: Channel, payload: unknown): void {
     if (!this.redis.isUp()) return;
-    this.redis.pub.publish(this.channel(name), JSON.stringify(payload)).catch(() => undefined);
+    // Classic PUBLISH so listeners SUBSCRIBE on any node, also on a cluster; in order per channel.
+    publishInOrder(this.redis.pub, this.channel(name), JSON.stringify(payload)).catch(() => undefined);
   }
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
 import type { PresenceService } from '../presence';
+import { PresenceSubscriptions, type PresenceSubscription } from '../presence/subscriptions';
 import { regionOf, regionRoom } from '../regions';
 import type { RateLimiter } from '../ratelimit';
 import type { RoomsService } from '../rooms';
@@ -51,14 +52,22 @@ export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 /** Chat rooms get their own prefix so a client cannot join `user:bob` or `session:x` by name. */
 export const chatRoom = (room: string) => `room:${room}`;
 
-/** The adapter named by REDIS_ADAPTER; every variant keeps its keys and channels under the prefix. */
+/**
+ * The adapter named by REDIS_ADAPTER (default: sharded on a cluster, classic
+ * otherwise); every variant keeps its keys and channels under the prefix. On a
+ * cluster, sharded pub/sub sends each room's messages to the one shard that
+ * owns its channel instead of broadcasting every message over the cluster bus.
+ */
 function chooseAdapter(config: Config, redis: RedisConnections) {
   const prefix = `${config.REDIS_KEY_PREFIX}socket.io`;
+  const onCluster = config.REDIS_MODE === 'cluster';
   switch (config.REDIS_ADAPTER) {
     case 'sharded':
-      return createShardedAdapter(redis.pub, redis.sub, { channelPrefix: prefix });
+      // "dynamic": one channel per public room, so rooms spread over the shards.
+      return createShardedAdapter(redis.pub, redis.sub, { channelPrefix: prefix, subscriptionMode: 'dynamic' });
     case 'streams':
-      return createStreamsAdapter(redis.createStreamsClient(config.REDIS_URL), { streamName: prefix, channelPrefix: prefix });
+      // One stream key (one slot); its request/response channels use sharded pub/sub on a cluster.
+      return createStreamsAdapter(redis.createStreamsClient(), { streamName: prefix, channelPrefix: prefix, useShardedPubSub: onCluster });
     default:
       return createAdapter(redis.pub, redis.sub, { key: prefix });
   }
@@ -94,10 +103,17 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
     io.local.emit('sync:required', { reason: 'redis-recovered', ts: Date.now(), since: redisDownSince });
     redisDownSince = undefined;
   });
+  // Cluster: sharded subscriptions re-issued after a slot move or failover; broadcasts of the gap were missed live.
+  redis.on('resubscribed', (since: number) => {
+    if (redisDownSince !== undefined) return;
+    io.local.emit('sync:required', { reason: 'redis-recovered', ts: Date.now(), since });
+  });
 
+  // presence:update goes to the sockets subscribed to that user or to everyone, not to all sockets.
+  const presenceSubscriptions = new PresenceSubscriptions(presence);
   presence.onUpdate((update) => {
     metrics.broadcasts.inc({ event: 'presence:update' });
-    io.emit('presence:update', update);
+    presenceSubscriptions.broadcast(io, update);
     events.publish('presence', update);
     // Exactly one replica announces a user offline (the one that saw the last
     // device go, or the sweeper): it records lastSeen durably.
@@ -168,6 +184,20 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
         const { userId } = userOf(socket);
         await presence.setStatus(userId, status);
         events.publish('userStatus', { userId, status, ts: Date.now() });
+      },
+    },
+    'presence:subscribe': {
+      schema: schemas.presenceSubscription,
+      // Joins rooms like room:join, and reads up to PRESENCE_SUBSCRIBE_MAX_IDS users: charged the same.
+      limit: 'joins',
+      async handle(socket, subscription: PresenceSubscription) {
+        return { ...(await presenceSubscriptions.subscribe(socket, subscription)) };
+      },
+    },
+    'presence:unsubscribe': {
+      schema: schemas.presenceSubscription,
+      async handle(socket, subscription: PresenceSubscription) {
+        await presenceSubscriptions.unsubscribe(socket, subscription);
       },
     },
     'presence:heartbeat': {

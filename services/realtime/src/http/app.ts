@@ -55,8 +55,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   });
   app.use(express.json({ limit: '16kb' }));
 
-  app.get('/health', (_req, res) => {
-    const redisUp = deps.redis.isUp();
+  app.get('/health', async (_req, res) => {
+    // Cluster: PINGs every primary (bounded by a short timeout), so a failover shows as degraded.
+    const redis = await deps.redis.health();
+    const redisUp = redis.state === 'connected';
     const mongoUp = deps.mongo.isUp();
     const shuttingDown = deps.isShuttingDown();
     res.status(shuttingDown ? 503 : 200).json({
@@ -66,11 +68,12 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       uptimeSec: Math.round((Date.now() - deps.startedAt) / 1000),
       connections: deps.presence.localCount,
       services: {
-        redis: redisUp ? 'connected' : 'disconnected',
+        redis: redis.state,
         mongo: mongoUp ? 'connected' : 'disconnected',
         socketio: 'active',
         ratelimit: deps.limiter.backend,
       },
+      redis,
     });
   });
 

@@ -1,7 +1,33 @@
 import { EventEmitter } from 'node:events';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import { crossSlotBatch, isCluster, SLOTS_REFRESH_INTERVAL_MS, type RedisClient, type RedisMode, type RedisTopology } from './redis-topology';
+
+/** What /health says about Redis. */
+export interface RedisHealth {
+  mode: RedisMode;
+  state: 'connected' | 'degraded' | 'disconnected';
+  /** Sentinel: the primary this replica talks to now. */
+  primary?: string;
+  /** Cluster: primaries that answered the last probe (every second), of those in the slot map. */
+  primaries?: { answering: number; total: number };
+  /** Cluster: CLUSTER INFO's cluster_state (fail while slots have no primary). */
+  clusterState?: string;
+}
+
+const HEALTH_PING_TIMEOUT_MS = 500;
+/**
+ * Cluster only: how often every primary is probed. A cluster client stays
+ * `ready` while one shard fails over, so without the probe nothing would say
+ * "down" then "up" (degraded /health, sync:required, presence re-assertion).
+ */
+const CLUSTER_PROBE_INTERVAL_MS = 1000;
+
+/** How far back a re-subscription's gap may reach: two slot-map refreshes (redis-topology.ts refreshes every second). */
+const RESUBSCRIBE_GAP_MS = 2 * SLOTS_REFRESH_INTERVAL_MS;
+
+type ClusterProbe = Required<Pick<RedisHealth, 'primaries' | 'clusterState'>> & { ok: boolean };
 
 /**
  * The three Redis connections of a replica and whether they work.
@@ -16,28 +42,24 @@ import type { Metrics } from './metrics';
  *   every channel after a reconnect (autoResubscribe), which is what brings
  *   cross-replica delivery back by itself.
  *
- * ioredis rather than node-redis: its resubscribe-after-reconnect is reliable,
- * and it has the same API for a Redis Cluster.
+ * Every client comes from RedisTopology, so the same holds on a single Redis,
+ * a Redis Cluster and Sentinel (docs/operations.md, "Redis topologies").
  */
 export class RedisConnections extends EventEmitter {
-  readonly command: Redis;
-  readonly pub: Redis;
-  readonly sub: Redis;
+  readonly command: RedisClient;
+  readonly pub: RedisClient;
+  readonly sub: RedisClient;
   private up = false;
-  private readonly extra: Redis[] = [];
+  private readonly extra: RedisClient[] = [];
+  /** Cluster: the last probe of every primary (undefined until the first one answered). */
+  private clusterProbe?: ClusterProbe;
+  private probeTimer?: NodeJS.Timeout;
 
-  constructor(url: string, private readonly log: Logger, private readonly metrics: Metrics) {
+  constructor(readonly topology: RedisTopology, private readonly log: Logger, private readonly metrics: Metrics) {
     super();
-    const base: RedisOptions = {
-      lazyConnect: false,
-      connectTimeout: 2000,
-      // Reconnect forever, quickly at first, at most every 2 s.
-      retryStrategy: (times) => Math.min(100 * times, 2000),
-      maxRetriesPerRequest: 1,
-    };
-    this.command = new Redis(url, { ...base, enableOfflineQueue: false, commandTimeout: 2000, connectionName: 'sb-command' });
-    this.pub = new Redis(url, { ...base, enableOfflineQueue: false, commandTimeout: 2000, connectionName: 'sb-pub' });
-    this.sub = new Redis(url, { ...base, enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'sb-sub' });
+    this.command = topology.create({ name: 'sb-command', offlineQueue: false, commandTimeout: 2000, maxRetriesPerRequest: 1, autoPipelining: true });
+    this.pub = topology.create({ name: 'sb-pub', offlineQueue: false, commandTimeout: 2000, maxRetriesPerRequest: 1 });
+    this.sub = topology.create({ name: 'sb-sub', offlineQueue: true, maxRetriesPerRequest: null });
 
     this.swallowPublishRejections();
     for (const [name, client] of this.entries()) {
@@ -51,7 +73,42 @@ export class RedisConnections extends EventEmitter {
       client.on('close', () => this.updateState());
       client.on('end', () => this.updateState());
     }
+    if (isCluster(this.command)) {
+      const cluster = this.command;
+      this.probeTimer = setInterval(() => void this.probeCluster(cluster), CLUSTER_PROBE_INTERVAL_MS);
+      this.probeTimer.unref();
+      // Do not wait a whole interval for the first verdict.
+      cluster.on('ready', () => void this.probeCluster(cluster));
+      this.reportResubscriptions(this.sub as Cluster);
+    }
   }
+
+  /**
+   * Cluster: a slot move or a failover drops the sharded subscriptions of the
+   * slots concerned until ioredis re-issues them on the new owner (at its next
+   * slot-map refresh): broadcasts in between are not delivered live. ioredis
+   * says `subscribersReady` after each re-subscription, many times a second
+   * while a failover lasts; once they have stopped for a refresh interval this
+   * emits one `resubscribed` with when the gap may have begun.
+   */
+  private reportResubscriptions(sub: Cluster): void {
+    let initial = true;
+    let burstStart: number | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    sub.on('subscribersReady', () => {
+      if (initial) return void (initial = false);
+      burstStart ??= Date.now();
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const since = burstStart! - RESUBSCRIBE_GAP_MS;
+        burstStart = undefined;
+        // While Redis counts as down, the 'up' that ends the outage reports it.
+        if (this.up) this.emit('resubscribed', since);
+      }, SLOTS_REFRESH_INTERVAL_MS);
+      timer.unref();
+    });
+  }
+
 
   /**
    * A connection for the streams adapter, which duplicates it for its blocking
@@ -60,17 +117,16 @@ export class RedisConnections extends EventEmitter {
    * a queue that retry loop spins in microtasks and starves the reconnect; with
    * it, each retry waits for a reconnect attempt (maxRetriesPerRequest 1).
    */
-  createStreamsClient(url: string): Redis {
-    const client = new Redis(url, {
-      connectTimeout: 2000,
-      retryStrategy: (times) => Math.min(100 * times, 2000),
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: true,
-      connectionName: 'sb-streams',
-    });
+  createStreamsClient(): RedisClient {
+    const client = this.topology.create({ name: 'sb-streams', offlineQueue: true, maxRetriesPerRequest: 1 });
     client.on('error', () => this.metrics.redisErrors.inc({ client: 'streams' }));
     this.extra.push(client);
     return client;
+  }
+
+  /** A pipeline for keys of different hash tags (see crossSlotBatch). */
+  batch(): ChainableCommander {
+    return crossSlotBatch(this.command);
   }
 
   /** True while all three connections are ready. */
@@ -94,12 +150,45 @@ export class RedisConnections extends EventEmitter {
     });
   }
 
+  /**
+   * The state of the topology as this replica sees it. Cluster: every primary
+   * of the slot map must answer and the cluster must say ok; during a failover
+   * that is false until a replica is promoted and the slot map is refreshed.
+   */
+  async health(): Promise<RedisHealth> {
+    const mode = this.topology.mode;
+    if (isCluster(this.command)) {
+      if (!this.entries().every(([, c]) => c.status === 'ready')) return { mode, state: 'disconnected' };
+      const probe = this.clusterProbe ?? (await this.probeCluster(this.command));
+      return { mode, state: probe.ok ? 'connected' : 'degraded', primaries: probe.primaries, clusterState: probe.clusterState };
+    }
+    if (!this.up) return { mode, state: 'disconnected' };
+    const stream = (this.command as Redis).stream as { remoteAddress?: string; remotePort?: number } | undefined;
+    const primary = mode === 'sentinel' && stream?.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : undefined;
+    return { mode, state: 'connected', ...(primary ? { primary } : {}) };
+  }
+
+  /** PINGs every primary of the slot map and reads cluster_state; a change of verdict updates isUp(). */
+  private async probeCluster(cluster: Cluster): Promise<ClusterProbe> {
+    const masters = cluster.nodes('master');
+    const answers = await Promise.all(masters.map((node) => withTimeout(node.ping(), HEALTH_PING_TIMEOUT_MS).then(() => true, () => false)));
+    const answering = answers.filter(Boolean).length;
+    const info = await withTimeout(cluster.cluster('INFO'), HEALTH_PING_TIMEOUT_MS).catch(() => '');
+    const clusterState = /cluster_state:(\w+)/.exec(String(info))?.[1] ?? 'unknown';
+    const probe = { ok: masters.length > 0 && answering === masters.length && clusterState === 'ok', primaries: { answering, total: masters.length }, clusterState };
+    const changed = this.clusterProbe?.ok !== probe.ok;
+    this.clusterProbe = probe;
+    if (changed) this.updateState();
+    return probe;
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.probeTimer);
     const all = [...this.entries().map(([, c]) => c), ...this.extra];
     await Promise.allSettled(all.map((c) => c.quit().catch(() => c.disconnect())));
   }
 
-  private entries(): Array<[string, Redis]> {
+  private entries(): Array<[string, RedisClient]> {
     return [
       ['command', this.command],
       ['pub', this.pub],
@@ -108,7 +197,8 @@ export class RedisConnections extends EventEmitter {
   }
 
   private updateState(): void {
-    const up = this.entries().every(([, c]) => c.status === 'ready');
+    // Cluster: every connection ready is not enough; every shard must answer (probeCluster).
+    const up = this.entries().every(([, c]) => c.status === 'ready') && (!isCluster(this.command) || this.clusterProbe?.ok === true);
     if (up === this.up) return;
     this.up = up;
     this.metrics.redisUp.set(up ? 1 : 0);
@@ -131,6 +221,22 @@ export class RedisConnections extends EventEmitter {
       };
     }
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }
 
 /** ioredis reports per-command errors inside a MULTI/pipeline result instead of rejecting. */

@@ -6,15 +6,14 @@ import fs from 'node:fs';
  * contents>` with one trailing newline removed. Setting both NAME and
  * NAME_FILE is an error (which one wins would be a guess).
  *
- * REDIS_PASSWORD_FILE is the one that is not a whole variable: its contents
- * become the password of REDIS_URL, so the URL (`rediss://redis:6379`) can
- * stay in plain configuration while only the password is secret.
+ * REDIS_PASSWORD_FILE feeds REDIS_PASSWORD, which the connection factory
+ * (infra/redis-topology.ts) applies to every topology: the single URL, every
+ * cluster node and the Sentinel-managed primary.
  */
-export const FILE_VARIANTS = ['AUTH_SECRET', 'REDIS_URL', 'MONGO_URL'] as const;
-export const REDIS_PASSWORD_FILE = 'REDIS_PASSWORD_FILE';
+export const FILE_VARIANTS = ['AUTH_SECRET', 'REDIS_URL', 'REDIS_PASSWORD', 'MONGO_URL'] as const;
 
 /** Every `*_FILE` variable the service accepts. */
-export const SECRET_FILE_VARIABLES = [...FILE_VARIANTS.map((n) => `${n}_FILE`), REDIS_PASSWORD_FILE];
+export const SECRET_FILE_VARIABLES = FILE_VARIANTS.map((n) => `${n}_FILE`);
 
 type Reader = (path: string) => string;
 const readText: Reader = (p) => fs.readFileSync(p, 'utf8');
@@ -40,14 +39,6 @@ export function resolveSecretFiles(env: NodeJS.ProcessEnv, reader: Reader = read
     if (env[name]) throw new Error(`set ${name} or ${name}_FILE, not both`);
     out[name] = read(`${name}_FILE`, file, reader);
     delete out[`${name}_FILE`];
-  }
-  const pwFile = env[REDIS_PASSWORD_FILE];
-  if (pwFile) {
-    const url = new URL(out.REDIS_URL || 'redis://127.0.0.1:6379');
-    if (url.password) throw new Error('REDIS_PASSWORD_FILE: REDIS_URL already has a password');
-    url.password = encodeURIComponent(read(REDIS_PASSWORD_FILE, pwFile, reader));
-    out.REDIS_URL = url.toString();
-    delete out[REDIS_PASSWORD_FILE];
   }
   return out;
 }

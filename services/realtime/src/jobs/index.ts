@@ -1,6 +1,6 @@
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Gauge } from 'prom-client';
-import { Redis } from 'ioredis';
+import type { RedisClient, RedisTopology } from '../infra/redis-topology';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 
@@ -23,24 +23,27 @@ export const JOB_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'compl
  * retries back off exponentially; schedulers with a fixed id are shared, so
  * every replica may declare the same repeatable job without duplicates.
  *
- * BullMQ needs its own connections (blocking commands, no retry limit).
+ * BullMQ needs its own connections (blocking commands, no retry limit), built
+ * by the same topology as the rest: BullMQ speaks ioredis, Cluster included.
  */
 export class JobQueue {
   readonly queue: Queue;
   private worker?: Worker;
   private readonly handlers = new Map<string, JobHandler>();
-  private readonly connections: Redis[] = [];
+  private readonly connections: RedisClient[] = [];
+  private readonly bullPrefix: string;
 
   constructor(
-    private readonly redisUrl: string,
-    private readonly prefix: string,
+    private readonly topology: RedisTopology,
+    prefix: string,
     private readonly log: Logger,
     private readonly metrics: Metrics,
     private readonly concurrency = 4,
     readonly name = 'switchboard',
   ) {
-    const producer = this.connect(redisUrl, false);
-    this.queue = new Queue(name, { connection: producer, prefix: `${prefix}bull` });
+    this.bullPrefix = bullPrefix(prefix);
+    const producer = this.connect(false);
+    this.queue = new Queue(name, { connection: producer, prefix: this.bullPrefix });
     this.queue.on('error', (err) => this.log.debug({ err: err.message }, 'job queue error'));
     // Read on every scrape, so the dashboard shows the queue as it is, not as this replica saw it.
     const queue = this.queue;
@@ -74,7 +77,7 @@ export class JobQueue {
         if (!handler) throw new Error(`no handler for job ${job.name}`);
         return handler(job);
       },
-      { connection: this.connect(this.redisUrl, true), prefix: `${this.prefix}bull`, concurrency: this.concurrency },
+      { connection: this.connect(true), prefix: this.bullPrefix, concurrency: this.concurrency },
     );
     this.worker.on('error', (err) => this.log.debug({ err: err.message }, 'job worker error'));
     this.worker.on('completed', (job) => this.metrics.jobs.inc({ name: job.name, result: 'completed' }));
@@ -132,13 +135,9 @@ export class JobQueue {
     for (const c of this.connections) c.disconnect();
   }
 
-  private connect(url: string, blocking: boolean): Redis {
-    const c = new Redis(url, {
-      maxRetriesPerRequest: null,
-      // A producer fails fast while Redis is away (callers fall back); the worker waits.
-      enableOfflineQueue: blocking,
-      retryStrategy: (times) => Math.min(100 * times, 2000),
-    });
+  private connect(blocking: boolean): RedisClient {
+    // A producer fails fast while Redis is away (callers fall back); the worker waits.
+    const c = this.topology.create({ name: blocking ? 'sb-jobs-worker' : 'sb-jobs', offlineQueue: blocking, maxRetriesPerRequest: null });
     c.on('error', (err: Error) => {
       this.metrics.redisErrors.inc({ client: blocking ? 'jobs-worker' : 'jobs' });
       this.log.debug({ err: err.message }, 'jobs redis error');
@@ -146,4 +145,13 @@ export class JobQueue {
     this.connections.push(c);
     return c;
   }
+}
+
+/**
+ * BullMQ's key prefix: the whole prefix is one hash tag, so the keys of a
+ * queue (its Lua scripts touch several at once) share a slot on a cluster.
+ * "sb:" -> "{sb}:bull"; the same in every mode, so switching modes keeps names.
+ */
+export function bullPrefix(keyPrefix: string): string {
+  return `{${keyPrefix.replace(/:+$/, '') || 'sb'}}:bull`;
 }

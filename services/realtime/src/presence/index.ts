@@ -26,7 +26,7 @@ interface LocalConnection {
   userId: string;
 }
 
-/** Lets other capabilities (rooms) refresh their per-connection entries in the same pipeline. */
+/** Lets other capabilities (rooms) refresh their per-connection entries in the same batch (RedisConnections.batch). */
 export interface RefreshContributor {
   contributeRefresh(pipeline: ChainableCommander, socketId: string, expiresAt: number): void;
   /** Called by the sweeper for each connection of a dead node. */
@@ -127,7 +127,7 @@ export class PresenceService {
     this.local.set(socketId, { userId });
     const expiresAt = Date.now() + this.opts.ttlMs;
     try {
-      const p = this.redis.command.pipeline();
+      const p = this.redis.batch();
       this.writeConnection(p, socketId, userId, expiresAt);
       p.zadd(this.keys.plain('presence', 'nodes'), expiresAt, this.nodeId);
       p.zcount(this.connsKey(userId), `(${Date.now()}`, '+inf');
@@ -165,7 +165,7 @@ export class PresenceService {
   async heartbeat(socketId: string): Promise<void> {
     const conn = this.local.get(socketId);
     if (!conn) return;
-    const p = this.redis.command.pipeline();
+    const p = this.redis.batch();
     this.writeConnection(p, socketId, conn.userId, Date.now() + this.opts.ttlMs);
     await p.exec().catch(() => undefined);
   }
@@ -176,7 +176,7 @@ export class PresenceService {
     try {
       const userIds = await this.redis.command.zrangebyscore(this.keys.plain('presence', 'users'), `(${now}`, '+inf', 'LIMIT', 0, limit);
       if (userIds.length === 0) return { users: [], degraded: false };
-      const p = this.redis.command.pipeline();
+      const p = this.redis.batch();
       for (const id of userIds) {
         p.zcount(this.connsKey(id), `(${now}`, '+inf');
         p.get(this.statusKey(id));
@@ -237,7 +237,7 @@ export class PresenceService {
     this.refreshing = true;
     try {
       const expiresAt = Date.now() + this.opts.ttlMs;
-      const p = this.redis.command.pipeline();
+      const p = this.redis.batch();
       // First command: ZADD returns 1 when our node was missing (swept while we
       // were frozen, or Redis lost its data): then everyone here is re-announced.
       p.zadd(this.keys.plain('presence', 'nodes'), expiresAt, this.nodeId);
@@ -273,7 +273,7 @@ export class PresenceService {
         if (claimed !== 'OK') continue;
         const conns = await cmd.hgetall(this.nodeConnsKey(nodeId));
         const changed = new Map<string, number>();
-        const cleanup = cmd.pipeline();
+        const cleanup = this.redis.batch();
         for (const [socketId, userId] of Object.entries(conns)) {
           changed.set(userId, await this.removeConnection(nodeId, socketId, userId));
           for (const c of this.contributors) c.sweepConnection?.(cleanup, nodeId, socketId, userId);

@@ -1,6 +1,7 @@
 import type { ChainableCommander } from 'ioredis';
 import type { Keyspace } from '../infra/keys';
 import type { RedisConnections } from '../infra/redis';
+import { scanEveryPrimary } from '../infra/redis-topology';
 import type { RefreshContributor } from '../presence';
 
 interface LocalMembership {
@@ -44,8 +45,8 @@ export class RoomsService implements RefreshContributor {
     const key = this.membersKey(room);
     const expiresAt = Date.now() + this.ttlMs;
     try {
-      const [, , members] = (await this.redis.command
-        .pipeline()
+      const [, , members] = (await this.redis
+        .batch()
         .zadd(key, expiresAt, this.member(socketId, userId))
         .pexpireat(key, expiresAt)
         .zrangebyscore(key, `(${Date.now()}`, '+inf')
@@ -89,7 +90,7 @@ export class RoomsService implements RefreshContributor {
   async membersOfMany(rooms: string[]): Promise<Record<string, string[]>> {
     const now = Date.now();
     try {
-      const p = this.redis.command.pipeline();
+      const p = this.redis.batch();
       for (const room of rooms) p.zrangebyscore(this.membersKey(room), `(${now}`, '+inf');
       const res = (await p.exec()) ?? [];
       return Object.fromEntries(
@@ -119,8 +120,7 @@ export class RoomsService implements RefreshContributor {
     const cmd = this.redis.command;
     const now = Date.now();
     let deleted = 0;
-    const stream = cmd.scanStream({ match: this.keys.tagged(this.kind, '*', 'members'), count: 200 });
-    for await (const batch of stream as AsyncIterable<string[]>) {
+    for await (const batch of scanEveryPrimary(cmd, this.keys.tagged(this.kind, '*', 'members'))) {
       for (const key of batch) {
         // Redis deletes a sorted set when its last member goes, so pruning is
         // the deletion, atomically: no race with a member joining meanwhile.

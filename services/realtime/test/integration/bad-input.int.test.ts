@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Cluster as RedisCluster, Redis } from 'ioredis';
 import jwt from 'jsonwebtoken';
 import mongoose from 'mongoose';
 import { api, connect, emitAck, login, startCluster, type Cluster } from '../support/cluster';
@@ -9,12 +9,12 @@ const DEV_SECRET = 'switchboard-dev-secret-change-me';
 /** Every malformed payload is refused with VALIDATION and leaves Redis and MongoDB as they were. */
 describe('bad input and bad tokens', () => {
   let cluster: Cluster;
-  let redis: Redis;
+  let redis: Redis | RedisCluster;
   let mongo: mongoose.Connection;
 
   beforeAll(async () => {
     cluster = await startCluster({ replicas: 2 });
-    redis = new Redis(cluster.redisUrl);
+    redis = cluster.redisClient();
     mongo = await mongoose.createConnection(cluster.mongoUrl).asPromise();
   });
 
@@ -26,7 +26,7 @@ describe('bad input and bad tokens', () => {
 
   /** Every key with its type and value: the state that bad input must not touch. */
   const redisState = async () => {
-    const keys = (await redis.keys('*')).filter((k) => !k.includes('presence:nodes')).sort();
+    const keys = (await cluster.allKeys()).filter((k) => !k.includes('presence:nodes')).sort();
     const out: Record<string, unknown> = {};
     for (const k of keys) {
       const type = await redis.type(k);

@@ -3,7 +3,7 @@ import { Cache } from '../../src/cache';
 import { Keyspace } from '../../src/infra/keys';
 import { createMetrics } from '../../src/infra/metrics';
 import { RedisConnections } from '../../src/infra/redis';
-import { startRedisServer } from '../support/cluster';
+import { serviceTopology, startRedisServer } from '../support/cluster';
 import { sleep } from '../support/processes';
 
 /** Three Cache instances with their own connections stand for three replicas on one real Redis. */
@@ -15,7 +15,7 @@ describe('cache shared by replicas', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     const log = pino({ level: 'silent' });
-    conns = [0, 1, 2].map((i) => new RedisConnections(redis.url, log, createMetrics(`r${i}`)));
+    conns = [0, 1, 2].map((i) => new RedisConnections(redis.topology, log, createMetrics(`r${i}`)));
     await Promise.all(conns.map((c) => c.waitUntilUp(10_000)));
     caches = conns.map((c, i) => new Cache(c, new Keyspace('sb:'), createMetrics(`c${i}`)));
   });
@@ -81,7 +81,7 @@ describe('cache shared by replicas', () => {
   });
 
   it('falls through to the source while Redis is down', async () => {
-    const down = new RedisConnections('redis://127.0.0.1:1', pino({ level: 'silent' }), createMetrics('down'));
+    const down = new RedisConnections(serviceTopology({ REDIS_MODE: 'single', REDIS_URL: 'redis://127.0.0.1:1' }), pino({ level: 'silent' }), createMetrics('down'));
     const cache = new Cache(down, new Keyspace('sb:'), createMetrics('down-c'));
     let calls = 0;
     const value = await cache.getOrSet('k', async () => ++calls, { ttlMs: 1000 });

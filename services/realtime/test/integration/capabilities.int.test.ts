@@ -1,15 +1,15 @@
-import { Redis } from 'ioredis';
+import type { Cluster as RedisCluster, Redis } from 'ioredis';
 import ngeohash from 'ngeohash';
 import { FAST_PRESENCE, api, connect, emitAck, login, startCluster, type Cluster } from '../support/cluster';
 import { waitFor } from '../support/processes';
 
 describe('socket sessions, regions, pub/sub channels, users and stats', () => {
   let cluster: Cluster;
-  let redis: Redis;
+  let redis: Redis | RedisCluster;
 
   beforeAll(async () => {
     cluster = await startCluster({ replicas: 3, env: FAST_PRESENCE });
-    redis = new Redis(cluster.redisUrl);
+    redis = cluster.redisClient();
   });
 
   afterAll(async () => {
@@ -66,7 +66,8 @@ describe('socket sessions, regions, pub/sub channels, users and stats', () => {
   });
 
   it('publishes presence, status and room events on Redis channels for other services', async () => {
-    const sub = new Redis(cluster.redisUrl);
+    // PUBLISH reaches every node of a cluster, so a subscriber on any node hears it.
+    const sub = cluster.redisClient();
     const got: Record<string, any[]> = {};
     sub.on('message', (channel: string, message: string) => (got[channel] ??= []).push(JSON.parse(message)));
     await sub.subscribe('sb:events:presence', 'sb:events:user-status', 'sb:events:room');
@@ -101,7 +102,7 @@ describe('socket sessions, regions, pub/sub channels, users and stats', () => {
     s.close();
     await waitFor('lastSeen written', async () => (await api(r1.url, '/api/users/seen-user', viewer.token)).body.user.lastSeen >= before);
 
-    await redis.flushall();
+    await cluster.flushAll();
     // The viewer's session went with the flush: log in again, then ask.
     const again = await login(r1.url, 'viewer');
     const after = await api(r1.url, '/api/users/seen-user', again.token);

@@ -99,6 +99,11 @@ describe('three replicas sharing Redis and MongoDB', () => {
   it('shows a user connected to replica 3 as online through replica 1, and room members across replicas', async () => {
     const watcher = await open(0, 'watcher');
     const updates = collect(watcher.socket, 'presence:update');
+    // presence:update reaches subscribers only; the snapshot says heidi is not here yet.
+    expect(await emitAck(watcher.socket, 'presence:subscribe', { userIds: ['heidi'] })).toEqual({
+      ok: true,
+      users: [{ userId: 'heidi', status: 'offline', online: false, devices: 0 }],
+    });
     const h = await open(2, 'heidi');
     await emitAck(h.socket, 'room:join', { room: 'members' });
     await emitAck(watcher.socket, 'room:join', { room: 'members' });
@@ -120,6 +125,7 @@ describe('three replicas sharing Redis and MongoDB', () => {
   it('keeps a user with two devices online until the second one disconnects', async () => {
     const watcher = await open(1, 'watcher2');
     const updates = collect(watcher.socket, 'presence:update');
+    await emitAck(watcher.socket, 'presence:subscribe', { userIds: ['ivan'] });
     const phone = await open(0, 'ivan');
     const laptop = await open(2, 'ivan');
     const online = async () => (await api(cluster.replicas[1].url, '/api/presence', watcher.token)).body.users.find((u: { userId: string }) => u.userId === 'ivan');

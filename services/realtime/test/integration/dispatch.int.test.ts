@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
 import { FAST_PRESENCE, collect, connect, emitAck, login, startCluster, type Cluster, type Replica } from '../support/cluster';
 import { killGroup, stopProcess, waitFor } from '../support/processes';
@@ -257,9 +256,8 @@ describe('dispatch: online providers and active orders', () => {
     const base = { lat: 45, lng: 45 };
     const ghost = await provider(doomed, north(base, 0.2));
     const alive = await provider(survivor, north(base, 1));
-    const redis = new Redis(cluster.redisUrl, { lazyConnect: true });
+    const redis = cluster.redisClient();
     try {
-      await redis.connect();
       killGroup(doomed.proc.child, 'SIGKILL');
       await doomed.proc.exited;
       // Nobody refreshes the dead replica's providers: their records expire (TTL = PRESENCE_TTL_MS).

@@ -14,6 +14,14 @@ import {
   waitFor,
   type Proc,
 } from './processes';
+import { Cluster as RedisCluster, type Redis } from 'ioredis';
+import { RedisTopology as ServiceRedisTopology } from '../../src/infra/redis-topology';
+import { topologyFromEnv, type RedisTopology, type TopologyKind } from './redis-topology';
+
+/** The Redis topology of this jest run: SB_TEST_REDIS=single|cluster|sentinel (single when unset). */
+export const TEST_REDIS = (process.env.SB_TEST_REDIS || 'single') as TopologyKind;
+/** For tests that only make sense on one topology: `onlyOn('single')('...', fn)`. */
+export const onlyOn = (...kinds: TopologyKind[]) => (kinds.includes(TEST_REDIS) ? it : it.skip);
 
 /** Short presence timings so expiry tests finish in seconds. */
 export const FAST_PRESENCE = { PRESENCE_TTL_MS: '3000', PRESENCE_REFRESH_MS: '1000', PRESENCE_SWEEP_MS: '1000' };
@@ -26,51 +34,78 @@ export interface Replica {
 }
 
 export interface Cluster {
-  redisPort: number;
   mongoPort: number;
   replicas: Replica[];
-  redisUrl: string;
+  /** The Redis deployment the replicas use (SB_TEST_REDIS). */
+  redis: RedisTopology;
+  /** The environment that points a service process at it. */
+  redisEnv: Record<string, string>;
   mongoUrl: string;
+  /** A client for inspecting Redis (a Cluster client on a cluster); the caller disconnects it. */
+  redisClient(): Redis | RedisCluster;
+  /** Every key on every primary (SCAN, tests only). */
+  allKeys(pattern?: string): Promise<string[]>;
+  /** FLUSHALL on every primary. */
+  flushAll(): Promise<void>;
   /** Starts one more replica with the cluster's environment (a restart: a new process, a new node id); stop() stops it too. */
   startReplica(name: string): Promise<Replica>;
-  /** Stops and starts redis-server on the same port, with the same (empty) data. */
+  /** Kills every Redis data node (SIGKILL): Redis is gone for the service, whatever the topology. */
   killRedis(): Promise<void>;
+  /** Starts them again on the same ports and data (append-only) and waits until the topology is whole. */
   startRedis(): Promise<void>;
   stop(): Promise<void>;
 }
 
-const REDIS_BIN = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
 const FERRETDB_BIN = process.env.FERRETDB_BIN ?? path.join(REPO_ROOT, '.tools', 'bin', 'ferretdb');
 
-/** A lone redis-server on a free port, for tests of one capability's classes. */
-export async function startRedisServer(): Promise<{ url: string; port: number; stop(): Promise<void> }> {
-  requireBinary(REDIS_BIN, 'run `make test-deps` (installs redis-server)');
-  const port = await freePort();
-  const proc = startProcess('redis', REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  await waitFor('redis-server', () => canConnect(port));
-  return { url: `redis://127.0.0.1:${port}`, port, stop: async () => void (await stopProcess(proc)) };
+/**
+ * Redis of the run's topology for tests of one capability's classes: `topology`
+ * builds clients the way the service does.
+ */
+export async function startRedisServer(): Promise<{ topology: ServiceRedisTopology; env: Record<string, string>; stop(): Promise<void> }> {
+  const redis = await topologyFromEnv();
+  return { topology: serviceTopology(redis.env), env: redis.env, stop: () => redis.stop() };
+}
+
+/** The service's connection factory for a test topology's environment. */
+export function serviceTopology(env: Record<string, string>): ServiceRedisTopology {
+  return new ServiceRedisTopology({
+    REDIS_MODE: (env.REDIS_MODE ?? 'single') as TopologyKind,
+    REDIS_URL: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_CLUSTER_NODES: env.REDIS_CLUSTER_NODES,
+    REDIS_SENTINELS: env.REDIS_SENTINELS,
+    REDIS_SENTINEL_NAME: env.REDIS_SENTINEL_NAME ?? 'mymaster',
+  });
+}
+
+/** The primaries of an inspection client (every master on a cluster). */
+async function primariesOf(client: Redis | RedisCluster): Promise<Redis[]> {
+  if (!(client instanceof RedisCluster)) return [client];
+  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+  return client.nodes('master');
 }
 
 export async function startCluster(opts: { replicas?: number; env?: Record<string, string> } = {}): Promise<Cluster> {
-  requireBinary(REDIS_BIN, 'run `make test-deps` (installs redis-server)');
   requireBinary(FERRETDB_BIN, 'run `make test-deps` (builds FerretDB into .tools/bin)');
   const main = requireBinary(path.join(SERVICE_ROOT, 'dist', 'main.js'), 'run `npm run build` in services/realtime');
 
-  const redisPort = await freePort();
   const mongoPort = await freePort();
   const dataDir = tempDir('ferretdb');
-  const redisDir = tempDir('redis');
-  let redis: Proc | undefined;
+  // Append-only like the compose stack's Redis, so a killed Redis comes back with its sessions.
+  const redis = await topologyFromEnv({ appendonly: true });
   const startRedis = async () => {
-    // Append-only like the compose stack's Redis, so a killed Redis comes back with its sessions.
-    redis = startProcess('redis', REDIS_BIN, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', redisDir]);
-    await waitFor('redis-server', () => canConnect(redisPort));
+    await Promise.all(redis.dataNodes().map((n) => n.start()));
+    await redis.waitHealthy();
   };
-  await startRedis();
-  const mongo = startProcess('ferretdb', FERRETDB_BIN, ['-listen', `127.0.0.1:${mongoPort}`, '-data', dataDir]);
-  await waitFor('ferretdb', () => canConnect(mongoPort));
+  let mongo: Proc;
+  try {
+    mongo = startProcess('ferretdb', FERRETDB_BIN, ['-listen', `127.0.0.1:${mongoPort}`, '-data', dataDir]);
+    await waitFor('ferretdb', () => canConnect(mongoPort));
+  } catch (err) {
+    await redis.stop();
+    throw err;
+  }
 
-  const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const mongoUrl = `mongodb://127.0.0.1:${mongoPort}/switchboard`;
   const replicas: Replica[] = [];
   const spawnReplica = async (name: string): Promise<Replica> => {
@@ -80,7 +115,7 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
       PORT: String(port),
       HOST: '127.0.0.1',
       INSTANCE_NAME: name,
-      REDIS_URL: redisUrl,
+      ...redis.env,
       MONGO_URL: mongoUrl,
       LOG_LEVEL: 'info',
       ...opts.env,
@@ -95,20 +130,48 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
       const h = await health(r.url);
       return h.body.status === 'ok';
     }, 60_000);
-  for (let i = 1; i <= (opts.replicas ?? 3); i++) await spawnReplica(`realtime-${i}`);
-  for (const r of [...replicas]) await waitHealthy(r);
+  const stop = async () => {
+    await Promise.allSettled(replicas.map((r) => stopProcess(r.proc)));
+    await Promise.allSettled([redis.stop(), stopProcess(mongo)]);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 1; i <= (opts.replicas ?? 3); i++) await spawnReplica(`realtime-${i}`);
+    for (const r of [...replicas]) await waitHealthy(r);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 
+  const redisClient = () => redis.client();
+  const onPrimaries = async <T>(fn: (node: Redis) => Promise<T>): Promise<T[]> => {
+    const client = redisClient();
+    try {
+      return await Promise.all((await primariesOf(client)).map(fn));
+    } finally {
+      client.disconnect();
+    }
+  };
   return {
-    redisPort,
     mongoPort,
     replicas,
-    redisUrl,
+    redis,
+    redisEnv: redis.env,
     mongoUrl,
+    redisClient,
+    async allKeys(pattern = '*') {
+      const perNode = await onPrimaries(async (node) => {
+        const keys: string[] = [];
+        for await (const batch of node.scanStream({ match: pattern, count: 500 }) as AsyncIterable<string[]>) keys.push(...batch);
+        return keys;
+      });
+      return perNode.flat();
+    },
+    async flushAll() {
+      await onPrimaries((node) => node.flushall());
+    },
     async killRedis() {
-      if (redis) {
-        killGroup(redis.child, 'SIGKILL');
-        await redis.exited;
-      }
+      await Promise.all(redis.dataNodes().map((n) => n.kill('SIGKILL')));
     },
     async startReplica(name: string) {
       const r = await spawnReplica(name);
@@ -116,12 +179,7 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
       return r;
     },
     startRedis,
-    async stop() {
-      await Promise.allSettled(replicas.map((r) => stopProcess(r.proc)));
-      await Promise.allSettled([redis && stopProcess(redis), stopProcess(mongo)]);
-      fs.rmSync(dataDir, { recursive: true, force: true });
-      fs.rmSync(redisDir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
 
