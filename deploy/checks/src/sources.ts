@@ -68,9 +68,36 @@ export function readmeTable(text = read('README.md')): ReadmeRow[] {
 
 export type EnvValue = { kind: 'passthrough' } | { kind: 'literal'; value: string } | { kind: 'interpolated'; name: string; fallback: string | undefined };
 
+const RESET = Symbol('compose !reset');
+/** Compose's merge tags (Compose >= 2.24): `!reset` drops what it tags, `!override` replaces instead of merging. */
+const COMPOSE_TAGS = [
+  { tag: '!reset', resolve: () => RESET },
+  { tag: '!reset', collection: 'map' as const, resolve: () => RESET },
+  { tag: '!reset', collection: 'seq' as const, resolve: () => RESET },
+  { tag: '!override', collection: 'map' as const, resolve: (v: unknown) => v },
+  { tag: '!override', collection: 'seq' as const, resolve: (v: unknown) => v },
+];
+
+function dropResets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.filter((v) => v !== RESET).map(dropResets);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== RESET).map(([k, v]) => [k, dropResets(v)]));
+  }
+  return value;
+}
+
+/**
+ * A compose file as compose reads it on its own: merge keys (<<: *anchor)
+ * resolved, `!override` values kept, `!reset` keys dropped (an overlay that
+ * resets a service or variable then simply does not name it).
+ */
+export function composeDoc(file: string): Record<string, unknown> {
+  return dropResets(YAML.parse(read(file), { merge: true, customTags: COMPOSE_TAGS as never })) as Record<string, unknown>;
+}
+
 /** The environment of one compose service, each value classified. */
 export function composeEnv(file: string, service = 'realtime'): Map<string, EnvValue> {
-  const doc = YAML.parse(read(file), { merge: true }) as { services: Record<string, { environment?: Record<string, unknown> | string[] }> };
+  const doc = composeDoc(file) as { services: Record<string, { environment?: Record<string, unknown> | string[] }> };
   const env = doc.services[service]?.environment;
   if (!env) throw new Error(`${file}: service ${service} has no environment`);
   const entries: [string, unknown][] = Array.isArray(env)

@@ -19,6 +19,7 @@ const NOT_PASSED_BY_COMPOSE: Record<string, string> = {
 const COMPOSE_SETS: Record<string, Record<string, string>> = {
   'docker-compose.yml': {
     PORT: 'the port nginx and the healthcheck use',
+    REDIS_MODE: 'single, stated: the Redis overlays below set cluster or sentinel',
     REDIS_URL: 'the compose service name',
     MONGO_URL: 'the compose service name',
     AUTH_SECRET: 'a dev secret the image (NODE_ENV=production) accepts; the schema default is refused there',
@@ -35,12 +36,33 @@ const COMPOSE_SETS: Record<string, Record<string, string>> = {
     INSTANCE_NAME: 'realtime-<task slot>, a swarm template',
   },
 };
+/**
+ * Overlays `make up REDIS=cluster|sentinel` adds to a compose file: together
+ * they pass what the file alone does not (the node addresses), and set the
+ * topology they run on purpose.
+ */
+const COMPOSE_OVERLAYS: Record<string, Record<string, { mode: string; sets: Record<string, string> }>> = {
+  'docker-compose.yml': {
+    'docker-compose.redis-cluster.yml': {
+      mode: 'cluster',
+      sets: { REDIS_MODE: 'the topology of this overlay', REDIS_CLUSTER_NODES: 'the six node services of the overlay' },
+    },
+    'docker-compose.redis-sentinel.yml': {
+      mode: 'sentinel',
+      sets: { REDIS_MODE: 'the topology of this overlay', REDIS_SENTINELS: 'the three Sentinel services of the overlay' },
+    },
+  },
+};
+
 /** The Kubernetes ConfigMap: values that are not the schema's default, and variables it leaves out. */
 const CONFIGMAP_SETS: Record<string, string> = { NODE_ENV: 'production', REDIS_URL: 'the managed Redis' };
 const CONFIGMAP_LEAVES_OUT: Record<string, string> = {
   AUTH_SECRET: 'a Secret (AUTH_SECRET_FILE)',
   MONGO_URL: 'a Secret, it carries credentials (MONGO_URL_FILE)',
   INSTANCE_NAME: "the pod's name, from the downward API",
+  REDIS_PASSWORD: 'a Secret (REDIS_PASSWORD_FILE)',
+  REDIS_ADAPTER: 'no fixed default (sharded on a cluster, classic otherwise) and an empty value is not an adapter: a commented example',
+  ADAPTER: 'the alias of REDIS_ADAPTER',
 };
 
 describe('one configuration source, no drift', () => {
@@ -86,13 +108,32 @@ describe('one configuration source, no drift', () => {
           assert.equal(value.fallback, schema.get(name), `${file}: ${name} defaults to ${value.fallback}, the schema says ${schema.get(name)}`);
         }
       }
+      const overlays = Object.keys(COMPOSE_OVERLAYS[file] ?? {}).map((o) => composeEnv(o));
       for (const name of names) {
         if (NOT_PASSED_BY_COMPOSE[name]) continue;
         const viaFile = `${name}_FILE`;
         const viaPassword = name === 'REDIS_URL' && env.has('REDIS_PASSWORD_FILE');
-        assert.ok(env.has(name) || env.has(viaFile) || viaPassword, `${file} does not pass ${name} to the replicas`);
+        const viaOverlay = overlays.some((o) => o.has(name));
+        assert.ok(env.has(name) || env.has(viaFile) || viaPassword || viaOverlay, `${file} does not pass ${name} to the replicas`);
       }
     });
+  }
+
+  for (const [base, overlays] of Object.entries(COMPOSE_OVERLAYS)) {
+    for (const [file, { mode, sets }] of Object.entries(overlays)) {
+      it(`${file} (over ${base}): sets REDIS_MODE=${mode} and passes only schema variables, with the schema defaults`, () => {
+        const env = composeEnv(file);
+        assert.deepEqual(env.get('REDIS_MODE'), { kind: 'literal', value: mode });
+        // The single Redis' address must not reach the replicas of another topology.
+        assert.ok(!env.has('REDIS_URL'), `${file} passes REDIS_URL: reset it (REDIS_URL: !reset null)`);
+        for (const [name, value] of env) {
+          assert.ok(schema.has(name), `${file} passes ${name}, which the service does not read`);
+          if (value.kind === 'passthrough' || sets[name]) continue;
+          assert.equal(value.kind, 'interpolated', `${file}: ${name} is fixed (add it to COMPOSE_OVERLAYS with a reason, or use \${${name}:-default})`);
+          if (value.kind === 'interpolated') assert.equal(value.fallback, schema.get(name), `${file}: ${name} defaults to ${value.fallback}, the schema says ${schema.get(name)}`);
+        }
+      });
+    }
   }
 
   it('the Kubernetes ConfigMap has every plain variable with the schema default', () => {

@@ -9,9 +9,18 @@ import { describe, it } from 'node:test';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import YAML from 'yaml';
-import { read, ROOT, yamlDocs } from '../src/sources';
+import { composeDoc, read, ROOT, yamlDocs } from '../src/sources';
 
-export const COMPOSE_FILES = ['docker-compose.yml', 'docker-compose.scale.yml', 'deploy/production/compose.yml', 'deploy/production/redis-tls.yml', 'deploy/swarm/stack.yml'];
+export const COMPOSE_FILES = [
+  'docker-compose.yml',
+  'docker-compose.scale.yml',
+  'docker-compose.redis-cluster.yml',
+  'docker-compose.redis-sentinel.yml',
+  'deploy/production/compose.yml',
+  'deploy/production/redis-tls.yml',
+  'deploy/production/managed-redis.yml',
+  'deploy/swarm/stack.yml',
+];
 
 function composeValidator() {
   const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '../node_modules/dclint/schemas/compose.schema.json'), 'utf8'));
@@ -26,8 +35,8 @@ describe('compose files validate against the Compose Specification schema', () =
   const validate = composeValidator();
   for (const file of COMPOSE_FILES) {
     it(file, () => {
-      // Merge keys (<<: *anchor) resolved as compose resolves them.
-      const doc = YAML.parse(read(file), { merge: true });
+      // Merge keys and !reset / !override resolved as compose resolves them.
+      const doc = composeDoc(file);
       const ok = validate(doc);
       assert.ok(ok, `${file}:\n${(validate.errors ?? []).map((e) => `  ${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`).join('\n')}`);
     });

@@ -4,18 +4,22 @@ import path from 'node:path';
 import { exec, mustExec, type ExecOptions, type Result } from './exec';
 import type { ImageSet } from './images';
 import { COMPOSE_FILES, ROOT } from './paths';
+import { rememberedRedisMode, REDIS_OVERLAYS, type RedisMode } from './redisMode';
 import { settings } from './settings';
 import { upstreamDir } from './upstream';
 
 /**
- * The compose files: the stack's own, unless SB_COMPOSE_FILES names others
+ * The compose files: the stack's own plus the overlay of the project's Redis
+ * topology (redisMode.ts), unless SB_COMPOSE_FILES names others
  * (colon-separated, relative to the repository root). The load test uses it to
  * run its stock baseline (loadtest/baseline/docker-compose.yml) with the same
  * project, upstream and health helpers.
  */
-export function composeFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+export function composeFiles(env: NodeJS.ProcessEnv = process.env, mode: RedisMode = rememberedRedisMode()): string[] {
   const list = env.SB_COMPOSE_FILES?.split(':').filter(Boolean);
-  return list?.length ? list.map((f) => path.resolve(ROOT, f)) : COMPOSE_FILES;
+  if (list?.length) return list.map((f) => path.resolve(ROOT, f));
+  const overlay = REDIS_OVERLAYS[mode];
+  return overlay ? [...COMPOSE_FILES, overlay] : COMPOSE_FILES;
 }
 
 export function composeArgs(): string[] {
@@ -50,7 +54,11 @@ export interface ContainerInfo {
   id: string;
   name: string;
   service: string;
-  /** `realtime-2`, `redis-1`: the compose replica name. */
+  /**
+   * What people call it (TARGET=): `realtime-2`, `mongo-1`: service and
+   * container number; a service whose name already ends in a number
+   * (`redis-1` of a cluster, `sentinel-2`) is called by its name.
+   */
   replica: string;
   state: string;
   health: string;
@@ -72,7 +80,7 @@ export async function listContainers(): Promise<ContainerInfo[]> {
         id: (row.ID ?? '').slice(0, 12),
         name: row.Name,
         service: row.Service,
-        replica: `${row.Service}-${number}`,
+        replica: /-\d+$/.test(row.Service) ? row.Service : `${row.Service}-${number}`,
         state: row.State,
         health: row.Health || '-',
         status: row.Status,

@@ -5,6 +5,8 @@ import path from 'node:path';
 export const ROOT = path.resolve(__dirname, '../../..');
 export const TOOLS = path.join(ROOT, '.tools');
 export const STACK_DIR = path.join(ROOT, '.stack');
+/** Per-project choices the CLI remembers between verbs (the Redis topology). */
+export const STATE_DIR = path.join(STACK_DIR, 'state');
 export const IMAGES_DIR = path.join(ROOT, 'deploy/images');
 export const SERVICE_DIR = path.join(ROOT, 'services/realtime');
 export const FERRETDB_SRC = path.join(IMAGES_DIR, 'ferretdb');

@@ -2,65 +2,16 @@
 // project on a free port so a person's stack is never touched. It never
 // skips: when no engine can be started, `up` fails and so does this test,
 // with the CLI's one-sentence reason.
-import { spawn } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
 import { io, type Socket } from 'socket.io-client';
+import { sendAndCollect, TestStack } from './support/stack';
 
-const ROOT = path.resolve(__dirname, '../../..');
-const PROJECT = `sbsmoke${process.pid}`;
-let port = 0;
+const stack = new TestStack(`sbsmoke${process.pid}`);
+const PROJECT = stack.project;
+const sockets = stack.sockets;
 let base = '';
-const sockets: Socket[] = [];
-
-interface CliResult {
-  code: number;
-  /** stdout and stderr as they came. */
-  output: string;
-  stdout: string;
-}
-
-/** Runs the stack CLI for this test's project, showing its progress on stderr. */
-function cli(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'deploy/stack/src/cli.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, SB_PROJECT: PROJECT, SB_HTTP_PORT: String(port), SB_BIND: '127.0.0.1' },
-    });
-    let output = '';
-    let stdout = '';
-    const pass = (chunk: Buffer) => {
-      output += chunk.toString();
-      process.stderr.write(chunk);
-    };
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      pass(chunk);
-    });
-    child.stderr.on('data', pass);
-    child.on('close', (code) => resolve({ code: code ?? 1, output, stdout }));
-  });
-}
-
-async function mustCli(...args: string[]): Promise<string> {
-  const r = await cli(...args);
-  if (r.code !== 0) {
-    const reason = r.output.trim().split('\n').slice(-15).join('\n');
-    throw new Error(`stack ${args.join(' ')} failed (exit ${r.code}):\n${reason}`);
-  }
-  return r.output;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port: p } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(p));
-    });
-  });
-}
+const cli = (...args: string[]) => stack.cli(...args);
+const mustCli = (...args: string[]) => stack.mustCli(...args);
+const connect = (token: string, cid: string) => stack.connect(token, cid);
 
 async function servedBy(cid: string): Promise<string> {
   const res = await fetch(`${base}/health?cid=${encodeURIComponent(cid)}`);
@@ -84,49 +35,16 @@ async function login(userId: string): Promise<string> {
   return body.token;
 }
 
-function connect(token: string, cid: string): Promise<Socket> {
-  const socket = io(base, { auth: { token }, query: { cid }, transports: ['websocket'], reconnection: false });
-  sockets.push(socket);
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', (err) => reject(new Error(`socket (cid ${cid}) could not connect: ${err.message}`)));
-  });
-}
-
-interface NewMessage {
-  id: string;
-  room: string;
-  userId: string;
-  text: string;
-  ts: unknown;
-  clientMsgId: string;
-  instance: string;
-}
-
 /**
  * Sends from one socket and checks the other receives exactly that message,
  * exactly once, stamped by the sender's replica (so it crossed replicas).
  */
 async function exchange(from: Socket, to: Socket, text: string, senderReplica: string): Promise<void> {
-  const clientMsgId = `smoke-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-  const received: NewMessage[] = [];
-  const onMessage = (m: NewMessage) => {
-    if (m.clientMsgId === clientMsgId) received.push(m);
-  };
-  to.on('message:new', onMessage);
-  try {
-    const ack = await from.timeout(10_000).emitWithAck('message:send', { room: 'smoke', text, clientMsgId });
-    expect(ack).toMatchObject({ ok: true, message: expect.objectContaining({ text, clientMsgId }) });
-    const deadline = Date.now() + 10_000;
-    while (!received.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 1000)); // time for a duplicate to show up
-    expect(received).toHaveLength(1);
-    expect(received[0]).toMatchObject({ room: 'smoke', text, clientMsgId, id: expect.any(String), userId: expect.any(String), instance: expect.any(String) });
-    expect(received[0].ts).toBeDefined();
-    expect(received[0].instance).toBe(senderReplica);
-  } finally {
-    to.off('message:new', onMessage);
-  }
+  const received = await sendAndCollect(from, to, 'smoke', text);
+  expect(received).toHaveLength(1);
+  expect(received[0]).toMatchObject({ room: 'smoke', text, id: expect.any(String), userId: expect.any(String), instance: expect.any(String) });
+  expect(received[0].ts).toBeDefined();
+  expect(received[0].instance).toBe(senderReplica);
 }
 
 describe('the compose stack through nginx', () => {
@@ -137,8 +55,8 @@ describe('the compose stack through nginx', () => {
   const disconnects: string[] = [];
 
   beforeAll(async () => {
-    port = await freePort();
-    base = `http://127.0.0.1:${port}`;
+    await stack.choosePort();
+    base = stack.base;
     await mustCli('up', '--replicas', '3');
   }, 30 * 60_000);
 
@@ -222,12 +140,6 @@ describe('the compose stack through nginx', () => {
   test('down leaves no container of the project behind', async () => {
     for (const s of sockets) s.disconnect();
     await mustCli('down', '--volumes');
-    const left = await new Promise<string>((resolve) => {
-      const ps = spawn('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${PROJECT}`]);
-      let out = '';
-      ps.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      ps.on('close', () => resolve(out.trim()));
-    });
-    expect(left).toBe('');
+    expect(await stack.containersLeft()).toBe('');
   });
 });

@@ -1,17 +1,30 @@
-// kill | start | pause | resume --target redis|mongo|nginx|realtime-N: docker
-// kill / start / pause / unpause of one container, for tests and people.
+// kill | start | pause | resume --target redis|mongo|nginx|realtime-N (a cluster
+// or Sentinel topology: redis-1.., sentinel-1..): docker kill / start / pause /
+// unpause of one container, for tests and people.
 import { ensureEngine } from '../engine';
 import { listContainers } from '../compose';
 import { exec, mustExec, sleep } from '../exec';
 import { info, StackError, step } from '../log';
 import { routeToLiveReplicas } from '../nginx';
+import { rememberedRedisMode, REDIS_NODES, SENTINELS, type RedisMode } from '../redisMode';
 import { settings } from '../settings';
 import type { Verb, VerbOptions } from './types';
 
+/** The names TARGET= takes in this project's Redis topology. */
+function redisTargets(mode: RedisMode): string {
+  const nodes = REDIS_NODES[mode];
+  const names = nodes.length > 1 ? `${nodes[0]}..${nodes[nodes.length - 1]}` : nodes[0];
+  return mode === 'sentinel' ? `${names}|${SENTINELS[0]}..${SENTINELS[SENTINELS.length - 1]}` : names;
+}
+
 async function findTarget(target: string | undefined) {
-  if (!target) throw new StackError('Say which container: TARGET=redis|mongo|nginx|realtime-N.');
+  const mode = rememberedRedisMode();
+  if (!target) throw new StackError(`Say which container: TARGET=${redisTargets(mode)}|mongo|nginx|realtime-N.`);
+  if (target === 'redis' && mode !== 'single') {
+    throw new StackError(`Project "${settings().project}" runs Redis in ${mode} mode: name a node, TARGET=${redisTargets(mode)}.`);
+  }
   const replica = /-\d+$/.test(target) ? target : `${target}-1`;
-  const containers = await listContainers();
+  const containers = (await listContainers()).filter((c) => c.service !== 'redis-cluster-init');
   const found = containers.find((c) => c.replica === replica);
   if (!found) {
     const known = containers.map((c) => c.replica).join(', ') || 'none: is the stack up?';

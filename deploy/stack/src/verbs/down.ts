@@ -2,6 +2,7 @@ import { ensureEngine } from '../engine';
 import { listContainers, mustCompose } from '../compose';
 import { info, step } from '../log';
 import fs from 'node:fs';
+import { forgetRedisMode } from '../redisMode';
 import { settings } from '../settings';
 import { upstreamDir } from '../upstream';
 import type { VerbOptions } from './types';
@@ -18,6 +19,7 @@ export async function down(opts: VerbOptions): Promise<void> {
     info(`still present: ${left.map((c) => c.name).join(', ')}`);
   } else {
     fs.rmSync(upstreamDir(project), { recursive: true, force: true });
+    forgetRedisMode(project);
     info('no container of the project is left');
   }
 }

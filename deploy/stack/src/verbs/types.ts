@@ -3,6 +3,8 @@ export interface VerbOptions {
   target?: string;
   json?: boolean;
   volumes?: boolean;
+  /** The Redis topology for `up`: single | cluster | sentinel. */
+  redis?: string;
 }
 
 /** A verb returns the exit code (undefined means 0) or throws a StackError. */

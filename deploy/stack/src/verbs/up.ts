@@ -3,6 +3,8 @@ import { info, StackError, step, withProgress } from '../log';
 import { checkReplicasThroughNginx, routeToLiveReplicas } from '../nginx';
 import { ensureUpstreamDir, renderUpstream } from '../upstream';
 import { portFree } from '../ports';
+import { parseRedisMode, redisModeOf, rememberedRedisMode, rememberRedisMode, REDIS_NODES, SENTINELS, type RedisMode } from '../redisMode';
+import { describeRedis } from '../redisTopology';
 import { baseUrl, settings } from '../settings';
 import { checkEngine, prepareImages } from './images';
 import type { VerbOptions } from './types';
@@ -13,10 +15,28 @@ export function replicaCount(raw: string | undefined, fallback = 3): number {
   return n;
 }
 
+/**
+ * The topology to start: the one asked for, else the one the running project
+ * has. Switching needs a `make down` first: the nodes of one topology are not
+ * the nodes of another, and compose would otherwise leave the old ones running.
+ */
+async function chooseRedisMode(asked: RedisMode | undefined): Promise<RedisMode> {
+  const containers = await listContainers();
+  if (!containers.length) return asked ?? 'single';
+  // The containers say which topology runs, even when .stack/state was lost.
+  const current = redisModeOf(containers.map((c) => c.service)) ?? rememberedRedisMode();
+  if (asked && asked !== current) {
+    throw new StackError(`Project "${settings().project}" runs Redis in ${current} mode: run make down first, then make up REDIS=${asked}.`);
+  }
+  return current;
+}
+
 export async function up(opts: VerbOptions): Promise<void> {
   const replicas = replicaCount(opts.replicas ?? process.env.REPLICAS);
   const s = settings();
   await checkEngine();
+  const mode = await chooseRedisMode(parseRedisMode(opts.redis));
+  rememberRedisMode(mode);
 
   // Our own nginx holds the port on a second `up`; anything else holding it is a clear error now,
   // not a cryptic one from the engine after everything else started.
@@ -31,9 +51,12 @@ export async function up(opts: VerbOptions): Promise<void> {
   ensureUpstreamDir();
   // Two phases: the replicas first, so nginx starts with an upstream that
   // lists exactly them (rendered from the running containers).
-  step(`Starting project "${s.project}": redis, mongo and ${replicas} realtime replicas (waiting until healthy)`);
+  // The Redis services named so --wait covers them; a cluster's one-shot
+  // (redis-cluster-init) runs first as the replicas' dependency.
+  const redisServices = mode === 'single' ? ['redis'] : [...REDIS_NODES[mode], ...(mode === 'sentinel' ? SENTINELS : [])];
+  step(`Starting project "${s.project}": ${describeRedis(mode)}, mongo and ${replicas} realtime replicas (waiting until healthy)`);
   await withProgress('docker compose up --wait (redis, mongo, realtime)', () =>
-    mustCompose([...upArgs, 'redis', 'mongo', 'realtime'], 'The replicas did not become healthy: see `make status` and `make logs`.', { env }),
+    mustCompose([...upArgs, ...redisServices, 'mongo', 'realtime'], 'The replicas did not become healthy: see `make status` and `make logs`.', { env }),
   );
   await renderUpstream();
   step('Starting nginx');
@@ -52,6 +75,7 @@ export async function up(opts: VerbOptions): Promise<void> {
   step('Switchboard is up');
   info(`demo page     ${url}/`);
   info(`health        ${url}/health`);
+  info(`redis         ${describeRedis(mode)} (make status shows which node is primary)`);
   info(`socket.io     io("${url}", { auth: { token }, query: { cid } })`);
   info(`login         curl -X POST -H 'content-type: application/json' -d '{"userId":"alice"}' ${url}/api/login`);
   info('stop          make down   (make down VOLUMES=1 also removes data)');
