@@ -14,6 +14,56 @@ export interface ToolLoad {
   durationS: number;
 }
 
+/** chat mix: users arrive at `rate`/s, each in 1..maxRoomsPerUser of `rooms` rooms for `sessionS` */
+export interface ChatSpec {
+  users: number;
+  rate: number;
+  rooms: number;
+  maxRoomsPerUser: number;
+  sessionS: number;
+  /** mean idle time between two messages of one user (a human rate) */
+  thinkMs: number;
+  typingMs: number;
+}
+
+/** soak: steady fan-out for `durationS` in windows of `windowS`; the leak rule after `warmupS` */
+export interface SoakSpec {
+  sockets: number;
+  rooms: number;
+  rate: number;
+  msgPerSec: number;
+  durationS: number;
+  windowS: number;
+  warmupS: number;
+  /** fail when a replica's least-squares slope over the steady part exceeds these AND grew by at least minGrowthMb */
+  leak: { maxHeapMbPerMin: number; maxRssMbPerMin: number; minGrowthMb: number };
+}
+
+/** chaos: fan-out phases of `phaseS`; Redis down for `redisDownS` in the second, a replica killed in the third */
+export interface ChaosSpec {
+  sockets: number;
+  rooms: number;
+  rate: number;
+  msgPerSec: number;
+  phaseS: number;
+  redisDownS: number;
+}
+
+/** one more cluster configuration measured with `variantLoad` (profiles' `variants`) */
+export interface Variant {
+  label: string;
+  /** switchboard (default) or the stock baseline */
+  target?: 'switchboard' | 'stock';
+  replicas?: number;
+  transport?: 'websocket' | 'polling';
+  /** environment for the stack (REDIS_ADAPTER, REDIS_MODE...) */
+  env?: Record<string, string>;
+  /** compose overlays added to the Switchboard project (a Redis topology) */
+  composeFiles?: string[];
+  /** the `up --redis` mode of the stack CLI */
+  redisMode?: string;
+}
+
 export interface Profile {
   name: string;
   workers: number;
@@ -29,9 +79,35 @@ export interface Profile {
   churn: { churners: number; rate: number; holdMs: number };
   k6: ToolLoad;
   artillery: ToolLoad;
-  /** capacity: socket steps to hold, and the fan-out rate search */
-  capacity?: { sockets: number[]; rate: number; searchRates: number[]; searchDurationS: number; p99LimitMs: number };
+  /** capacity: socket steps to hold (each for holdS), and the fan-out rate search (ascending rates, then `bisect` halvings) */
+  capacity?: { sockets: number[]; rate: number; holdS: number; searchRates: number[]; searchDurationS: number; p99LimitMs: number; bisect: number };
+  chat?: ChatSpec;
+  soak?: SoakSpec;
+  chaos?: ChaosSpec;
+  /** the load every variant gets (also the main clusters, for the comparison) */
+  variantLoad?: { sockets: number; rooms: number; rate: number; msgPerSec: number; durationS: number };
+  variants?: Variant[];
+  /** scenarios run by default (LT_SCENARIOS overrides) */
+  scenarios: Scenario[];
 }
+
+export const SCENARIOS = ['fanout', 'presence', 'k6', 'artillery', 'storm', 'chat', 'soak', 'chaos', 'capacity', 'variants', 'paths'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+const BASE: Scenario[] = ['fanout', 'presence', 'k6', 'artillery', 'storm'];
+
+/** A Redis topology as a variant: the 3-primary Redis Cluster overlay with the sharded adapter. */
+export const CLUSTER_VARIANT: Variant = { label: 'cluster-sharded', env: { REDIS_ADAPTER: 'sharded' }, composeFiles: ['docker-compose.redis-cluster.yml'], redisMode: 'cluster' };
+
+/** The variants of issue 11: adapters, replica count, transport. A Redis topology is one more entry (see README). */
+export const STANDARD_VARIANTS: Variant[] = [
+  { label: 'sharded', env: { REDIS_ADAPTER: 'sharded' } },
+  { label: 'streams', env: { REDIS_ADAPTER: 'streams' } },
+  { label: '1-replica', replicas: 1 },
+  { label: 'stock-1-replica', target: 'stock', replicas: 1 },
+  { label: 'polling', transport: 'polling' },
+  { label: 'stock-polling', target: 'stock', transport: 'polling' },
+  CLUSTER_VARIANT,
+];
 
 export const PROFILES: Record<string, Profile> = {
   smoke: {
@@ -46,6 +122,13 @@ export const PROFILES: Record<string, Profile> = {
     churn: { churners: 20, rate: 20, holdMs: 1000 },
     k6: { sockets: 40, rooms: 4, connectRate: 40, msgPerSec: 8, durationS: 5 },
     artillery: { sockets: 20, rooms: 4, connectRate: 20, msgPerSec: 8, durationS: 5 },
+    chat: { users: 20, rate: 10, rooms: 5, maxRoomsPerUser: 3, sessionS: 5, thinkMs: 1200, typingMs: 300 },
+    soak: { sockets: 100, rooms: 10, rate: 100, msgPerSec: 50, durationS: 60, windowS: 15, warmupS: 15, leak: { maxHeapMbPerMin: 20, maxRssMbPerMin: 40, minGrowthMb: 20 } },
+    chaos: { sockets: 60, rooms: 6, rate: 60, msgPerSec: 30, phaseS: 8, redisDownS: 3 },
+    capacity: { sockets: [300, 600], rate: 150, holdS: 5, searchRates: [50, 200], searchDurationS: 4, p99LimitMs: 50, bisect: 1 },
+    variantLoad: { sockets: 100, rooms: 10, rate: 100, msgPerSec: 30, durationS: 4 },
+    variants: [{ label: 'sharded', env: { REDIS_ADAPTER: 'sharded' } }, { label: 'polling', transport: 'polling' }, { label: 'stock-polling', target: 'stock', transport: 'polling' }, CLUSTER_VARIANT],
+    scenarios: [...BASE, 'chat'],
   },
   standard: {
     name: 'standard',
@@ -62,6 +145,12 @@ export const PROFILES: Record<string, Profile> = {
     churn: { churners: 200, rate: 20, holdMs: 3000 },
     k6: { sockets: 500, rooms: 50, connectRate: 100, msgPerSec: 100, durationS: 20 },
     artillery: { sockets: 200, rooms: 20, connectRate: 50, msgPerSec: 40, durationS: 20 },
+    chat: { users: 600, rate: 20, rooms: 60, maxRoomsPerUser: 3, sessionS: 30, thinkMs: 5000, typingMs: 1000 },
+    soak: { sockets: 1000, rooms: 50, rate: 100, msgPerSec: 100, durationS: 120, windowS: 30, warmupS: 40, leak: { maxHeapMbPerMin: 5, maxRssMbPerMin: 10, minGrowthMb: 10 } },
+    chaos: { sockets: 500, rooms: 50, rate: 100, msgPerSec: 100, phaseS: 15, redisDownS: 5 },
+    variantLoad: { sockets: 1000, rooms: 50, rate: 100, msgPerSec: 100, durationS: 10 },
+    variants: STANDARD_VARIANTS,
+    scenarios: [...BASE, 'chat', 'soak', 'chaos', 'variants'],
   },
   capacity: {
     name: 'capacity',
@@ -75,6 +164,23 @@ export const PROFILES: Record<string, Profile> = {
     churn: { churners: 100, rate: 20, holdMs: 2000 },
     k6: { sockets: 500, rooms: 50, connectRate: 100, msgPerSec: 100, durationS: 20 },
     artillery: { sockets: 200, rooms: 20, connectRate: 50, msgPerSec: 40, durationS: 20 },
-    capacity: { sockets: [10000, 15000], rate: 500, searchRates: [300, 600, 1000, 1500, 2000, 3000], searchDurationS: 15, p99LimitMs: 50 },
+    capacity: { sockets: [5000, 10000, 15000, 20000], rate: 250, holdS: 30, searchRates: [100, 300, 600, 1000, 1500, 2000, 3000], searchDurationS: 15, p99LimitMs: 50, bisect: 2 },
+    scenarios: ['capacity'],
+  },
+  /** a long soak on its own: LT_SOAK_S=<seconds> sets its length (default 30 min) */
+  soak: {
+    name: 'soak',
+    workers: 2,
+    replicas: 3,
+    storm: { sockets: 0, rate: 1, rooms: 1 },
+    population: { sockets: 0, rate: 1, rooms: 1 },
+    warmup: { phase: 'warmup', msgPerSec: 20, durationS: 5 },
+    fanout: [],
+    headline: 'soak',
+    churn: { churners: 0, rate: 1, holdMs: 0 },
+    k6: { sockets: 0, rooms: 1, connectRate: 1, msgPerSec: 1, durationS: 1 },
+    artillery: { sockets: 0, rooms: 1, connectRate: 1, msgPerSec: 1, durationS: 1 },
+    soak: { sockets: 2000, rooms: 100, rate: 100, msgPerSec: 100, durationS: Number(process.env.LT_SOAK_S || 1800), windowS: 60, warmupS: 300, leak: { maxHeapMbPerMin: 1, maxRssMbPerMin: 2, minGrowthMb: 20 } },
+    scenarios: ['soak'],
   },
 };

@@ -9,6 +9,11 @@
 //   LT_SKIP=k6,artillery             leave tools out (development; smoke refuses it)
 //   LT_PATH=bridge|published         how generators reach nginx (default bridge: its
 //                                    address on the compose network, no docker-proxy)
+//   LT_SCENARIOS=chat,soak,...       run these scenarios instead of the profile's list
+//                                    (profiles.ts SCENARIOS; development and one-off runs)
+//   LT_VARIANTS=sharded,polling      only these of the profile's variants
+//   LT_K6_NETWORK=1                  k6 from a container on each project's network
+//                                    (compose loadtest profile) instead of the host
 import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,7 +22,14 @@ import { Coordinator } from './harness/coordinator';
 import { connectStorm, fanout, presenceChurn, type FanoutResult, type PresenceResult, type StormResult, type Target } from './harness/scenarios';
 import { Sampler } from './lib/sampler';
 import { freePort, LOAD_LIMITS, LOADTEST, nginxBridgeUrl, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
-import { PROFILES } from './profiles';
+import { PROFILES, SCENARIOS, type Scenario, type Variant } from './profiles';
+import type { ScenarioCtx } from './harness/context';
+import { runChatMix } from './harness/chatmix';
+import { runSoak } from './harness/soak';
+import { runChaos } from './harness/chaos';
+import { runCapacity } from './harness/capacity';
+import { runVariants } from './harness/variants';
+import { buildK6Image, K6_IMAGE, runPaths } from './k6/paths';
 import { runK6, type ToolResult } from './k6/run';
 import { runArtillery } from './artillery/run';
 import { writeReport, type Report, type TargetReport } from './report/write';
@@ -30,6 +42,15 @@ if (!profile) {
 const only = process.env.LT_ONLY;
 const pathMode = process.env.LT_PATH === 'published' ? 'published' : 'bridge';
 const skip = new Set((process.env.LT_SKIP ?? '').split(',').filter(Boolean));
+const asked = (process.env.LT_SCENARIOS ?? '').split(',').filter(Boolean);
+for (const a of asked)
+  if (!(SCENARIOS as readonly string[]).includes(a)) {
+    console.error(`Unknown scenario "${a}" in LT_SCENARIOS: use ${SCENARIOS.join(', ')}.`);
+    process.exit(2);
+  }
+const scenarios = new Set<Scenario>(asked.length ? (asked as Scenario[]) : profile.scenarios);
+for (const t of skip) scenarios.delete(t as Scenario);
+const wanted = (x: Scenario) => scenarios.has(x);
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
 const outDir = path.join(LOADTEST, 'results', `${stamp}-${profile.name}`);
@@ -73,6 +94,20 @@ function fixedIps(k: number, files: string, extra = ''): Record<string, string> 
   };
 }
 
+const SWITCHBOARD_FILES = 'docker-compose.yml:docker-compose.scale.yml:loadtest/compose/fixed-ips.switchboard.yml';
+
+/** A compose project of its own for a variant (harness/variants.ts starts and removes it). */
+async function variantSpec(v: Variant, k: number): Promise<StackSpec> {
+  const replicas = v.replicas ?? profile.replicas;
+  const project = `sbltv${k}${process.pid}`;
+  const log = path.join(outDir, `stack-variant-${v.label}.log`);
+  if ((v.target ?? 'switchboard') === 'stock') return { target: 'stock', label: v.label, project, port: await freePort(), replicas, env: fixedIps(k, '', 'loadtest/compose/fixed-ips.stock.yml'), log };
+  // A Redis topology brings its own overlay and its own Redis addresses (no fixed-IP single Redis).
+  const files = v.composeFiles?.length ? ['docker-compose.yml', 'docker-compose.scale.yml', ...v.composeFiles].join(':') : SWITCHBOARD_FILES;
+  const env = { ...LOAD_LIMITS, REDIS_ADAPTER: 'classic', ...(v.composeFiles?.length ? { SB_COMPOSE_FILES: files } : fixedIps(k, files)), ...(v.env ?? {}) };
+  return { target: 'switchboard', label: v.label, project, port: await freePort(), replicas, env, log, upArgs: v.redisMode ? ['--redis', v.redisMode] : undefined };
+}
+
 async function main(): Promise<number> {
   const started = new Date();
   step(`Load test, profile ${profile.name}: results in ${path.relative(ROOT, outDir)}`);
@@ -88,7 +123,7 @@ async function main(): Promise<number> {
       project: `sblt${pid}`,
       port: await freePort(),
       replicas: profile.replicas,
-      env: { ...LOAD_LIMITS, REDIS_ADAPTER: process.env.REDIS_ADAPTER || 'classic', ...fixedIps(0, 'docker-compose.yml:docker-compose.scale.yml:loadtest/compose/fixed-ips.switchboard.yml') },
+      env: { ...LOAD_LIMITS, REDIS_ADAPTER: process.env.REDIS_ADAPTER || 'classic', ...fixedIps(0, SWITCHBOARD_FILES) },
       log: path.join(outDir, 'stack-switchboard.log'),
     });
   if (!only || only === 'stock')
@@ -132,18 +167,28 @@ async function main(): Promise<number> {
       info(`${s.label}: generators use ${urls.get(s.label)} (${pathMode === 'published' ? "the published port, through Docker's userland proxy" : 'nginx on the compose bridge network, no userland proxy'}; published: ${published})`);
     }
     report.path = pathMode;
+    report.scenarios = [...scenarios];
+    const ctxOf = (s: StackSpec): ScenarioCtx => ({
+      spec: s,
+      target: { name: s.label, url: urls.get(s.label)!, presence: s.target === 'switchboard' },
+      profile,
+      switchboard: s.target === 'switchboard',
+      transports: ['websocket'],
+      step,
+      info,
+    });
     for (const s of specs) {
       const target: Target = { name: s.label, url: urls.get(s.label)!, presence: s.target === 'switchboard' };
-      try {
-        report.targets[s.label] = await runHarness(s, target);
-      } catch (e) {
-        report.targets[s.label] = { label: s.label, project: s.project, url: target.url, replicas: s.replicas, env: s.env, fanout: [], errors: [`harness: ${(e as Error).message}`] };
-        console.error(`!!  [${s.label}] harness failed: ${(e as Error).message}`);
-      }
-    }
-    for (const s of specs) {
-      const url = urls.get(s.label)!;
+      const url = target.url;
+      report.targets[s.label] = { label: s.label, project: s.project, url, replicas: s.replicas, env: s.env, fanout: [] };
       const tr = report.targets[s.label];
+      if (wanted('fanout') || wanted('presence'))
+        try {
+          Object.assign(tr, await runHarness(s, target));
+        } catch (e) {
+          tr.errors = [...(tr.errors ?? []), `harness: ${(e as Error).message}`];
+          console.error(`!!  [${s.label}] harness failed: ${(e as Error).message}`);
+        }
       // Each tool on its own: one failing does not keep the others from running.
       const guarded = async (tool: string, run: () => Promise<ToolResult>): Promise<ToolResult> => {
         try {
@@ -152,22 +197,75 @@ async function main(): Promise<number> {
           return { tool, exitCode: 1, errors: 1, error: (e as Error).message };
         }
       };
-      if (!skip.has('k6')) {
+      if (wanted('k6')) {
         step(`k6 against ${s.label}`);
-        tr.k6 = await guarded('k6', () => runK6(url, profile.k6, path.join(outDir, `k6-${s.label}`)));
+        // LT_K6_NETWORK=1: k6 from a container on the project's network (compose loadtest profile) instead of the host.
+        const inNet = process.env.LT_K6_NETWORK === '1' ? { network: `${s.project}_default`, image: K6_IMAGE, project: `${s.project}k6` } : undefined;
+        if (inNet) await buildK6Image();
+        tr.k6 = await guarded('k6', () => runK6(url, profile.k6, path.join(outDir, `k6-${s.label}`), inNet));
         info(`k6: exit ${tr.k6.exitCode}, ${summaryLine(tr.k6)}`);
       }
-      if (!skip.has('artillery')) {
+      if (wanted('artillery')) {
         step(`Artillery against ${s.label}`);
         tr.artillery = await guarded('artillery', () => runArtillery(url, profile.artillery, path.join(outDir, `artillery-${s.label}`)));
         info(`artillery: exit ${tr.artillery.exitCode}, ${summaryLine(tr.artillery)}`);
       }
-      // The connect storm last: on the local MongoDB stand-in (FerretDB +
-      // SQLite) a 500 logins/s burst left writes hanging (SQLITE_BUSY, then
-      // inserts that never return), which would spoil every later measurement.
-      await new Promise((r) => setTimeout(r, 2000));
-      await runStorm(s, { name: s.label, url, presence: s.target === 'switchboard' }, tr).catch((e: Error) => report.failures.push(`${s.label} connect storm: ${e.message}`));
+      // The scenarios with their own clients, each guarded the same way.
+      const scenario = async <T>(name: Scenario, run: () => Promise<T>): Promise<T | undefined> => {
+        if (!wanted(name)) return undefined;
+        if (!profile[name as 'chat' | 'soak' | 'chaos' | 'capacity']) {
+          report.failures.push(`${s.label} ${name}: profile ${profile.name} has no settings for it`);
+          return undefined;
+        }
+        try {
+          return await run();
+        } catch (e) {
+          report.failures.push(`${s.label} ${name}: ${(e as Error).message}`);
+          console.error(`!!  [${s.label}] ${name} failed: ${(e as Error).message}`);
+          return undefined;
+        }
+      };
+      tr.chat = await scenario('chat', () => runChatMix(ctxOf(s), profile.workers));
+      tr.soak = await scenario('soak', () => runSoak(ctxOf(s), profile.workers));
+      tr.chaos = await scenario('chaos', () => runChaos(ctxOf(s), profile.workers));
+      tr.capacity = await scenario('capacity', () => runCapacity(ctxOf(s), profile.workers));
+      if (wanted('paths')) {
+        step(`[${s.label}] where the load comes from: k6 (${profile.k6.sockets} sockets, ${profile.k6.msgPerSec} msg/s) via the published port, the bridge address, and from inside the compose network`);
+        const bridge = pathMode === 'bridge' ? url : await nginxBridgeUrl(s);
+        tr.paths = await runPaths(s, bridge, profile.k6, outDir, info).catch((e: Error) => {
+          report.failures.push(`${s.label} paths: ${e.message}`);
+          return undefined;
+        });
+      }
     }
+    if (wanted('variants') && profile.variants && profile.variantLoad) {
+      const only = (process.env.LT_VARIANTS ?? '').split(',').filter(Boolean);
+      const list = profile.variants.filter((v) => !only.length || only.includes(v.label));
+      let k = 2;
+      report.variants = await runVariants(
+        {
+          profile,
+          main: specs.map((s) => ({ spec: s, url: urls.get(s.label)! })),
+          pathMode,
+          step,
+          info,
+          specFor: async (v: Variant) => variantSpec(v, k++),
+        },
+        list,
+      ).catch((e: Error) => {
+        report.failures.push(`variants: ${e.message}`);
+        return [];
+      });
+    }
+    // The connect storm last: on the local MongoDB stand-in (FerretDB +
+    // SQLite) a 500 logins/s burst left writes hanging (SQLITE_BUSY, then
+    // inserts that never return), which would spoil every later measurement.
+    if (wanted('storm'))
+      for (const s of specs) {
+        const url = urls.get(s.label)!;
+        await new Promise((r) => setTimeout(r, 2000));
+        await runStorm(s, { name: s.label, url, presence: s.target === 'switchboard' }, report.targets[s.label]).catch((e: Error) => report.failures.push(`${s.label} connect storm: ${e.message}`));
+      }
   } catch (e) {
     report.failures.push(`run aborted: ${(e as Error).message}`);
     console.error(`!!  ${(e as Error).message}`);
@@ -192,6 +290,26 @@ function summaryLine(t: ToolResult): string {
   return d ? `delivery p50 ${d.p50} ms p99 ${d.p99} ms (${d.count} deliveries), connect p99 ${t.connect?.p99 ?? '-'} ms, errors ${t.errors}` : `no figures (${t.error ?? 'see its log'})`;
 }
 
+/** The fan-out population, the warm-up and the fan-out phases. */
+async function runFanout(s: StackSpec, target: Target, h: Coordinator, sampler: Sampler, out: TargetReport): Promise<void> {
+    const pp = profile.population;
+  step(`[${s.label}] fan-out population: ${pp.sockets} sockets at ${pp.rate}/s into ${pp.rooms} rooms`);
+  h.label = `${s.label} population`;
+  const popRun = await connectStorm(h, target, { ...pp, transports: ['websocket'], tag: `${s.label}-population` });
+  out.population = popRun.result;
+  info(`connected ${popRun.result.ok}, failed ${popRun.result.failed}; connect+join p99 ${popRun.result.latency.connectJoin?.p99} ms`);
+  const pop = popRun.pop;
+  for (const f of [profile.warmup, ...profile.fanout]) {
+    step(`[${s.label}] ${f.phase}: ${profile.storm.rooms} rooms, ${f.msgPerSec} msg/s for ${f.durationS} s`);
+    h.label = `${s.label} ${f.phase}`;
+    sampler.phase = f.phase;
+    const r: FanoutResult = await fanout(h, pop, f);
+    if (f !== profile.warmup) out.fanout.push(r);
+    info(`delivery ratio ${r.deliveryRatio.toFixed(4)} (lost ${r.loss.lost}, dup ${r.loss.duplicated}, reordered ${r.loss.reordered}); p50 ${r.latency.delivery?.p50} p99 ${r.latency.delivery?.p99} max ${r.latency.delivery?.max} ms; ${r.deliveriesPerSec} deliveries/s`);
+  }
+  await h.disconnectAll();
+}
+
 async function runHarness(s: StackSpec, target: Target): Promise<TargetReport> {
   const out: TargetReport = { label: s.label, project: s.project, url: target.url, replicas: s.replicas, env: s.env, fanout: [] };
   const sampler = new Sampler(s.label, target.url, s.project, s.replicas);
@@ -200,23 +318,8 @@ async function runHarness(s: StackSpec, target: Target): Promise<TargetReport> {
   h.label = `${s.label}`;
   h.progress(true);
   try {
-    const pp = profile.population;
-    step(`[${s.label}] fan-out population: ${pp.sockets} sockets at ${pp.rate}/s into ${pp.rooms} rooms`);
-    h.label = `${s.label} population`;
-    const popRun = await connectStorm(h, target, { ...pp, transports: ['websocket'], tag: `${s.label}-population` });
-    out.population = popRun.result;
-    info(`connected ${popRun.result.ok}, failed ${popRun.result.failed}; connect+join p99 ${popRun.result.latency.connectJoin?.p99} ms`);
-    const pop = popRun.pop;
-    for (const f of [profile.warmup, ...profile.fanout]) {
-      step(`[${s.label}] ${f.phase}: ${profile.storm.rooms} rooms, ${f.msgPerSec} msg/s for ${f.durationS} s`);
-      h.label = `${s.label} ${f.phase}`;
-      sampler.phase = f.phase;
-      const r: FanoutResult = await fanout(h, pop, f);
-      if (f !== profile.warmup) out.fanout.push(r);
-      info(`delivery ratio ${r.deliveryRatio.toFixed(4)} (lost ${r.loss.lost}, dup ${r.loss.duplicated}, reordered ${r.loss.reordered}); p50 ${r.latency.delivery?.p50} p99 ${r.latency.delivery?.p99} max ${r.latency.delivery?.max} ms; ${r.deliveriesPerSec} deliveries/s`);
-    }
-    await h.disconnectAll();
-    if (target.presence) {
+    if (wanted('fanout')) await runFanout(s, target, h, sampler, out);
+    if (target.presence && wanted('presence')) {
       step(`[${s.label}] presence churn: ${profile.churn.churners} users at ${profile.churn.rate}/s, each online ${profile.churn.holdMs} ms`);
       h.label = `${s.label} presence`;
       try {
@@ -261,12 +364,18 @@ async function runStorm(s: StackSpec, target: Target, out: TargetReport): Promis
 /** Smoke gates (the profile inside make test) and the targets of issue 11 (reported, not failing standard). */
 function gates(r: Report): void {
   const smoke = r.profile === 'smoke';
+  for (const v of r.variants ?? []) if (v.error) r.failures.push(`variant ${v.label}: ${v.error}`);
   for (const t of Object.values(r.targets)) {
-    if (smoke && (!t.storm || t.storm.failed > 0)) r.failures.push(`${t.label}: connect storm had ${t.storm?.failed ?? 'all'} failed clients`);
-    if (smoke && (!t.population || t.population.failed > 0)) r.failures.push(`${t.label}: fan-out population had ${t.population?.failed ?? 'all'} failed clients`);
+    if (t.soak?.leaked) r.failures.push(`${t.label} soak: memory growth over the leak rule (${Object.entries(t.soak.replicas).filter(([, x]) => x.leak).map(([k, x]) => `${k}: ${x.why}`).join('; ')})`);
+    if (smoke && t.chat && (t.chat.counts.completed ?? 0) < t.chat.users) r.failures.push(`${t.label} chat mix: ${t.chat.counts.completed ?? 0} of ${t.chat.users} users completed (${Object.entries(t.chat.errors).map(([k, v]) => `${k}: ${v}`).join(', ')})`);
+    if (t.chaos?.errors.length) r.failures.push(`${t.label} chaos: ${t.chaos.errors.join('; ')}`);
+    for (const p of t.paths ?? []) if (p.k6.exitCode !== 0) r.failures.push(`${t.label} k6 via ${p.path}: exit ${p.k6.exitCode}${p.k6.error ? ` (${p.k6.error.slice(0, 160)})` : ''}`);
+    if (t.capacity?.errors.length) r.failures.push(`${t.label} capacity: ${t.capacity.errors.join('; ')}`);
+    if (smoke && wanted('storm') && (!t.storm || t.storm.failed > 0)) r.failures.push(`${t.label}: connect storm had ${t.storm?.failed ?? 'all'} failed clients`);
+    if (smoke && wanted('fanout') && (!t.population || t.population.failed > 0)) r.failures.push(`${t.label}: fan-out population had ${t.population?.failed ?? 'all'} failed clients`);
     for (const f of t.fanout) if (smoke && f.deliveryRatio < 1) r.failures.push(`${t.label} ${f.phase}: delivery ratio ${f.deliveryRatio.toFixed(4)} < 1`);
-    if (!skip.has('k6') && (!t.k6 || t.k6.exitCode !== 0)) r.failures.push(`${t.label}: k6 ${t.k6 ? `exited ${t.k6.exitCode}` : 'did not run'}${t.k6?.error ? ` (${t.k6.error})` : ''}`);
-    if (!skip.has('artillery') && (!t.artillery || t.artillery.exitCode !== 0))
+    if (wanted('k6') && (!t.k6 || t.k6.exitCode !== 0)) r.failures.push(`${t.label}: k6 ${t.k6 ? `exited ${t.k6.exitCode}` : 'did not run'}${t.k6?.error ? ` (${t.k6.error})` : ''}`);
+    if (wanted('artillery') && (!t.artillery || t.artillery.exitCode !== 0))
       r.failures.push(`${t.label}: artillery ${t.artillery ? `exited ${t.artillery.exitCode}` : 'did not run'}${t.artillery?.error ? ` (${t.artillery.error})` : ''}`);
   }
   if (smoke && skip.size) r.failures.push(`smoke must run every tool; LT_SKIP=${[...skip].join(',')} was set`);

@@ -3,8 +3,9 @@
 // presence, no rate limits). It speaks the few events the load generators use,
 // with Switchboard's names and ack shapes, so every generator runs unchanged
 // against both: POST /api/login (answers a dummy token), room:join,
-// message:send (broadcast message:new to the room, then ack), /health with
-// X-Served-By for nginx's stickiness checks, and /metrics with the three
+// room:leave, typing (relayed to the room), message:send (broadcast
+// message:new to the room, then ack), /health with
+// X-Served-By for nginx's stickiness checks, and /metrics with the four
 // process figures the harness samples.
 'use strict';
 const http = require('node:http');
@@ -33,6 +34,7 @@ const server = http.createServer((req, res) => {
     res.setHeader('content-type', 'text/plain; version=0.0.4');
     res.end(
       `process_resident_memory_bytes ${process.memoryUsage.rss()}\n` +
+        `nodejs_heap_size_used_bytes ${process.memoryUsage().heapUsed}\n` +
         `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}\n` +
         `nodejs_eventloop_lag_seconds ${lag.mean / 1e9 || 0}\n` +
         `nodejs_eventloop_lag_p99_seconds ${lag.percentile(99) / 1e9 || 0}\n`,
@@ -61,6 +63,14 @@ io.on('connection', (socket) => {
   socket.on('room:join', (p, ack) => {
     socket.join(p.room);
     if (typeof ack === 'function') ack({ ok: true, room: p.room });
+  });
+  // room:leave and the typing relay are plain Socket.IO too (the chat mix uses them).
+  socket.on('room:leave', (p, ack) => {
+    socket.leave(p.room);
+    if (typeof ack === 'function') ack({ ok: true });
+  });
+  socket.on('typing', (p) => {
+    if (socket.rooms.has(p.room)) socket.to(p.room).emit('typing', { room: p.room, userId, typing: p.typing === true });
   });
   socket.on('message:send', (p, ack) => {
     const message = { id: `${INSTANCE}-${++seq}`, room: p.room, userId, text: p.text, ts: Date.now(), clientMsgId: p.clientMsgId, instance: INSTANCE };

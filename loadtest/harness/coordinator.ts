@@ -4,7 +4,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { merge, summarise, type LatencySummary } from '../lib/hist';
 import { addLoss, emptyLoss, type LossSummary } from './loss';
+import type { ChatCmd, ChatCollect, ChatUser } from './chat';
 import type { ClientSpec, Cmd, ConnectResult, Counters, PhaseCollect, ProducerSpec } from './protocol';
+import type { ResyncResult } from './resync';
 
 export interface PhaseResult {
   latency: Record<string, LatencySummary>;
@@ -114,15 +116,45 @@ export class Coordinator {
 
   /** Runs a send schedule; returns the loss summary over every member of every room. */
   async send(phase: string, producers: ProducerSpec[], opts: { ackTimeoutMs?: number; textPad?: number; settleMs?: number } = {}): Promise<LossSummary> {
+    return this.loss(phase, await this.sendOnly(phase, producers, opts));
+  }
+
+  /** The send schedule alone: returns, per producer, the acknowledged sequence numbers. */
+  async sendOnly(phase: string, producers: ProducerSpec[], opts: { ackTimeoutMs?: number; textPad?: number; settleMs?: number } = {}): Promise<Record<string, number[]>> {
     const where = (key: string) => this.clientWorker?.get(key) ?? 0;
     const members = producers.flatMap((p) => p.members.map((receiver) => ({ receiver, producer: p.producer })));
     await this.all((i) => ({ type: 'members', phase, members: members.filter((m) => where(m.receiver) === i) }));
     await this.all((i) => ({ type: 'send', phase, producers: producers.filter((p) => where(p.client) === i), ackTimeoutMs: opts.ackTimeoutMs ?? 10_000, textPad: opts.textPad ?? 0 }));
     // Deliveries still in flight when the last ack came back.
     await new Promise((r) => setTimeout(r, opts.settleMs ?? 2000));
-    const acked: Record<string, number[]> = Object.assign({}, ...(await this.all<Record<string, number[]>>(() => ({ type: 'acked', phase }))));
+    return Object.assign({}, ...(await this.all<Record<string, number[]>>(() => ({ type: 'acked', phase }))));
+  }
+
+  /** Loss, duplicates and reordering of a phase so far (it can be asked again after a resync). */
+  async loss(phase: string, acked: Record<string, number[]>): Promise<LossSummary> {
     const parts = await this.all<LossSummary>(() => ({ type: 'loss', phase, acked }));
     return parts.reduce(addLoss, emptyLoss());
+  }
+
+  /** Reconnects the clients that lost their socket and fills their gaps from history (harness/resync.ts). */
+  async resync(phase: string, url: string, clients: ClientSpec[], opts: { transports: ('websocket' | 'polling')[]; history: boolean; timeoutMs?: number }): Promise<ResyncResult> {
+    const where = (key: string) => this.clientWorker?.get(key) ?? 0;
+    const parts = await this.all<ResyncResult>((i) => ({ type: 'resync', phase, url, clients: clients.filter((c) => where(c.key) === i), transports: opts.transports, history: opts.history, timeoutMs: opts.timeoutMs ?? 20_000 }));
+    return parts.reduce((a, b) => ({ reconnected: a.reconnected + b.reconnected, reconnectFailed: a.reconnectFailed + b.reconnectFailed, reconnectMs: Math.max(a.reconnectMs, b.reconnectMs), recovered: a.recovered + b.recovered, syncErrors: a.syncErrors + b.syncErrors }));
+  }
+
+  /** Chat-mix users, dealt round-robin over the workers (harness/chat.ts). */
+  async chat(cmd: Omit<ChatCmd, 'type' | 'users'>, users: ChatUser[]): Promise<{ latency: Record<string, LatencySummary>; errors: Record<string, number>; counts: Record<string, number> }> {
+    const parts = await this.all<ChatCollect>((i) => ({ ...cmd, type: 'chat', users: users.filter((_, k) => this.workerOf(k) === i) }));
+    const names = new Set(parts.flatMap((p) => Object.keys(p.hist)));
+    const latency: Record<string, LatencySummary> = {};
+    for (const n of names) latency[n] = summarise(merge(parts.map((p) => p.hist[n])));
+    const sum = (pick: (p: ChatCollect) => Record<string, number>) => {
+      const o: Record<string, number> = {};
+      for (const p of parts) for (const [k, v] of Object.entries(pick(p))) o[k] = (o[k] ?? 0) + v;
+      return o;
+    };
+    return { latency, errors: sum((p) => p.errors), counts: sum((p) => p.counts) };
   }
 
   async collect(phase: string): Promise<PhaseResult> {

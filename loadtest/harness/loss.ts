@@ -23,6 +23,8 @@ export interface LossChecker {
   /** One receiver `receiver` is a member of the room `producer` sends to. */
   member(receiver: string, producer: string): void;
   received(receiver: string, producer: string, seq: number): void;
+  /** Whether `receiver` already has (producer, seq): history:sync only adds what is missing. */
+  seen(receiver: string, producer: string, seq: number): boolean;
   /** `acked`: per producer, the sequence numbers the server acknowledged. */
   summary(acked: Record<string, number[]>): LossSummary;
 }
@@ -64,6 +66,10 @@ class MinimalLossChecker implements LossChecker {
     }
   }
 
+  seen(receiver: string, producer: string, seq: number): boolean {
+    return this.stream(receiver, producer).seen.has(seq);
+  }
+
   summary(acked: Record<string, number[]>): LossSummary {
     const out = emptyLoss();
     for (const s of this.streams.values()) {
@@ -90,6 +96,7 @@ class MinimalLossChecker implements LossChecker {
  */
 class SharedLossChecker implements LossChecker {
   private readonly got = new Map<string, Map<string, Tag[]>>(); // producer -> receiver -> arrivals
+  private readonly have = new Set<string>(); // receiver, producer, seq
 
   member(receiver: string, producer: string): void {
     let m = this.got.get(producer);
@@ -100,6 +107,11 @@ class SharedLossChecker implements LossChecker {
   received(receiver: string, producer: string, seq: number): void {
     this.member(receiver, producer);
     this.got.get(producer)!.get(receiver)!.push({ producerId: producer, seq });
+    this.have.add(`${receiver}\u0000${producer}\u0000${seq}`);
+  }
+
+  seen(receiver: string, producer: string, seq: number): boolean {
+    return this.have.has(`${receiver}\u0000${producer}\u0000${seq}`);
   }
 
   summary(acked: Record<string, number[]>): LossSummary {

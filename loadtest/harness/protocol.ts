@@ -1,4 +1,9 @@
 // Messages between the coordinator and its worker processes (Node IPC).
+import type { ChatCmd } from './chat';
+import type { ResyncCmd } from './resync';
+
+/** The server's limit on user ids per presence:subscribe (docs/protocol.md). */
+export const PRESENCE_SUBSCRIBE_MAX_IDS = 500;
 
 export interface ClientSpec {
   /** unique over the run; also the receiver name in loss counting */
@@ -10,8 +15,8 @@ export interface ClientSpec {
   rooms: string[];
   /** when to start (epoch ms): the open arrival model's schedule */
   at: number;
-  /** record presence:update receipts (presence observers) */
-  observePresence?: boolean;
+  /** presence observers: presence:subscribe to these users right after connecting, and record their presence:update receipts */
+  observePresence?: { userIds: string[] };
 }
 
 export interface ConnectCmd {
@@ -55,7 +60,9 @@ export type Cmd =
   | { type: 'loss'; phase: string; acked: Record<string, number[]> }
   | { type: 'collect'; phase: string }
   | { type: 'disconnect'; keys?: string[] }
-  | { type: 'exit' };
+  | { type: 'exit' }
+  | ChatCmd
+  | ResyncCmd;
 
 export interface Counters {
   connected: number;

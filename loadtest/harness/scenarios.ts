@@ -71,15 +71,20 @@ export interface FanoutResult {
   sendErrors: Record<string, number>;
 }
 
-/** fan-out: one producer per room (its first member) on a fixed schedule; every member, sender included, must receive every message. */
-export async function fanout(h: Coordinator, pop: Population, o: { msgPerSec: number; durationS: number; phase: string; textPad?: number }): Promise<FanoutResult> {
-  const R = pop.rooms.length;
-  const intervalMs = (R * 1000) / o.msgPerSec;
+/** One producer per room (its first member), `msgPerSec` over all rooms, starting in a second. */
+export function fanoutProducers(pop: Population, o: { msgPerSec: number; durationS: number; phase: string }): ProducerSpec[] {
+  const intervalMs = (pop.rooms.length * 1000) / o.msgPerSec;
   const t0 = nowMs() + 1000;
-  const producers: ProducerSpec[] = pop.rooms.map((members, j) => {
+  return pop.rooms.map((members, j) => {
     const start = t0 + Math.random() * intervalMs;
     return { client: members[0], producer: `${o.phase}.${j}`, room: pop.roomNames[j], members, start, intervalMs, end: t0 + o.durationS * 1000 };
   });
+}
+
+/** fan-out: one producer per room (its first member) on a fixed schedule; every member, sender included, must receive every message. */
+export async function fanout(h: Coordinator, pop: Population, o: { msgPerSec: number; durationS: number; phase: string; textPad?: number }): Promise<FanoutResult> {
+  const R = pop.rooms.length;
+  const producers = fanoutProducers(pop, o);
   const loss = await h.send(o.phase, producers, { textPad: o.textPad ?? 0 });
   const c = await h.collect(o.phase);
   const sockets = pop.rooms.reduce((a, r) => a + r.length, 0);
@@ -133,20 +138,21 @@ export interface PresenceResult {
   missedOffline: number;
 }
 
-/** presence churn: users connect and disconnect at a rate; observers on the other replicas time presence:update. */
+/** presence churn: users connect and disconnect at a rate; observers on the other replicas, subscribed to them, time presence:update. */
 export async function presenceChurn(h: Coordinator, t: Target, o: { churners: number; rate: number; holdMs: number; replicas: number; transports: Transport[] }): Promise<PresenceResult> {
   const run = rid();
   const obs = await cidPerReplica(t.url, `lt-obs-${run}`, o.replicas);
   const phase = 'presence';
-  const observers: ClientSpec[] = [...obs].map(([replica, cid]) => ({ key: `obs-${replica}`, userId: `lt-${run}-obs-${replica}`.slice(0, 64), cid, rooms: [], at: nowMs(), observePresence: true }));
+  const churnerIds = Array.from({ length: o.churners }, (_, i) => `lt-${run}-ch${i}`);
+  const observers: ClientSpec[] = [...obs].map(([replica, cid]) => ({ key: `obs-${replica}`, userId: `lt-${run}-obs-${replica}`.slice(0, 64), cid, rooms: [], at: nowMs(), observePresence: { userIds: churnerIds } }));
   await h.connect(phase, t.url, observers, { transports: o.transports });
   const start = nowMs() + 500;
   const churners: ClientSpec[] = [];
   const replicaOfChurner = new Map<string, string>();
   for (let i = 0; i < o.churners; i++) {
     const cid = `lt-${run}-ch${i}`;
-    replicaOfChurner.set(`lt-${run}-ch${i}`, await replicaOf(t.url, cid));
-    churners.push({ key: `ch${i}`, userId: `lt-${run}-ch${i}`, cid, rooms: [], at: start + (i * 1000) / o.rate });
+    replicaOfChurner.set(churnerIds[i], await replicaOf(t.url, cid));
+    churners.push({ key: `ch${i}`, userId: churnerIds[i], cid, rooms: [], at: start + (i * 1000) / o.rate });
   }
   // Churners are placed after the observers so they never share a worker slot order assumption.
   const r = await h.connect(phase, t.url, churners, { transports: o.transports, holdMs: o.holdMs });

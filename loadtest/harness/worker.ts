@@ -6,7 +6,10 @@ import { nowMs, sleep } from '../lib/clock';
 import { encode, newHist, recordMs, type Histogram } from '../lib/hist';
 import { tag } from '../../tools/loss-checker/index';
 import { createLossChecker, type LossChecker } from './loss';
-import type { Cmd, ConnectCmd, ConnectResult, Counters, PhaseCollect, SendCmd } from './protocol';
+import { runChat } from './chat';
+import { login } from './client';
+import { resync } from './resync';
+import { PRESENCE_SUBSCRIBE_MAX_IDS, type Cmd, type ConnectCmd, type ConnectResult, type Counters, type PhaseCollect, type SendCmd } from './protocol';
 
 interface Client {
   key: string;
@@ -64,19 +67,6 @@ function onMessage(receiver: string, msg: { text?: string }) {
   ph.loss.received(receiver, producer, Number(seqS));
 }
 
-async function login(url: string, userId: string, cid: string, timeoutMs: number): Promise<string> {
-  const res = await fetch(`${url}/api/login?cid=${encodeURIComponent(cid)}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ userId }),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  if (res.status !== 200) throw new Error(`login HTTP ${res.status}`);
-  const body = (await res.json()) as { token?: string };
-  if (!body.token) throw new Error('login: no token');
-  return body.token;
-}
-
 function ack<T>(socket: Socket, timeoutMs: number, event: string, payload: unknown): Promise<T> {
   return socket.timeout(timeoutMs).emitWithAck(event, payload) as Promise<T>;
 }
@@ -114,6 +104,13 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
     const t2 = nowMs();
     result.connectedAt[spec.key] = t2;
     recordMs(hist(ph, 'connect'), t2 - t1);
+    // presence:update only reaches subscribers; the server takes at most this many ids per subscribe.
+    stage = 'subscribe';
+    const watched = spec.observePresence?.userIds ?? [];
+    for (let i = 0; i < watched.length; i += PRESENCE_SUBSCRIBE_MAX_IDS) {
+      const a = await ack<{ ok: boolean; error?: { code: string } }>(socket, cmd.timeoutMs, 'presence:subscribe', { userIds: watched.slice(i, i + PRESENCE_SUBSCRIBE_MAX_IDS) });
+      if (!a?.ok) throw new Error(`presence:subscribe ${a?.error?.code ?? 'failed'}`);
+    }
     stage = 'join';
     for (const [i, room] of spec.rooms.entries()) {
       const a = await ack<{ ok: boolean; error?: { code: string } }>(socket, cmd.timeoutMs, 'room:join', { room });
@@ -259,6 +256,14 @@ async function handle(cmd: Cmd): Promise<unknown> {
     case 'exit':
       setTimeout(() => process.exit(0), 10);
       return null;
+    case 'chat':
+      return runChat(cmd, counters);
+    case 'resync':
+      return resync(cmd, {
+        get: (key) => clients.get(key),
+        listen: (key, socket) => socket.on('message:new', (m) => onMessage(key, m)),
+        loss: (name) => phase(name).loss,
+      });
   }
 }
 

@@ -40,7 +40,14 @@ function trend(m: Record<string, number> | undefined): Lat | undefined {
   return { count: m.count, p50: r(m.med), p95: r(m['p(95)']), p99: r(m['p(99)']), p999: r(m['p(99.9)']), max: r(m.max) };
 }
 
-export async function runK6(url: string, load: ToolLoad, outPrefix: string): Promise<ToolResult> {
+/** In the compose network instead of on the host: the `loadtest` profile of compose/k6.yml, on this network. */
+export interface InNetwork {
+  network: string;
+  image: string;
+  project: string;
+}
+
+export async function runK6(url: string, load: ToolLoad, outPrefix: string, inNetwork?: InNetwork): Promise<ToolResult> {
   let bin: string;
   try {
     bin = k6Binary();
@@ -60,10 +67,18 @@ export async function runK6(url: string, load: ToolLoad, outPrefix: string): Pro
     RUN: `${Date.now().toString(36)}`,
     K6_NO_USAGE_REPORT: 'true',
   };
-  const args = ['run', '--quiet', '--no-color', '--summary-export', summary, path.join(LOADTEST, 'k6/fanout.js')];
+  let cmd = bin;
+  let args = ['run', '--quiet', '--no-color', '--summary-export', summary, path.join(LOADTEST, 'k6/fanout.js')];
+  if (inNetwork) {
+    // The same script and settings, from a container on the project's network.
+    cmd = 'docker';
+    const pass = ['URL', 'SOCKETS', 'ROOMS', 'CONNECT_RATE', 'MSG_PER_SEC', 'DURATION_S', 'RUN', 'K6_NO_USAGE_REPORT'].flatMap((k) => ['-e', `${k}=${env[k as keyof typeof env]}`]);
+    args = ['compose', '-f', path.join(LOADTEST, 'compose/k6.yml'), '-p', inNetwork.project, '--profile', 'loadtest', 'run', '--rm', '--no-deps', ...pass, 'k6', 'run', '--quiet', '--no-color', '--summary-export', `/out/${path.basename(summary)}`, '/scripts/fanout.js'];
+    Object.assign(env, { LT_TARGET_NETWORK: inNetwork.network, LT_K6_OUT: path.dirname(summary), K6_IMAGE: inNetwork.image, LT_K6_PROJECT: inNetwork.project });
+  }
   const exitCode = await new Promise<number>((resolve) => {
     const out = fs.openSync(log, 'w');
-    const p = spawn(bin, args, { env, stdio: ['ignore', out, out] });
+    const p = spawn(cmd, args, { env, stdio: ['ignore', out, out] });
     p.on('close', (c) => {
       fs.closeSync(out);
       resolve(c ?? 1);

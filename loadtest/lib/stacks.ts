@@ -38,6 +38,8 @@ export interface StackSpec {
   replicas: number;
   env: Record<string, string>;
   log: string;
+  /** more arguments for the stack CLI's `up` (e.g. --redis cluster) */
+  upArgs?: string[];
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: string, timeoutMs: number): Promise<number> {
@@ -64,7 +66,7 @@ export async function stackUp(s: StackSpec): Promise<void> {
   const env = stackEnv(s);
   const code =
     s.target === 'switchboard'
-      ? await run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', 'up', '--replicas', String(s.replicas)], env, s.log, 600_000)
+      ? await run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', 'up', '--replicas', String(s.replicas), ...(s.upArgs ?? [])], env, s.log, 600_000)
       : await run(process.execPath, [...TSX, 'loadtest/baseline/stack.ts', 'up', String(s.replicas)], env, s.log, 600_000);
   if (code !== 0) {
     const tail = fs.readFileSync(s.log, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
@@ -100,4 +102,17 @@ export async function nginxBridgeUrl(s: StackSpec): Promise<string> {
   const ip = name ? (await sh(['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', name])).split(/\s+/)[0] : '';
   if (!ip) throw new Error(`no bridge address for ${s.project}'s nginx`);
   return `http://${ip}:80`;
+}
+
+/**
+ * The stack CLI's chaos verbs (`make kill/start TARGET=...`) against a
+ * load-test project: kill | start with --target redis|realtime-N. The stock
+ * baseline is a compose project of the same shape; its compose files are named
+ * here because the CLI lists containers through `docker compose ps`.
+ */
+export async function stackVerb(s: StackSpec, verb: 'kill' | 'start', target: string): Promise<void> {
+  const env = stackEnv(s);
+  if (s.target === 'stock') env.SB_COMPOSE_FILES = ['loadtest/baseline/docker-compose.yml', ...(s.env.LT_EXTRA_COMPOSE ?? '').split(':').filter(Boolean)].join(':');
+  const code = await run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', verb, '--target', target], env, s.log, 180_000);
+  if (code !== 0) throw new Error(`stack ${verb} --target ${target} on ${s.project} failed (exit ${code}); see ${s.log}`);
 }

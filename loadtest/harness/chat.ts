@@ -1,0 +1,143 @@
+// Chat mix, the worker side: realistic users. Each one, at its scheduled
+// arrival, logs in, connects, joins 1-3 rooms, reads each room's history
+// (history:sync), then until its session ends: idles (exponential think
+// time), types (`typing`, no ack), sends, and at the end leaves its rooms and
+// disconnects. Every action is timed (HDR histogram per action) and its errors
+// are counted by action; delivery latency is timed from the send.
+import type { Socket } from 'socket.io-client';
+import { nowMs, sleep } from '../lib/clock';
+import { encode, newHist, recordMs, type Histogram } from '../lib/hist';
+import { ackOk, login, openSocket } from './client';
+import type { Counters } from './protocol';
+
+export interface ChatUser {
+  key: string;
+  userId: string;
+  cid: string;
+  /** arrival (epoch ms), fixed in advance: open model */
+  at: number;
+  rooms: string[];
+  /** when the user leaves (epoch ms) */
+  until: number;
+}
+
+export interface ChatCmd {
+  type: 'chat';
+  phase: string;
+  url: string;
+  users: ChatUser[];
+  transports: ('websocket' | 'polling')[];
+  timeoutMs: number;
+  /** mean think time between two messages of one user (exponential) */
+  thinkMs: number;
+  /** how long a user "types" before sending */
+  typingMs: number;
+  /** what the target speaks beyond join/leave/send/typing: the stock server has no history */
+  history: boolean;
+  typing: boolean;
+}
+
+export interface ChatCollect {
+  hist: Record<string, string>;
+  errors: Record<string, number>;
+  counts: Record<string, number>;
+}
+
+const PREFIX = 'cm|';
+
+export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCollect> {
+  const hists = new Map<string, Histogram>();
+  const errors: Record<string, number> = {};
+  const counts: Record<string, number> = { users: 0, completed: 0, sent: 0, delivered: 0, typingSent: 0, typingReceived: 0, historyMessages: 0 };
+  const time = (name: string, ms: number) => {
+    let h = hists.get(name);
+    if (!h) hists.set(name, (h = newHist()));
+    recordMs(h, ms);
+  };
+  const fail = (action: string, e: unknown) => {
+    counters.errors++;
+    const what = `${action}: ${(e as Error).message ?? e}`.slice(0, 80);
+    errors[what] = (errors[what] ?? 0) + 1;
+  };
+  /** Runs one timed action; false when it failed. */
+  const timed = async (action: string, fn: () => Promise<unknown>): Promise<boolean> => {
+    const t0 = nowMs();
+    try {
+      await fn();
+      time(action, nowMs() - t0);
+      return true;
+    } catch (e) {
+      fail(action, e);
+      return false;
+    }
+  };
+
+  const oneUser = async (u: ChatUser) => {
+    await sleep(u.at - nowMs());
+    counts.users++;
+    counters.connecting++;
+    let socket: Socket | undefined;
+    let token = '';
+    let held = false;
+    let connecting = true;
+    const doneConnecting = () => {
+      if (connecting) counters.connecting--;
+      connecting = false;
+    };
+    try {
+      if (!(await timed('login', async () => (token = await login(cmd.url, u.userId, u.cid, cmd.timeoutMs))))) return;
+      const opened = await timed('connect', async () => {
+        socket = await openSocket(cmd.url, { token, userId: u.userId, cid: u.cid, transports: cmd.transports, timeoutMs: cmd.timeoutMs }, (s) => {
+          s.on('message:new', (m: { text?: string }) => {
+            if (typeof m?.text !== 'string' || !m.text.startsWith(PREFIX)) return;
+            counts.delivered++;
+            counters.deliveries++;
+            time('delivery', nowMs() - Number(m.text.split('|', 3)[1]));
+          });
+          s.on('typing', () => counts.typingReceived++);
+        });
+      });
+      doneConnecting();
+      if (!opened || !socket) return;
+      const s = socket;
+      counters.connected++;
+      held = true;
+      for (const room of u.rooms) await timed('join', () => ackOk(s, cmd.timeoutMs, 'room:join', { room }));
+      if (cmd.history)
+        for (const room of u.rooms)
+          await timed('history', async () => {
+            const a = await ackOk<{ ok: boolean; messages?: unknown[] }>(s, cmd.timeoutMs, 'history:sync', { room });
+            counts.historyMessages += a.messages?.length ?? 0;
+          });
+      let n = 0;
+      for (;;) {
+        const think = -Math.log(1 - Math.random()) * cmd.thinkMs; // exponential idle
+        if (nowMs() + think + cmd.typingMs >= u.until) break;
+        await sleep(think);
+        const room = u.rooms[n % u.rooms.length];
+        if (cmd.typing) {
+          s.emit('typing', { room, typing: true });
+          counts.typingSent++;
+          await sleep(cmd.typingMs);
+        }
+        counters.sends++;
+        const ok = await timed('send', () => ackOk(s, cmd.timeoutMs, 'message:send', { room, text: `${PREFIX}${nowMs().toFixed(3)}|${u.userId} hello ${n}`, clientMsgId: `${u.key}:${n}` }));
+        if (ok) {
+          counts.sent++;
+          counters.acks++;
+        }
+        if (cmd.typing) s.emit('typing', { room, typing: false });
+        n++;
+      }
+      await sleep(u.until - nowMs());
+      for (const room of u.rooms) await timed('leave', () => ackOk(s, cmd.timeoutMs, 'room:leave', { room }));
+      counts.completed++;
+    } finally {
+      doneConnecting();
+      if (held) counters.connected--;
+      socket?.disconnect();
+    }
+  };
+  await Promise.all(cmd.users.map(oneUser));
+  return { hist: Object.fromEntries([...hists].map(([k, h]) => [k, encode(h)])), errors, counts };
+}

@@ -1,0 +1,52 @@
+// Small socket.io-client helpers for the scenarios that drive their own
+// clients (chat mix, chaos resync, recovery probe): log in, open a socket,
+// emit with an ack and a timeout.
+import { io, type Socket } from 'socket.io-client';
+
+export interface Ack {
+  ok: boolean;
+  error?: { code: string; message?: string };
+  [k: string]: unknown;
+}
+
+/** POST /api/login through nginx (the cid picks the replica); the token. */
+export async function login(url: string, userId: string, cid: string, timeoutMs: number): Promise<string> {
+  const res = await fetch(`${url}/api/login?cid=${encodeURIComponent(cid)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ userId }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (res.status !== 200) throw new Error(`login HTTP ${res.status}`);
+  const body = (await res.json()) as { token?: string };
+  if (!body.token) throw new Error('login: no token');
+  return body.token;
+}
+
+/** A connected socket (no automatic reconnection: the scenario decides). */
+export async function openSocket(url: string, o: { token: string; userId: string; cid: string; transports: ('websocket' | 'polling')[]; timeoutMs: number }, before?: (s: Socket) => void): Promise<Socket> {
+  const socket = io(url, { auth: { token: o.token, userId: o.userId }, query: { cid: o.cid }, transports: o.transports, forceNew: true, reconnection: false, timeout: o.timeoutMs });
+  before?.(socket); // listeners in place before the first event can arrive
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', (e) => reject(new Error(`connect_error ${e.message}`)));
+    });
+  } catch (e) {
+    socket.disconnect();
+    throw e;
+  }
+  return socket;
+}
+
+export function ack<T = Ack>(socket: Socket, timeoutMs: number, event: string, payload?: unknown): Promise<T> {
+  const s = socket.timeout(timeoutMs);
+  return (payload === undefined ? s.emitWithAck(event) : s.emitWithAck(event, payload)) as Promise<T>;
+}
+
+/** Rejects with the server's error code when the ack is not ok. */
+export async function ackOk<T extends Ack = Ack>(socket: Socket, timeoutMs: number, event: string, payload?: unknown): Promise<T> {
+  const a = await ack<T>(socket, timeoutMs, event, payload);
+  if (!a?.ok) throw new Error(a?.error?.code ?? 'not ok');
+  return a;
+}

@@ -1,0 +1,77 @@
+// The soak's leak rule: per replica, a least-squares line through its RSS and
+// its used heap over the steady part (after the warm-up); a leak is a slope
+// above the limit that also added at least `minGrowthMb` over that part (so a
+// short, noisy window cannot fail on a few MB of GC sawtooth).
+import type { Sample } from './sampler';
+
+export interface LeakLimits {
+  maxHeapMbPerMin: number;
+  maxRssMbPerMin: number;
+  minGrowthMb: number;
+}
+
+export interface ReplicaTrend {
+  samples: number;
+  spanMin: number;
+  heapMbPerMin?: number;
+  rssMbPerMin: number;
+  heapGrowthMb?: number;
+  rssGrowthMb: number;
+  lagP99MeanMs?: number;
+  lagP99MaxMs?: number;
+  leak: boolean;
+  why?: string;
+}
+
+export const leakRule = (l: LeakLimits, warmupS: number) =>
+  `after the first ${warmupS} s, per replica, least-squares slope of used heap > ${l.maxHeapMbPerMin} MB/min or of RSS > ${l.maxRssMbPerMin} MB/min, with at least ${l.minGrowthMb} MB of growth along that line over the steady part`;
+
+/** Slope (per minute) of y over t (ms) by least squares. */
+function slopePerMin(points: { t: number; y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mt = points.reduce((a, p) => a + p.t, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.t - mt) * (p.y - my);
+    den += (p.t - mt) ** 2;
+  }
+  return den ? (num / den) * 60_000 : 0;
+}
+
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+export function trends(samples: Sample[], steadyFrom: number, l: LeakLimits): Record<string, ReplicaTrend> {
+  const by = new Map<string, Sample[]>();
+  for (const s of samples) if (s.t >= steadyFrom) by.set(s.replica, [...(by.get(s.replica) ?? []), s]);
+  const out: Record<string, ReplicaTrend> = {};
+  for (const [replica, ss] of by) {
+    const spanMin = ss.length > 1 ? (ss[ss.length - 1].t - ss[0].t) / 60_000 : 0;
+    const rss = slopePerMin(ss.map((s) => ({ t: s.t, y: s.rssMb })));
+    const heapPts = ss.filter((s) => s.heapMb !== undefined).map((s) => ({ t: s.t, y: s.heapMb! }));
+    const heap = heapPts.length > 1 ? slopePerMin(heapPts) : undefined;
+    const lags = ss.map((s) => s.lagMs).filter((x): x is number => x !== undefined);
+    const tr: ReplicaTrend = {
+      samples: ss.length,
+      spanMin: r2(spanMin),
+      rssMbPerMin: r2(rss),
+      rssGrowthMb: r2(rss * spanMin),
+      heapMbPerMin: heap === undefined ? undefined : r2(heap),
+      heapGrowthMb: heap === undefined ? undefined : r2(heap * spanMin),
+      lagP99MeanMs: lags.length ? r2(lags.reduce((a, b) => a + b, 0) / lags.length) : undefined,
+      lagP99MaxMs: lags.length ? Math.max(...lags) : undefined,
+      leak: false,
+    };
+    const why: string[] = [];
+    if (heap !== undefined && heap > l.maxHeapMbPerMin && heap * spanMin >= l.minGrowthMb) why.push(`heap +${r2(heap)} MB/min (+${r2(heap * spanMin)} MB)`);
+    if (rss > l.maxRssMbPerMin && rss * spanMin >= l.minGrowthMb) why.push(`RSS +${r2(rss)} MB/min (+${r2(rss * spanMin)} MB)`);
+    if (why.length) {
+      tr.leak = true;
+      tr.why = why.join(', ');
+    }
+    out[replica] = tr;
+  }
+  return out;
+}
