@@ -10,6 +10,7 @@ import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
 import type { PresenceService } from '../presence';
+import { notifySyncAfterRedisGaps } from './sync-notifier';
 import { PresenceSubscriptions, type PresenceSubscription } from '../presence/subscriptions';
 import { regionOf, regionRoom } from '../regions';
 import type { RateLimiter } from '../ratelimit';
@@ -95,19 +96,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
 
   // Broadcasts made while Redis was away reached only local clients; once it is
   // back, tell ours to run history:sync for their rooms (persisted, then synced).
-  let redisDownSince: number | undefined;
-  redis.on('down', () => (redisDownSince ??= Date.now()));
-  redis.on('up', () => {
-    if (redisDownSince === undefined) return;
-    // `since`: when this replica lost Redis; clients sync from before it.
-    io.local.emit('sync:required', { reason: 'redis-recovered', ts: Date.now(), since: redisDownSince });
-    redisDownSince = undefined;
-  });
-  // Cluster: sharded subscriptions re-issued after a slot move or failover; broadcasts of the gap were missed live.
-  redis.on('resubscribed', (since: number) => {
-    if (redisDownSince !== undefined) return;
-    io.local.emit('sync:required', { reason: 'redis-recovered', ts: Date.now(), since });
-  });
+  notifySyncAfterRedisGaps(io, redis);
 
   // presence:update goes to the sockets subscribed to that user or to everyone, not to all sockets.
   const presenceSubscriptions = new PresenceSubscriptions(presence);

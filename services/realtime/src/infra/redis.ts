@@ -27,6 +27,9 @@ const CLUSTER_PROBE_INTERVAL_MS = 1000;
 /** How far back a re-subscription's gap may reach: two slot-map refreshes (redis-topology.ts refreshes every second). */
 const RESUBSCRIBE_GAP_MS = 2 * SLOTS_REFRESH_INTERVAL_MS;
 
+/** Redis Cluster has 16384 hash slots. */
+const CLUSTER_SLOTS = 16384;
+
 type ClusterProbe = Required<Pick<RedisHealth, 'primaries' | 'clusterState'>> & { ok: boolean };
 
 /**
@@ -168,14 +171,36 @@ export class RedisConnections extends EventEmitter {
     return { mode, state: 'connected', ...(primary ? { primary } : {}) };
   }
 
-  /** PINGs every primary of the slot map and reads cluster_state; a change of verdict updates isUp(). */
+  /**
+   * PINGs the primary of every slot range and reads cluster_state; a change of
+   * verdict updates isUp(). The owners come from the slot map, not from
+   * `nodes('master')`: ioredis drops a primary whose connection closed from
+   * that list until its next slot refresh, so a probe of the list alone would
+   * miss the dead shard and say ok while its slots are unreachable.
+   */
   private async probeCluster(cluster: Cluster): Promise<ClusterProbe> {
-    const masters = cluster.nodes('master');
-    const answers = await Promise.all(masters.map((node) => withTimeout(node.ping(), HEALTH_PING_TIMEOUT_MS).then(() => true, () => false)));
+    const owners = new Set<string>();
+    let uncovered = cluster.slots.length < CLUSTER_SLOTS;
+    for (let slot = 0; slot < CLUSTER_SLOTS && !uncovered; slot++) {
+      const owner = cluster.slots[slot]?.[0];
+      if (owner) owners.add(owner);
+      else uncovered = true;
+    }
+    const masters = new Map(cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+    const answers = await Promise.all(
+      [...owners].map((key) => {
+        const node = masters.get(key);
+        return node ? withTimeout(node.ping(), HEALTH_PING_TIMEOUT_MS).then(() => true, () => false) : Promise.resolve(false);
+      }),
+    );
     const answering = answers.filter(Boolean).length;
     const info = await withTimeout(cluster.cluster('INFO'), HEALTH_PING_TIMEOUT_MS).catch(() => '');
     const clusterState = /cluster_state:(\w+)/.exec(String(info))?.[1] ?? 'unknown';
-    const probe = { ok: masters.length > 0 && answering === masters.length && clusterState === 'ok', primaries: { answering, total: masters.length }, clusterState };
+    const probe = {
+      ok: !uncovered && owners.size > 0 && answering === owners.size && clusterState === 'ok',
+      primaries: { answering, total: owners.size },
+      clusterState,
+    };
     const changed = this.clusterProbe?.ok !== probe.ok;
     this.clusterProbe = probe;
     if (changed) this.updateState();
