@@ -7,7 +7,6 @@ import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { MongoConnection } from '../infra/mongo';
 import { messageModel, type MessageDoc } from './message.model';
-import { MessageWriter } from './message-writer';
 
 /** A chat message as clients see it (`message:new`, acks, history). */
 export interface ChatMessage {
@@ -27,7 +26,6 @@ export interface ChatMessage {
  */
 export class ChatService {
   private readonly messages: Model<MessageDoc>;
-  private readonly writer: MessageWriter;
 
   constructor(
     private readonly mongo: MongoConnection,
@@ -40,14 +38,13 @@ export class ChatService {
     private readonly firstPageTtlMs = 30_000,
   ) {
     this.messages = messageModel(mongo.connection);
-    this.writer = new MessageWriter(this.messages, 256, (size) => this.metrics.messageBatchSize.observe(size));
   }
 
   /** Persists a message; `duplicate` is true when the clientMsgId was already stored. */
   async send(userId: string, room: string, text: string, clientMsgId: string): Promise<{ message: ChatMessage; duplicate: boolean }> {
     this.requireMongo();
     try {
-      const doc = await this.writer.insert({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
+      const doc = await this.messages.create({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
       this.metrics.messagesPersisted.inc();
       await this.cache.invalidate(`room:${room}`);
       this.countActivity(room);
