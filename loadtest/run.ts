@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Coordinator } from './harness/coordinator';
-import { connectStorm, fanout, presenceChurn, type FanoutResult, type PresenceResult, type StormResult, type Target } from './harness/scenarios';
+import { connectStorm, fanout, presenceChurn, requireConnected, type FanoutResult, type PresenceResult, type StormResult, type Target } from './harness/scenarios';
 import { Sampler } from './lib/sampler';
 import { freePort, LOAD_LIMITS, LOADTEST, nginxBridgeUrl, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
 import { PROFILES, SCENARIOS, type Scenario, type Variant } from './profiles';
@@ -149,13 +149,19 @@ async function main(): Promise<number> {
     // images (on a fresh machine it builds the local base images once; two
     // builders of the same images at once would collide).
     const sb = specs.find((s) => s.target === 'switchboard');
+    // Also done waiting once the Switchboard `up` has ended (it has its own 10 min limit), whatever its log says.
+    let sbUpEnded = false;
     const imagesReady = async () => {
-      while (sb && !fs.existsSync(sb.log)) await new Promise((r) => setTimeout(r, 500));
-      while (sb && !/==> Starting project|ERROR/.test(fs.readFileSync(sb.log, 'utf8'))) await new Promise((r) => setTimeout(r, 1000));
+      while (sb && !sbUpEnded && !fs.existsSync(sb.log)) await new Promise((r) => setTimeout(r, 500));
+      while (sb && !sbUpEnded && !/==> Starting project|ERROR/.test(fs.readFileSync(sb.log, 'utf8'))) await new Promise((r) => setTimeout(r, 1000));
     };
     const ups = specs.map(async (s) => {
       if (s.target === 'stock') await imagesReady();
-      await stackUp(s);
+      try {
+        await stackUp(s);
+      } finally {
+        if (s === sb) sbUpEnded = true;
+      }
       info(`${s.label} is up on http://127.0.0.1:${s.port}`);
     });
     await Promise.all(ups);
@@ -187,8 +193,10 @@ async function main(): Promise<number> {
           Object.assign(tr, await runHarness(s, target));
         } catch (e) {
           tr.errors = [...(tr.errors ?? []), `harness: ${(e as Error).message}`];
+          (tr.failed ??= {}).harness = (e as Error).message;
           console.error(`!!  [${s.label}] harness failed: ${(e as Error).message}`);
         }
+      for (const [name, why] of Object.entries(tr.failed ?? {})) console.error(`!!  [${s.label}] ${name} failed: ${why}`);
       // Each tool on its own: one failing does not keep the others from running.
       const guarded = async (tool: string, run: () => Promise<ToolResult>): Promise<ToolResult> => {
         try {
@@ -220,7 +228,7 @@ async function main(): Promise<number> {
         try {
           return await run();
         } catch (e) {
-          report.failures.push(`${s.label} ${name}: ${(e as Error).message}`);
+          (tr.failed ??= {})[name] = (e as Error).message; // gates() makes it a failure of the run
           console.error(`!!  [${s.label}] ${name} failed: ${(e as Error).message}`);
           return undefined;
         }
@@ -264,7 +272,9 @@ async function main(): Promise<number> {
       for (const s of specs) {
         const url = urls.get(s.label)!;
         await new Promise((r) => setTimeout(r, 2000));
-        await runStorm(s, { name: s.label, url, presence: s.target === 'switchboard' }, report.targets[s.label]).catch((e: Error) => report.failures.push(`${s.label} connect storm: ${e.message}`));
+        await runStorm(s, { name: s.label, url, presence: s.target === 'switchboard' }, report.targets[s.label]).catch((e: Error) => {
+          (report.targets[s.label].failed ??= {}).storm = e.message; // gates() makes it a failure of the run
+        });
       }
   } catch (e) {
     report.failures.push(`run aborted: ${(e as Error).message}`);
@@ -298,6 +308,8 @@ async function runFanout(s: StackSpec, target: Target, h: Coordinator, sampler: 
   const popRun = await connectStorm(h, target, { ...pp, transports: ['websocket'], tag: `${s.label}-population` });
   out.population = popRun.result;
   info(`connected ${popRun.result.ok}, failed ${popRun.result.failed}; connect+join p99 ${popRun.result.latency.connectJoin?.p99} ms`);
+  requireConnected(popRun.result, 'population');
+  if (popRun.result.shortfall) info(`shortfall: ${popRun.result.shortfall}; going on with the sockets it has`);
   const pop = popRun.pop;
   for (const f of [profile.warmup, ...profile.fanout]) {
     step(`[${s.label}] ${f.phase}: ${profile.storm.rooms} rooms, ${f.msgPerSec} msg/s for ${f.durationS} s`);
@@ -317,8 +329,20 @@ async function runHarness(s: StackSpec, target: Target): Promise<TargetReport> {
   const h = new Coordinator(profile.workers);
   h.label = `${s.label}`;
   h.progress(true);
+  const fail = (name: string, e: unknown) => {
+    const why = (e as Error).message;
+    out.errors = [...(out.errors ?? []), `${name}: ${why}`];
+    (out.failed ??= {})[name] = why;
+  };
   try {
-    if (wanted('fanout')) await runFanout(s, target, h, sampler, out);
+    // Each on its own: a fan-out that could not connect does not keep presence churn from running.
+    if (wanted('fanout'))
+      try {
+        await runFanout(s, target, h, sampler, out);
+      } catch (e) {
+        fail('fanout', e);
+        await h.disconnectAll().catch(() => undefined);
+      }
     if (target.presence && wanted('presence')) {
       step(`[${s.label}] presence churn: ${profile.churn.churners} users at ${profile.churn.rate}/s, each online ${profile.churn.holdMs} ms`);
       h.label = `${s.label} presence`;
@@ -327,8 +351,7 @@ async function runHarness(s: StackSpec, target: Target): Promise<TargetReport> {
         out.presence = p;
         info(`presence online p99 ${p.online.p99} ms, offline p99 ${p.offline.p99} ms, missed ${p.missedOnline}/${p.missedOffline}; ${p.connected} of ${p.churners} churners connected`);
       } catch (e) {
-        out.errors = [...(out.errors ?? []), `presence churn: ${(e as Error).message}`];
-        console.error(`!!  [${s.label}] presence churn failed: ${(e as Error).message}`);
+        fail('presence', e);
       }
     }
   } finally {
@@ -355,6 +378,7 @@ async function runStorm(s: StackSpec, target: Target, out: TargetReport): Promis
     const storm = await connectStorm(h, target, { ...profile.storm, transports: ['websocket'], tag: s.label });
     out.storm = storm.result;
     info(`connected ${storm.result.ok}, failed ${storm.result.failed}; connect+join p99 ${storm.result.latency.connectJoin?.p99} ms`);
+    requireConnected(storm.result);
     await h.disconnectAll();
   } finally {
     await h.close();
@@ -366,6 +390,8 @@ function gates(r: Report): void {
   const smoke = r.profile === 'smoke';
   for (const v of r.variants ?? []) if (v.error) r.failures.push(`variant ${v.label}: ${v.error}`);
   for (const t of Object.values(r.targets)) {
+    // A scenario that could not be carried out (no socket connected within its deadline, ...): its reason.
+    for (const [name, why] of Object.entries(t.failed ?? {})) r.failures.push(`${t.label} ${name}: ${why}`);
     if (t.soak?.leaked) r.failures.push(`${t.label} soak: memory growth over the leak rule (${Object.entries(t.soak.replicas).filter(([, x]) => x.leak).map(([k, x]) => `${k}: ${x.why}`).join('; ')})`);
     if (smoke && t.chat && (t.chat.counts.completed ?? 0) < t.chat.users) r.failures.push(`${t.label} chat mix: ${t.chat.counts.completed ?? 0} of ${t.chat.users} users completed (${Object.entries(t.chat.errors).map(([k, v]) => `${k}: ${v}`).join(', ')})`);
     if (t.chaos?.errors.length) r.failures.push(`${t.label} chaos: ${t.chaos.errors.join('; ')}`);

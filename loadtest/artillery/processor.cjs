@@ -26,9 +26,13 @@ function timeConnect(context, events, done) {
   socket.off('connect_error');
   socket.disconnect();
   let finished = false;
+  // A connect the server never answers (auth middleware waiting on a wedged
+  // database) fails the VU after 20 s instead of holding it for good.
+  const timer = setTimeout(() => finish(new Error('connect timeout after 20000 ms')), 20_000);
   const finish = (e) => {
     if (finished) return;
     finished = true;
+    clearTimeout(timer);
     done(e);
   };
   const t0 = performance.now();

@@ -54,17 +54,30 @@ export async function runArtillery(url: string, load: ToolLoad, outPrefix: strin
   };
   const overrides = JSON.stringify({ config: { phases: [{ name: 'connect storm', duration: connectS, arrivalRate: load.connectRate }] } });
   const args = ['run', '--target', url, '--overrides', overrides, '-o', out, path.join(LOADTEST, 'artillery/fanout.yml')];
+  // A backstop should Artillery not end by itself (VUs waiting on a stack that stopped answering): the planned run twice over, plus 2 min.
+  const limitMs = (2 * (connectS + load.durationS + 10) + 120) * 1000;
+  let killed = false;
   const exitCode = await new Promise<number>((resolve) => {
     const fd = fs.openSync(log, 'w');
     const p = spawn(bin, args, { env, cwd: LOADTEST, stdio: ['ignore', fd, fd] });
+    const timer = setTimeout(() => {
+      killed = true;
+      p.kill('SIGTERM');
+      setTimeout(() => p.kill('SIGKILL'), 10_000).unref();
+    }, limitMs);
     p.on('close', (c) => {
+      clearTimeout(timer);
       fs.closeSync(fd);
       resolve(c ?? 1);
     });
     p.on('error', () => resolve(127));
   });
   fs.rmSync(csv, { force: true });
-  const res: ToolResult = { tool: 'artillery', exitCode, errors: 0, raw: path.basename(out), sockets: load.sockets };
+  const res: ToolResult = { tool: 'artillery', exitCode: killed && exitCode === 0 ? 1 : exitCode, errors: 0, raw: path.basename(out), sockets: load.sockets };
+  if (killed) {
+    res.error = `stopped after ${Math.round(limitMs / 1000)} s without ending by itself; see ${path.basename(log)}`;
+    return res;
+  }
   try {
     const j = JSON.parse(fs.readFileSync(out, 'utf8')) as { aggregate: { counters: Record<string, number>; summaries: Record<string, Record<string, number>> } };
     const c = j.aggregate.counters;

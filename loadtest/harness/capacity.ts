@@ -19,7 +19,7 @@ import { Sampler } from '../lib/sampler';
 import type { ScenarioCtx } from './context';
 import { Coordinator } from './coordinator';
 import type { ClientSpec } from './protocol';
-import { cidPerReplica, connectStorm, fanout } from './scenarios';
+import { cidPerReplica, connectStorm, fanout, requireConnected } from './scenarios';
 
 export interface CapacityStep {
   target: number;
@@ -45,7 +45,7 @@ export interface SearchTrial {
 export interface CapacityResult {
   steps: CapacityStep[];
   maxHeld: number;
-  search: { sockets: number; rooms: number; p99LimitMs: number; trials: SearchTrial[]; best?: number; firstFail?: number };
+  search: { sockets: number; rooms: number; p99LimitMs: number; trials: SearchTrial[]; best?: number; firstFail?: number; connected?: number; shortfall?: string };
   samples: Sample[];
   errors: string[];
 }
@@ -65,6 +65,9 @@ export async function runCapacity(ctx: ScenarioCtx, workers: number): Promise<Ca
     h.label = `${spec.label} search population`;
     const pop = await connectStorm(h, target, { ...pp, transports: ctx.transports, tag: `${spec.label}-search` });
     ctx.info(`search population: ${pop.result.ok} connected, ${pop.result.failed} failed`);
+    out.search.connected = pop.result.ok;
+    out.search.shortfall = pop.result.shortfall;
+    requireConnected(pop.result, 'search population');
     const trial = async (rate: number): Promise<SearchTrial> => {
       h.label = `${spec.label} search ${rate}/s`;
       const r = await fanout(h, pop.pop, { phase: `search-${rate}`, msgPerSec: rate, durationS: cap.searchDurationS });

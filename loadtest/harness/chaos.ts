@@ -21,7 +21,7 @@ import { Coordinator } from './coordinator';
 import type { LossSummary } from './loss';
 import { CrossReplicaProbe } from './probe';
 import type { ResyncResult } from './resync';
-import { cidPerReplica, connectStorm, fanoutProducers } from './scenarios';
+import { cidPerReplica, connectStorm, fanoutProducers, requireConnected } from './scenarios';
 
 export interface ChaosPhase {
   phase: string;
@@ -45,6 +45,10 @@ export interface ChaosPhase {
 export interface ChaosResult {
   sockets: number;
   connected: number;
+  /** sockets that did not connect and join (within the deadline, lib/deadline.ts), and why */
+  connectFailed?: number;
+  connectErrors?: Record<string, number>;
+  shortfall?: string;
   rooms: number;
   msgPerSec: number;
   phaseS: number;
@@ -90,6 +94,11 @@ export async function runChaos(ctx: ScenarioCtx, workers: number): Promise<Chaos
     out.killedReplica = spare && /^realtime-\d+$/.test(spare) ? spare : `realtime-${spec.replicas}`;
     const pop = await connectStorm(h, target, { sockets: o.sockets, rate: o.rate, rooms: o.rooms, transports: ctx.transports, tag: `${spec.label}-chaos` });
     out.connected = pop.result.ok;
+    out.connectFailed = pop.result.failed;
+    out.connectErrors = pop.result.connect;
+    out.shortfall = pop.result.shortfall;
+    requireConnected(pop.result);
+    if (pop.result.shortfall) ctx.info(`shortfall: ${pop.result.shortfall}; going on with the sockets it has`);
 
     const phase = async (name: string, event: string, hurt?: (t0: number, p: ChaosPhase) => Promise<void>): Promise<ChaosPhase> => {
       h.label = `${spec.label} ${name}`;

@@ -6,6 +6,7 @@
 // are counted by action; delivery latency is timed from the send.
 import type { Socket } from 'socket.io-client';
 import { nowMs, sleep } from '../lib/clock';
+import { withDeadline } from '../lib/deadline';
 import { encode, newHist, recordMs, type Histogram } from '../lib/hist';
 import { ackOk, login, openSocket } from './client';
 import type { Counters } from './protocol';
@@ -35,6 +36,8 @@ export interface ChatCmd {
   /** what the target speaks beyond join/leave/send/typing: the stock server has no history */
   history: boolean;
   typing: boolean;
+  /** epoch ms (lib/deadline.ts, chatmix.ts): users still busy then are cut off and counted as errors */
+  deadlineAt: number;
 }
 
 export interface ChatCollect {
@@ -48,7 +51,10 @@ const PREFIX = 'cm|';
 export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCollect> {
   const hists = new Map<string, Histogram>();
   const errors: Record<string, number> = {};
-  const counts: Record<string, number> = { users: 0, completed: 0, sent: 0, delivered: 0, typingSent: 0, typingReceived: 0, historyMessages: 0 };
+  const counts: Record<string, number> = { users: 0, connected: 0, completed: 0, sent: 0, delivered: 0, typingSent: 0, typingReceived: 0, historyMessages: 0 };
+  /** past the deadline: every user still busy stops at its next step */
+  let over = false;
+  const open = new Set<Socket>();
   const time = (name: string, ms: number) => {
     let h = hists.get(name);
     if (!h) hists.set(name, (h = newHist()));
@@ -74,6 +80,7 @@ export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCol
 
   const oneUser = async (u: ChatUser) => {
     await sleep(u.at - nowMs());
+    if (over) return; // counted by the deadline
     counts.users++;
     counters.connecting++;
     let socket: Socket | undefined;
@@ -100,6 +107,9 @@ export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCol
       doneConnecting();
       if (!opened || !socket) return;
       const s = socket;
+      if (over) return;
+      open.add(s);
+      counts.connected++;
       counters.connected++;
       held = true;
       for (const room of u.rooms) await timed('join', () => ackOk(s, cmd.timeoutMs, 'room:join', { room }));
@@ -111,6 +121,7 @@ export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCol
           });
       let n = 0;
       for (;;) {
+        if (over) return;
         const think = -Math.log(1 - Math.random()) * cmd.thinkMs; // exponential idle
         if (nowMs() + think + cmd.typingMs >= u.until) break;
         await sleep(think);
@@ -135,9 +146,26 @@ export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCol
     } finally {
       doneConnecting();
       if (held) counters.connected--;
+      if (socket) open.delete(socket);
       socket?.disconnect();
     }
   };
-  await Promise.all(cmd.users.map(oneUser));
+  // Each action has its own timeout; the deadline is the backstop for the
+  // whole mix: users not done by then are counted (never arrived / still busy)
+  // and their sockets closed, so the answer does not wait for them.
+  let busy = cmd.users.length;
+  const users = cmd.users.map((u) => oneUser(u).finally(() => busy--));
+  await withDeadline(
+    Promise.all(users).then(() => undefined),
+    cmd.deadlineAt - nowMs(),
+    () => {
+      over = true;
+      if (busy > 0) {
+        counters.errors += busy;
+        errors['deadline: user not done in time'] = (errors['deadline: user not done in time'] ?? 0) + busy;
+      }
+      for (const s of open) s.disconnect();
+    },
+  );
   return { hist: Object.fromEntries([...hists].map(([k, h]) => [k, encode(h)])), errors, counts };
 }

@@ -1,6 +1,7 @@
 // Chat mix, the coordinator side (the users themselves: harness/chat.ts).
 import crypto from 'node:crypto';
 import { nowMs } from '../lib/clock';
+import { judgeSetup, scheduleSpreadMs, setupDeadlineMs } from '../lib/deadline';
 import type { LatencySummary } from '../lib/hist';
 import type { ChatSpec } from '../profiles';
 import type { ChatUser } from './chat';
@@ -15,6 +16,10 @@ export interface ChatMixResult extends ChatSpec {
   counts: Record<string, number>;
   /** actions the target cannot do (the stock server: history) */
   notApplicable: string[];
+  /** the mix's deadline (lib/deadline.ts) */
+  deadlineS?: number;
+  /** set when not every user connected (the mix went on with the others) */
+  shortfall?: string;
 }
 
 export const CHAT_ACTIONS = ['login', 'connect', 'join', 'history', 'send', 'delivery', 'leave'] as const;
@@ -35,9 +40,19 @@ export async function runChatMix(ctx: ScenarioCtx, workers: number): Promise<Cha
   h.label = `${ctx.spec.label} chat`;
   h.progress(true);
   const began = nowMs();
+  // Every action of a user has its own timeout; the mix as a whole ends at the
+  // latest by: the arrivals (twice their spread), a session, one user's worst
+  // case (login, connect, a join + a history read per room, a last send, a
+  // leave per room: one timeout each) and a margin.
+  const timeoutMs = 20_000;
+  const deadlineMs = setupDeadlineMs({ spreadMs: scheduleSpreadMs(users.map((u) => u.at), began), perClientMs: c.sessionS * 1000 + c.typingMs + (3 + 3 * c.maxRoomsPerUser) * timeoutMs });
   try {
-    const r = await h.chat({ phase: 'chat', url: ctx.target.url, transports: ctx.transports, timeoutMs: 20_000, thinkMs: c.thinkMs, typingMs: c.typingMs, history: ctx.switchboard, typing: true }, users);
-    const out: ChatMixResult = { ...c, durationS: Math.round((nowMs() - began) / 100) / 10, ...r, notApplicable: ctx.switchboard ? [] : ['history'] };
+    const r = await h.chat({ phase: 'chat', url: ctx.target.url, transports: ctx.transports, timeoutMs, thinkMs: c.thinkMs, typingMs: c.typingMs, history: ctx.switchboard, typing: true, deadlineAt: began + deadlineMs }, users);
+    const tookMs = nowMs() - began;
+    const setup = judgeSetup({ expected: c.users, ok: r.counts.connected ?? 0, tookMs, deadlineMs, errors: r.errors, noun: 'users' });
+    if (setup.error) throw new Error(setup.error);
+    if (setup.shortfall) ctx.info(`shortfall: ${setup.shortfall}`);
+    const out: ChatMixResult = { ...c, durationS: Math.round(tookMs / 100) / 10, ...r, notApplicable: ctx.switchboard ? [] : ['history'], deadlineS: Math.round(deadlineMs / 1000), shortfall: setup.shortfall };
     ctx.info(
       `users ${r.counts.completed ?? 0}/${c.users} completed; sent ${r.counts.sent ?? 0}, delivered ${r.counts.delivered ?? 0}; p99 ms: ${CHAT_ACTIONS.map((a) => `${a} ${r.latency[a]?.p99 ?? 'n/a'}`).join(', ')}; typing relays ${r.counts.typingReceived ?? 0}; errors ${Object.values(r.errors).reduce((a, b) => a + b, 0)}`,
     );

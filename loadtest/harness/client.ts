@@ -28,10 +28,14 @@ export async function openSocket(url: string, o: { token: string; userId: string
   const socket = io(url, { auth: { token: o.token, userId: o.userId }, query: { cid: o.cid }, transports: o.transports, forceNew: true, reconnection: false, timeout: o.timeoutMs });
   before?.(socket); // listeners in place before the first event can arrive
   try {
+    // socket.io-client's `timeout` bounds the Engine.IO handshake only; the
+    // namespace CONNECT (the server's auth middleware) gets the same bound here.
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`connect timeout after ${o.timeoutMs} ms`)), o.timeoutMs);
       socket.once('connect', () => resolve());
       socket.once('connect_error', (e) => reject(new Error(`connect_error ${e.message}`)));
-    });
+    }).finally(() => clearTimeout(timer));
   } catch (e) {
     socket.disconnect();
     throw e;

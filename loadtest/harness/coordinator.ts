@@ -2,10 +2,12 @@
 // for the live progress line and merges their histograms.
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { nowMs } from '../lib/clock';
+import { scheduleSpreadMs, setupDeadlineMs, WORKER_GRACE_MS, withDeadline } from '../lib/deadline';
 import { merge, summarise, type LatencySummary } from '../lib/hist';
 import { addLoss, emptyLoss, type LossSummary } from './loss';
 import type { ChatCmd, ChatCollect, ChatUser } from './chat';
-import type { ClientSpec, Cmd, ConnectResult, Counters, PhaseCollect, ProducerSpec } from './protocol';
+import { clientBudgetMs, type ClientSpec, type Cmd, type ConnectResult, type Counters, type PhaseCollect, type ProducerSpec } from './protocol';
 import type { ResyncResult } from './resync';
 
 export interface PhaseResult {
@@ -78,6 +80,22 @@ export class Coordinator {
     });
   }
 
+  /**
+   * Like call, but gives up after `ms`: undefined then (a worker that stopped
+   * answering must not hold the run; a late answer is dropped).
+   */
+  callWithin<T>(worker: number, cmd: Cmd, ms: number): Promise<T | undefined> {
+    const id = this.nextId++;
+    const answer = new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.workers[worker].send({ id, cmd });
+    });
+    return withDeadline<T | undefined>(answer, ms, () => {
+      this.pending.delete(id);
+      return undefined;
+    });
+  }
+
   all<T>(cmd: (worker: number) => Cmd | undefined): Promise<T[]> {
     return Promise.all(
       this.workers.map((_, i) => {
@@ -92,23 +110,52 @@ export class Coordinator {
     return index % this.size;
   }
 
-  async connect(phase: string, url: string, clients: ClientSpec[], opts: { transports: ('websocket' | 'polling')[]; holdMs?: number; timeoutMs?: number }): Promise<ConnectResult> {
+  /**
+   * Logs in, connects and joins `clients` on their schedule. Never waits past
+   * a deadline (lib/deadline.ts: the schedule's spread twice, plus one
+   * client's worst case and a margin, at least 30 s; `deadlineMs` overrides):
+   * the workers count whoever is not connected and joined by then as failed,
+   * and a worker that does not answer within a grace after it has its whole
+   * share counted as failed.
+   */
+  async connect(phase: string, url: string, clients: ClientSpec[], opts: { transports: ('websocket' | 'polling')[]; holdMs?: number; timeoutMs?: number; deadlineMs?: number }): Promise<ConnectResult> {
+    const timeoutMs = opts.timeoutMs ?? 20_000;
+    const holdMs = opts.holdMs ?? 0;
+    const began = nowMs();
+    const deadlineMs =
+      opts.deadlineMs ??
+      setupDeadlineMs({
+        spreadMs: scheduleSpreadMs(clients.map((c) => c.at), began),
+        perClientMs: Math.max(0, ...clients.map((c) => clientBudgetMs(c, timeoutMs))),
+      });
+    const deadlineAt = began + deadlineMs;
     const shares: ClientSpec[][] = this.workers.map(() => []);
     clients.forEach((c, i) => shares[this.workerOf(i)].push(c));
     this.clientWorker ??= new Map();
     clients.forEach((c, i) => this.clientWorker!.set(c.key, this.workerOf(i)));
-    const parts = await this.all<ConnectResult>((i) =>
-      shares[i].length ? { type: 'connect', phase, url, clients: shares[i], transports: opts.transports, holdMs: opts.holdMs ?? 0, timeoutMs: opts.timeoutMs ?? 20_000 } : undefined,
+    // The workers end the phase by deadlineAt; a held client (presence churn) stays holdMs longer.
+    const waitMs = deadlineMs + holdMs + WORKER_GRACE_MS;
+    const parts = await Promise.all(
+      shares.map((share, i) =>
+        share.length ? this.callWithin<ConnectResult>(i, { type: 'connect', phase, url, clients: share, transports: opts.transports, holdMs, timeoutMs, deadlineAt, deadlineMs }, waitMs).then((p) => ({ p, share })) : undefined,
+      ),
     );
-    const out: ConnectResult = { ok: 0, failed: 0, errors: {}, connectedAt: {}, disconnectedAt: {} };
-    for (const p of parts) {
-      if (!p) continue;
+    const out: ConnectResult = { ok: 0, failed: 0, errors: {}, connectedAt: {}, disconnectedAt: {}, deadlineMs, tookMs: 0 };
+    for (const part of parts) {
+      if (!part) continue;
+      const p = part.p;
+      if (!p) {
+        out.failed += part.share.length;
+        out.errors['worker did not answer by the deadline'] = (out.errors['worker did not answer by the deadline'] ?? 0) + part.share.length;
+        continue;
+      }
       out.ok += p.ok;
       out.failed += p.failed;
       for (const [k, v] of Object.entries(p.errors)) out.errors[k] = (out.errors[k] ?? 0) + v;
       Object.assign(out.connectedAt, p.connectedAt);
       Object.assign(out.disconnectedAt, p.disconnectedAt);
     }
+    out.tookMs = Math.round(nowMs() - began);
     return out;
   }
 
@@ -136,16 +183,35 @@ export class Coordinator {
     return parts.reduce(addLoss, emptyLoss());
   }
 
-  /** Reconnects the clients that lost their socket and fills their gaps from history (harness/resync.ts). */
+  /** Reconnects the clients that lost their socket and fills their gaps from history (harness/resync.ts); never past a deadline. */
   async resync(phase: string, url: string, clients: ClientSpec[], opts: { transports: ('websocket' | 'polling')[]; history: boolean; timeoutMs?: number }): Promise<ResyncResult> {
     const where = (key: string) => this.clientWorker?.get(key) ?? 0;
-    const parts = await this.all<ResyncResult>((i) => ({ type: 'resync', phase, url, clients: clients.filter((c) => where(c.key) === i), transports: opts.transports, history: opts.history, timeoutMs: opts.timeoutMs ?? 20_000 }));
+    const timeoutMs = opts.timeoutMs ?? 20_000;
+    // Every reconnect at once: no schedule to spread; each client's worst case is login, connect, its joins, then its history reads.
+    const perClientMs = Math.max(0, ...clients.map((c) => clientBudgetMs(c, timeoutMs) + c.rooms.length * timeoutMs));
+    const deadlineMs = setupDeadlineMs({ spreadMs: 0, perClientMs });
+    const parts = await Promise.all(
+      this.workers.map(async (_, i) => {
+        const mine = clients.filter((c) => where(c.key) === i);
+        const r = await this.callWithin<ResyncResult>(i, { type: 'resync', phase, url, clients: mine, transports: opts.transports, history: opts.history, timeoutMs }, deadlineMs + WORKER_GRACE_MS);
+        // No answer: none of its clients counts as reconnected.
+        return r ?? { reconnected: 0, reconnectFailed: mine.length, reconnectMs: deadlineMs + WORKER_GRACE_MS, recovered: 0, syncErrors: 0 };
+      }),
+    );
     return parts.reduce((a, b) => ({ reconnected: a.reconnected + b.reconnected, reconnectFailed: a.reconnectFailed + b.reconnectFailed, reconnectMs: Math.max(a.reconnectMs, b.reconnectMs), recovered: a.recovered + b.recovered, syncErrors: a.syncErrors + b.syncErrors }));
   }
 
-  /** Chat-mix users, dealt round-robin over the workers (harness/chat.ts). */
+  /**
+   * Chat-mix users, dealt round-robin over the workers (harness/chat.ts). The
+   * workers stop at `deadlineAt` (users still busy then count as errors); a
+   * worker that does not answer within a grace after it has all its users
+   * counted as failed.
+   */
   async chat(cmd: Omit<ChatCmd, 'type' | 'users'>, users: ChatUser[]): Promise<{ latency: Record<string, LatencySummary>; errors: Record<string, number>; counts: Record<string, number> }> {
-    const parts = await this.all<ChatCollect>((i) => ({ ...cmd, type: 'chat', users: users.filter((_, k) => this.workerOf(k) === i) }));
+    const waitMs = Math.max(0, cmd.deadlineAt - nowMs()) + WORKER_GRACE_MS;
+    const shares = this.workers.map((_, i) => users.filter((_, k) => this.workerOf(k) === i));
+    const answers = await Promise.all(shares.map((share, i) => this.callWithin<ChatCollect>(i, { ...cmd, type: 'chat', users: share }, waitMs)));
+    const parts: ChatCollect[] = answers.map((a, i) => a ?? { hist: {}, errors: shares[i].length ? { 'worker did not answer by the deadline': shares[i].length } : {}, counts: {} });
     const names = new Set(parts.flatMap((p) => Object.keys(p.hist)));
     const latency: Record<string, LatencySummary> = {};
     for (const n of names) latency[n] = summarise(merge(parts.map((p) => p.hist[n])));

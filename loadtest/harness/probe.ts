@@ -6,6 +6,7 @@
 import type { Socket } from 'socket.io-client';
 import crypto from 'node:crypto';
 import { nowMs } from '../lib/clock';
+import { withDeadline } from '../lib/deadline';
 import { ack, ackOk, login, openSocket } from './client';
 
 export class CrossReplicaProbe {
@@ -23,25 +24,40 @@ export class CrossReplicaProbe {
     readonly to: string,
   ) {}
 
-  /** `cids`: replica -> a cid that lands on it (at least two replicas). */
-  static async start(url: string, cids: [string, string][], everyMs = 100): Promise<CrossReplicaProbe> {
+  /**
+   * `cids`: replica -> a cid that lands on it (at least two replicas). Both
+   * probe sockets must be up within `deadlineMs` (each attempt is bounded by
+   * 5 s timeouts and retried): otherwise it throws, it does not retry for good.
+   */
+  static async start(url: string, cids: [string, string][], everyMs = 100, deadlineMs = 60_000): Promise<CrossReplicaProbe> {
     if (cids.length < 2) throw new Error('the probe needs two replicas');
     const run = crypto.randomBytes(4).toString('hex');
     const room = `probe-${run}`;
     const p = new CrossReplicaProbe(cids[0][0], cids[1][0]);
     // A probe socket that is lost (its replica died) is opened again, like a client would.
+    let lastError = '';
     const open = async (cid: string, i: number, set: (s: Socket) => void, listen?: (s: Socket) => void): Promise<void> => {
       const userId = `probe-${run}-${i}`;
       for (;;) {
+        if (p.stopped) return;
+        let s: Socket | undefined;
+        let stage = 'login';
         try {
           const token = await login(url, userId, cid, 5000);
-          const s = await openSocket(url, { token, userId, cid, transports: ['websocket'], timeoutMs: 5000 }, listen);
+          stage = 'connect';
+          s = await openSocket(url, { token, userId, cid, transports: ['websocket'], timeoutMs: 5000 }, listen);
+          stage = 'join';
           await ackOk(s, 5000, 'room:join', { room });
+          stage = 'send';
           // Which replica this socket is on now (nginx re-hashes a lost one): a
           // message of its own names it (`instance`), so only deliveries from
           // another replica count as cross-replica.
           const own = await ackOk<{ ok: boolean; message?: { instance?: string } }>(s, 5000, 'message:send', { room, text: 'pr-self', clientMsgId: `probe-${run}-self-${i}-${p.reopened}` });
           if (i === 1) p.receiverReplica = own.message?.instance;
+          if (p.stopped) {
+            s.disconnect();
+            return;
+          }
           set(s);
           s.once('disconnect', () => {
             if (p.stopped) return;
@@ -49,20 +65,30 @@ export class CrossReplicaProbe {
             void open(cid, i, set, listen);
           });
           return;
-        } catch {
+        } catch (e) {
+          s?.disconnect();
+          lastError = `${stage}: ${(e as Error).message}`;
           if (p.stopped) return;
           await new Promise((r) => setTimeout(r, 250));
         }
       }
     };
-    await Promise.all([
-      open(cids[0][1], 0, (s) => (p.sender = s)),
-      open(cids[1][1], 1, (s) => (p.receiver = s), (s) =>
-        s.on('message:new', (m: { text?: string; instance?: string }) => {
-          if (m?.text?.startsWith('pr|') && m.instance !== p.receiverReplica) p.arrivals.push(nowMs());
-        }),
-      ),
-    ]);
+    const up = await withDeadline(
+      Promise.all([
+        open(cids[0][1], 0, (s) => (p.sender = s)),
+        open(cids[1][1], 1, (s) => (p.receiver = s), (s) =>
+          s.on('message:new', (m: { text?: string; instance?: string }) => {
+            if (m?.text?.startsWith('pr|') && m.instance !== p.receiverReplica) p.arrivals.push(nowMs());
+          }),
+        ),
+      ]).then(() => true),
+      deadlineMs,
+      () => false,
+    );
+    if (!up) {
+      p.stop();
+      throw new Error(`the cross-replica probe could not log in, connect, join and send within ${Math.round(deadlineMs / 1000)} s (last error: ${lastError || 'none'}); the stack is not accepting connections`);
+    }
     let n = 0;
     p.timer = setInterval(() => {
       if (p.sender?.connected) void ack(p.sender, 2000, 'message:send', { room, text: `pr|${nowMs()}`, clientMsgId: `probe-${run}-${n++}` }).catch(() => undefined);

@@ -28,6 +28,15 @@ export interface ConnectCmd {
   /** disconnect again after this long (presence churn); 0 = stay */
   holdMs: number;
   timeoutMs: number;
+  /** the phase's deadline (epoch ms; the coordinator's, lib/deadline.ts): clients still unsettled then count as failed */
+  deadlineAt?: number;
+  deadlineMs?: number;
+}
+
+/** The most one client may take to connect: login, connect, then one ack per presence:subscribe chunk and per room, each within the timeout. */
+export function clientBudgetMs(spec: ClientSpec, timeoutMs: number): number {
+  const subscribes = Math.ceil((spec.observePresence?.userIds.length ?? 0) / PRESENCE_SUBSCRIBE_MAX_IDS);
+  return (2 + subscribes + Math.max(1, spec.rooms.length)) * timeoutMs;
 }
 
 export interface ProducerSpec {
@@ -80,6 +89,9 @@ export interface ConnectResult {
   /** client key -> connect time (epoch ms), and disconnect time when held */
   connectedAt: Record<string, number>;
   disconnectedAt: Record<string, number>;
+  /** the phase's deadline and how long it took (set by the coordinator) */
+  deadlineMs?: number;
+  tookMs?: number;
 }
 
 export interface PhaseCollect {

@@ -2,6 +2,7 @@
 // cluster behind nginx) and returns plain figures for report.json.
 import crypto from 'node:crypto';
 import { nowMs, sleep } from '../lib/clock';
+import { judgeSetup, MIN_SETUP_DEADLINE_MS } from '../lib/deadline';
 import { newHist, recordMs, summarise, type LatencySummary } from '../lib/hist';
 import type { Coordinator, PhaseResult } from './coordinator';
 import type { LossSummary } from './loss';
@@ -31,6 +32,12 @@ export interface StormResult {
   ok: number;
   failed: number;
   latency: PhaseResult['latency'];
+  /** the phase's deadline (lib/deadline.ts) */
+  deadlineS?: number;
+  /** set when some but not every socket connected (the scenario went on with the others) */
+  shortfall?: string;
+  /** set when none connected: the scenario could not go on */
+  error?: string;
 }
 
 /** connect storm: `sockets` clients at `rate`/s (open model), each logs in, connects and joins its room. */
@@ -51,10 +58,17 @@ export async function connectStorm(h: Coordinator, t: Target, o: { sockets: numb
   const r = await h.connect(phase, t.url, clients, { transports: o.transports });
   const durationS = (nowMs() - began) / 1000;
   const c = await h.collect(phase);
+  const setup = judgeSetup({ expected: o.sockets, ok: r.ok, tookMs: durationS * 1000, deadlineMs: r.deadlineMs, errors: r.errors });
   return {
     pop: { clients, rooms, roomNames },
-    result: { sockets: o.sockets, ratePerSec: o.rate, durationS: Math.round(durationS * 10) / 10, connect: r.errors, ok: r.ok, failed: r.failed, latency: c.latency },
+    result: { sockets: o.sockets, ratePerSec: o.rate, durationS: Math.round(durationS * 10) / 10, connect: r.errors, ok: r.ok, failed: r.failed, latency: c.latency, deadlineS: r.deadlineMs === undefined ? undefined : Math.round(r.deadlineMs / 1000), shortfall: setup.shortfall, error: setup.error },
   };
+}
+
+/** Throws the storm's one plain error when no socket connected (the scenario cannot go on without any). */
+export function requireConnected(r: StormResult, what?: string): StormResult {
+  if (r.error) throw new Error(what ? `${what}: ${r.error}` : r.error);
+  return r;
 }
 
 export interface FanoutResult {
@@ -114,10 +128,11 @@ export async function replicaOf(url: string, cid: string): Promise<string> {
   }
 }
 
-/** One cid per replica (up to `replicas` of them). */
-export async function cidPerReplica(url: string, prefix: string, replicas: number): Promise<Map<string, string>> {
+/** One cid per replica (up to `replicas` of them), looked for during at most `deadlineMs`. */
+export async function cidPerReplica(url: string, prefix: string, replicas: number, deadlineMs = MIN_SETUP_DEADLINE_MS): Promise<Map<string, string>> {
   const found = new Map<string, string>();
-  for (let i = 0; i < 200 && found.size < replicas; i++) {
+  const until = nowMs() + deadlineMs;
+  for (let i = 0; i < 200 && found.size < replicas && nowMs() < until; i++) {
     const cid = `${prefix}-${i}`;
     const r = await replicaOf(url, cid);
     if (r !== '?' && !found.has(r)) found.set(r, cid);
@@ -136,26 +151,35 @@ export interface PresenceResult {
   /** churner connects no observer on another replica heard about */
   missedOnline: number;
   missedOffline: number;
+  observersConnected?: number;
+  /** set when not every observer or churner connected (the churn went on with the others) */
+  shortfall?: string;
 }
 
 /** presence churn: users connect and disconnect at a rate; observers on the other replicas, subscribed to them, time presence:update. */
 export async function presenceChurn(h: Coordinator, t: Target, o: { churners: number; rate: number; holdMs: number; replicas: number; transports: Transport[] }): Promise<PresenceResult> {
   const run = rid();
   const obs = await cidPerReplica(t.url, `lt-obs-${run}`, o.replicas);
+  if (!obs.size) throw new Error(`no replica answered /health within ${MIN_SETUP_DEADLINE_MS / 1000} s; the stack is not accepting connections`);
   const phase = 'presence';
   const churnerIds = Array.from({ length: o.churners }, (_, i) => `lt-${run}-ch${i}`);
   const observers: ClientSpec[] = [...obs].map(([replica, cid]) => ({ key: `obs-${replica}`, userId: `lt-${run}-obs-${replica}`.slice(0, 64), cid, rooms: [], at: nowMs(), observePresence: { userIds: churnerIds } }));
-  await h.connect(phase, t.url, observers, { transports: o.transports });
-  const start = nowMs() + 500;
-  const churners: ClientSpec[] = [];
+  const ro = await h.connect(phase, t.url, observers, { transports: o.transports });
+  const obsSetup = judgeSetup({ expected: observers.length, ok: ro.ok, tookMs: ro.tookMs ?? 0, deadlineMs: ro.deadlineMs, errors: ro.errors, noun: 'observers' });
+  if (obsSetup.error) throw new Error(obsSetup.error);
+  // Each churner's home replica (the /health answers are bounded as a whole too: unknown after the deadline).
   const replicaOfChurner = new Map<string, string>();
-  for (let i = 0; i < o.churners; i++) {
-    const cid = `lt-${run}-ch${i}`;
-    replicaOfChurner.set(churnerIds[i], await replicaOf(t.url, cid));
-    churners.push({ key: `ch${i}`, userId: churnerIds[i], cid, rooms: [], at: start + (i * 1000) / o.rate });
-  }
+  const lookupUntil = nowMs() + MIN_SETUP_DEADLINE_MS + o.churners * 100;
+  for (let i = 0; i < o.churners; i++) replicaOfChurner.set(churnerIds[i], nowMs() < lookupUntil ? await replicaOf(t.url, `lt-${run}-ch${i}`) : '?');
+  const start = nowMs() + 500;
+  const churners: ClientSpec[] = churnerIds.map((userId, i) => ({ key: `ch${i}`, userId, cid: `lt-${run}-ch${i}`, rooms: [], at: start + (i * 1000) / o.rate }));
   // Churners are placed after the observers so they never share a worker slot order assumption.
   const r = await h.connect(phase, t.url, churners, { transports: o.transports, holdMs: o.holdMs });
+  const chSetup = judgeSetup({ expected: churners.length, ok: r.ok, tookMs: r.tookMs ?? 0, deadlineMs: r.deadlineMs, errors: r.errors, noun: 'churners' });
+  if (chSetup.error) {
+    await h.disconnectAll();
+    throw new Error(chSetup.error);
+  }
   await sleep(2000);
   const c = await h.collect(phase);
   const obsReplica = new Map([...obs].map(([replica]) => [`obs-${replica}`, replica]));
@@ -179,5 +203,6 @@ export async function presenceChurn(h: Coordinator, t: Target, o: { churners: nu
     }
   }
   await h.disconnectAll();
-  return { churners: o.churners, ratePerSec: o.rate, holdMs: o.holdMs, observers: observers.length, connected: r.ok, online: summarise(on), offline: summarise(off), missedOnline, missedOffline };
+  const shortfall = [obsSetup.shortfall, chSetup.shortfall].filter(Boolean).join('; ') || undefined;
+  return { churners: o.churners, ratePerSec: o.rate, holdMs: o.holdMs, observers: observers.length, observersConnected: ro.ok, connected: r.ok, online: summarise(on), offline: summarise(off), missedOnline, missedOffline, shortfall };
 }

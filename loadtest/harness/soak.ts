@@ -7,10 +7,13 @@ import { Sampler, type Sample } from '../lib/sampler';
 import type { SoakSpec } from '../profiles';
 import type { ScenarioCtx } from './context';
 import { Coordinator } from './coordinator';
-import { connectStorm, fanout } from './scenarios';
+import { connectStorm, fanout, requireConnected } from './scenarios';
 
 export interface SoakResult extends SoakSpec {
   connected: number;
+  /** sockets that did not connect and join (within the deadline, lib/deadline.ts) */
+  connectFailed?: number;
+  shortfall?: string;
   windows: { phase: string; deliveryRatio: number; lost: number; duplicated: number; p50?: number; p99?: number; max?: number; deliveriesPerSec: number }[];
   rule: string;
   replicas: Record<string, ReplicaTrend>;
@@ -27,6 +30,8 @@ export async function runSoak(ctx: ScenarioCtx, workers: number): Promise<SoakRe
   h.progress(true);
   try {
     const pop = await connectStorm(h, ctx.target, { sockets: o.sockets, rate: o.rate, rooms: o.rooms, transports: ctx.transports, tag: `${ctx.spec.label}-soak` });
+    requireConnected(pop.result);
+    if (pop.result.shortfall) ctx.info(`shortfall: ${pop.result.shortfall}; going on with the sockets it has`);
     await sampler.start();
     const t0 = nowMs();
     const windows: SoakResult['windows'] = [];
@@ -45,7 +50,7 @@ export async function runSoak(ctx: ScenarioCtx, workers: number): Promise<SoakRe
     const leaked = Object.values(replicas).some((x) => x.leak);
     for (const [rep, tr] of Object.entries(replicas))
       ctx.info(`${rep}: heap ${tr.heapMbPerMin ?? '-'} MB/min, RSS ${tr.rssMbPerMin} MB/min over ${tr.spanMin} min, lag p99 mean ${tr.lagP99MeanMs ?? '-'} ms${tr.leak ? `: LEAK (${tr.why})` : ''}`);
-    return { ...o, connected: pop.result.ok, windows, rule: leakRule(o.leak, o.warmupS), replicas, leaked, samples: sampler.samples };
+    return { ...o, connected: pop.result.ok, connectFailed: pop.result.failed, shortfall: pop.result.shortfall, windows, rule: leakRule(o.leak, o.warmupS), replicas, leaked, samples: sampler.samples };
   } finally {
     await sampler.stop();
     await h.close();

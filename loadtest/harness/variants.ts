@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { nginxBridgeUrl, stackDown, stackUp, type StackSpec } from '../lib/stacks';
 import type { Profile, Variant } from '../profiles';
 import { Coordinator } from './coordinator';
-import { connectStorm, fanout, type Transport } from './scenarios';
+import { connectStorm, fanout, requireConnected, type Transport } from './scenarios';
 
 export interface VariantResult {
   label: string;
@@ -32,6 +32,8 @@ export interface VariantResult {
   /** the stock measurement it is compared with */
   comparedWith?: string;
   p99VsStock?: number;
+  /** set when not every socket connected (the variant was measured with the others) */
+  shortfall?: string;
   error?: string;
 }
 
@@ -55,7 +57,9 @@ async function measure(e: VariantEnv, label: string, target: 'switchboard' | 'st
   try {
     const pop = await connectStorm(h, { name: label, url, presence: target === 'switchboard' }, { sockets: l.sockets, rate: l.rate, rooms: l.rooms, transports: [transport], tag: `variant-${label}` });
     out.connected = pop.result.ok;
+    out.shortfall = pop.result.shortfall;
     out.connectJoinP99 = pop.result.latency.connectJoin?.p99;
+    requireConnected(pop.result);
     const r = await fanout(h, pop.pop, { phase: `variant-${label}`, msgPerSec: l.msgPerSec, durationS: l.durationS });
     Object.assign(out, { deliveryRatio: r.deliveryRatio, lost: r.loss.lost, p50: r.latency.delivery?.p50, p99: r.latency.delivery?.p99, max: r.latency.delivery?.max, deliveriesPerSec: r.deliveriesPerSec });
     e.info(`${label}: ${out.connected}/${l.sockets} connected, ratio ${r.deliveryRatio.toFixed(4)}, delivery p50 ${out.p50} p99 ${out.p99} ms, ${out.deliveriesPerSec} deliveries/s, connect+join p99 ${out.connectJoinP99} ms`);

@@ -1,15 +1,15 @@
 // A load-generating worker process: holds a share of the sockets (one process
 // cannot hold more than 20,000 descriptors), runs the fixed send schedule it is
 // given, records latencies in HDR histograms and receipts for loss counting.
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { nowMs, sleep } from '../lib/clock';
 import { encode, newHist, recordMs, type Histogram } from '../lib/hist';
 import { tag } from '../../tools/loss-checker/index';
 import { createLossChecker, type LossChecker } from './loss';
 import { runChat } from './chat';
-import { login } from './client';
+import { login, openSocket } from './client';
 import { resync } from './resync';
-import { PRESENCE_SUBSCRIBE_MAX_IDS, type Cmd, type ConnectCmd, type ConnectResult, type Counters, type PhaseCollect, type SendCmd } from './protocol';
+import { clientBudgetMs, PRESENCE_SUBSCRIBE_MAX_IDS, type Cmd, type ConnectCmd, type ConnectResult, type Counters, type PhaseCollect, type SendCmd } from './protocol';
 
 interface Client {
   key: string;
@@ -71,36 +71,37 @@ function ack<T>(socket: Socket, timeoutMs: number, event: string, payload: unkno
   return socket.timeout(timeoutMs).emitWithAck(event, payload) as Promise<T>;
 }
 
-async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], ph: Phase, result: ConnectResult): Promise<void> {
-  await sleep(spec.at - nowMs());
+/** One client's place in a connect phase: settled once it is counted (ok or failed), by itself or by a deadline. */
+interface Slot {
+  settled: boolean;
+}
+
+async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], ph: Phase, result: ConnectResult, slot: Slot): Promise<void> {
+  if (slot.settled) return; // the phase's deadline passed before its turn
   counters.connecting++;
   const t0 = nowMs();
   let stage = 'login';
   const client: Client = { key: spec.key, userId: spec.userId };
+  // A client cut off by a deadline is already counted as failed: whatever it gets later is dropped.
+  const late = () => {
+    if (slot.settled) throw new Error('cut off by the deadline');
+  };
   try {
     const token = await login(cmd.url, spec.userId, spec.cid, cmd.timeoutMs);
+    late();
     const t1 = nowMs();
     recordMs(hist(ph, 'login'), t1 - t0);
     stage = 'connect';
-    const socket = io(cmd.url, {
-      auth: { token, userId: spec.userId },
-      query: { cid: spec.cid },
-      transports: cmd.transports,
-      forceNew: true,
-      reconnection: false,
-      timeout: cmd.timeoutMs,
+    const socket = await openSocket(cmd.url, { token, userId: spec.userId, cid: spec.cid, transports: cmd.transports, timeoutMs: cmd.timeoutMs }, (s) => {
+      client.socket = s;
+      s.on('message:new', (m) => onMessage(spec.key, m));
+      if (spec.observePresence) {
+        s.on('presence:update', (u: { userId: string; online: boolean }) => {
+          phase(currentPhase).presence.push({ observer: spec.key, userId: u.userId, online: u.online, at: nowMs() });
+        });
+      }
     });
-    client.socket = socket;
-    socket.on('message:new', (m) => onMessage(spec.key, m));
-    if (spec.observePresence) {
-      socket.on('presence:update', (u: { userId: string; online: boolean }) => {
-        phase(currentPhase).presence.push({ observer: spec.key, userId: u.userId, online: u.online, at: nowMs() });
-      });
-    }
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', (e) => reject(new Error(`connect_error ${e.message}`)));
-    });
+    late();
     const t2 = nowMs();
     result.connectedAt[spec.key] = t2;
     recordMs(hist(ph, 'connect'), t2 - t1);
@@ -109,11 +110,13 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
     const watched = spec.observePresence?.userIds ?? [];
     for (let i = 0; i < watched.length; i += PRESENCE_SUBSCRIBE_MAX_IDS) {
       const a = await ack<{ ok: boolean; error?: { code: string } }>(socket, cmd.timeoutMs, 'presence:subscribe', { userIds: watched.slice(i, i + PRESENCE_SUBSCRIBE_MAX_IDS) });
+      late();
       if (!a?.ok) throw new Error(`presence:subscribe ${a?.error?.code ?? 'failed'}`);
     }
     stage = 'join';
     for (const [i, room] of spec.rooms.entries()) {
       const a = await ack<{ ok: boolean; error?: { code: string } }>(socket, cmd.timeoutMs, 'room:join', { room });
+      late();
       if (!a?.ok) throw new Error(`join ${a?.error?.code ?? 'failed'}`);
       if (i === 0) {
         const t3 = nowMs();
@@ -122,6 +125,7 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
         recordMs(hist(ph, 'loginConnectJoin'), t3 - spec.at);
       }
     }
+    slot.settled = true;
     clients.set(spec.key, client);
     counters.connected++;
     result.ok++;
@@ -139,9 +143,13 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
       socket.disconnect();
     }
   } catch (e) {
-    result.failed++;
     client.socket?.disconnect();
-    countError(result.errors, `${stage}: ${(e as Error).message}`.slice(0, 80));
+    if (!slot.settled) {
+      slot.settled = true;
+      delete result.connectedAt[spec.key];
+      result.failed++;
+      countError(result.errors, `${stage}: ${(e as Error).message}`.slice(0, 80));
+    }
   } finally {
     counters.connecting--;
   }
@@ -151,19 +159,39 @@ async function connect(cmd: ConnectCmd): Promise<ConnectResult> {
   currentPhase = cmd.phase;
   const ph = phase(cmd.phase);
   const result: ConnectResult = { ok: 0, failed: 0, errors: {}, connectedAt: {}, disconnectedAt: {} };
-  // A client that neither finishes nor fails within three timeouts counts as failed (a stuck proxy).
+  // A client that neither finishes nor fails within its budget from its start
+  // (login, connect, each ack: one timeout apiece) counts as failed (a stuck
+  // proxy), and so does every client still unsettled when the phase's deadline
+  // (cmd.deadlineAt, from the coordinator) comes, whether it started or not.
+  const deadlineAt = cmd.deadlineAt ?? Infinity;
+  const deadlineS = Math.round((cmd.deadlineMs ?? 0) / 1000);
   await Promise.all(
-    cmd.clients.map((c) => {
-      let timer: NodeJS.Timeout | undefined;
-      const guard = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          result.failed++;
-          countError(result.errors, 'stuck: no answer within 3 timeouts');
-          resolve();
-        }, Math.max(0, c.at - nowMs()) + cmd.timeoutMs * 3 + cmd.holdMs);
-      });
-      return Promise.race([connectOne(cmd, c, ph, result), guard]).finally(() => clearTimeout(timer));
-    }),
+    cmd.clients.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          const slot: Slot = { settled: false };
+          let own: NodeJS.Timeout | undefined;
+          const cut = (why: string) => {
+            if (slot.settled) return; // counted; only its hold (presence churn) is left
+            slot.settled = true;
+            result.failed++;
+            delete result.connectedAt[c.key];
+            countError(result.errors, why);
+            resolve();
+          };
+          const phaseTimer = Number.isFinite(deadlineAt) ? setTimeout(() => cut(`deadline: not connected and joined within ${deadlineS} s`), Math.max(0, deadlineAt - nowMs())) : undefined;
+          void sleep(c.at - nowMs())
+            .then(() => {
+              if (!slot.settled) own = setTimeout(() => cut('stuck: no answer within its timeouts'), clientBudgetMs(c, cmd.timeoutMs));
+              return connectOne(cmd, c, ph, result, slot);
+            })
+            .finally(() => {
+              clearTimeout(phaseTimer);
+              clearTimeout(own);
+              resolve();
+            });
+        }),
+    ),
   );
   return result;
 }

@@ -76,16 +76,29 @@ export async function runK6(url: string, load: ToolLoad, outPrefix: string, inNe
     args = ['compose', '-f', path.join(LOADTEST, 'compose/k6.yml'), '-p', inNetwork.project, '--profile', 'loadtest', 'run', '--rm', '--no-deps', ...pass, 'k6', 'run', '--quiet', '--no-color', '--summary-export', `/out/${path.basename(summary)}`, '/scripts/fanout.js'];
     Object.assign(env, { LT_TARGET_NETWORK: inNetwork.network, LT_K6_OUT: path.dirname(summary), K6_IMAGE: inNetwork.image, LT_K6_PROJECT: inNetwork.project });
   }
+  // k6 ends by itself (gracefulStop); this is the backstop should it not: connects, sends, the stop grace, twice over.
+  const limitMs = (2 * (Math.ceil(load.sockets / load.connectRate) + load.durationS + 35) + 120) * 1000;
+  let killed = false;
   const exitCode = await new Promise<number>((resolve) => {
     const out = fs.openSync(log, 'w');
     const p = spawn(cmd, args, { env, stdio: ['ignore', out, out] });
+    const timer = setTimeout(() => {
+      killed = true;
+      p.kill('SIGTERM');
+      setTimeout(() => p.kill('SIGKILL'), 10_000).unref();
+    }, limitMs);
     p.on('close', (c) => {
+      clearTimeout(timer);
       fs.closeSync(out);
       resolve(c ?? 1);
     });
     p.on('error', () => resolve(127));
   });
-  const res: ToolResult = { tool: 'k6', exitCode, errors: 0, raw: path.basename(summary), sockets: load.sockets };
+  const res: ToolResult = { tool: 'k6', exitCode: killed && exitCode === 0 ? 1 : exitCode, errors: 0, raw: path.basename(summary), sockets: load.sockets };
+  if (killed) {
+    res.error = `stopped after ${Math.round(limitMs / 1000)} s without ending by itself; see ${path.basename(log)}`;
+    return res;
+  }
   try {
     const s = JSON.parse(fs.readFileSync(summary, 'utf8')) as { metrics: Record<string, Record<string, number>> };
     const m = s.metrics;

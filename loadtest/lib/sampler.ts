@@ -74,8 +74,12 @@ export class Sampler {
       const out = await new Promise<string>((resolve) => {
         const p = spawn('docker', ['stats', '--no-stream', '--format', '{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}'], { stdio: ['ignore', 'pipe', 'ignore'] });
         let s = '';
+        const timer = setTimeout(() => p.kill('SIGKILL'), 20_000); // a daemon that stopped answering: no sample this round
         p.stdout.on('data', (c: Buffer) => (s += c));
-        p.on('close', () => resolve(s));
+        p.on('close', () => {
+          clearTimeout(timer);
+          resolve(s);
+        });
         p.on('error', () => resolve(''));
       });
       for (const line of out.split('\n')) {

@@ -31,6 +31,8 @@ export interface TargetReport {
   containers?: ContainerSample[];
   replicaSummary?: ReturnType<Sampler['summary']>;
   errors?: string[];
+  /** scenarios that could not be carried out, and why (e.g. no socket connected within the deadline) */
+  failed?: Record<string, string>;
   chat?: ChatMixResult;
   soak?: SoakResult;
   chaos?: ChaosResult;
@@ -255,17 +257,17 @@ function scenarioSections(r: Report): string[] {
     }
     for (const t of ts)
       if (t.chat)
-        L.push('', `${t.label}: ${t.chat.counts.completed ?? 0} of ${t.chat.users} users completed in ${t.chat.durationS} s; ${t.chat.counts.sent ?? 0} messages sent, ${t.chat.counts.delivered ?? 0} delivered; ${t.chat.counts.historyMessages ?? 0} history messages read; typing sent ${t.chat.counts.typingSent ?? 0}, relays received ${t.chat.counts.typingReceived ?? 0}; errors ${sumErr(t.chat.errors)}${sumErr(t.chat.errors) ? ` (${errList(t.chat.errors)})` : ''}.`);
+        L.push('', `${t.label}: ${t.chat.counts.connected ?? '-'} of ${t.chat.users} users connected, ${t.chat.counts.completed ?? 0} completed in ${t.chat.durationS} s; ${t.chat.counts.sent ?? 0} messages sent, ${t.chat.counts.delivered ?? 0} delivered; ${t.chat.counts.historyMessages ?? 0} history messages read; typing sent ${t.chat.counts.typingSent ?? 0}, relays received ${t.chat.counts.typingReceived ?? 0}; errors ${sumErr(t.chat.errors)}${sumErr(t.chat.errors) ? ` (${errList(t.chat.errors)})` : ''}.`);
     L.push('');
   }
   if (ts.some((t) => t.soak)) {
     const o = ts.find((t) => t.soak)!.soak!;
     L.push('## Soak', '', `${o.sockets} sockets in ${o.rooms} rooms, ${o.msgPerSec} msg/s for ${o.durationS} s in windows of ${o.windowS} s. **Leak rule:** ${o.rule}.`, '');
-    L.push('| target | windows | worst ratio | lost | p99 first / last window (ms) | verdict |', '| --- | --- | --- | --- | --- | --- |');
+    L.push('| target | connected | windows | worst ratio | lost | p99 first / last window (ms) | verdict |', '| --- | --- | --- | --- | --- | --- | --- |');
     for (const t of ts)
       if (t.soak) {
         const w = t.soak.windows;
-        L.push(`| ${t.label} | ${w.length} | ${Math.min(...w.map((x) => x.deliveryRatio)).toFixed(4)} | ${w.reduce((a, x) => a + x.lost, 0)} | ${f(w[0]?.p99, 2)} / ${f(w[w.length - 1]?.p99, 2)} | ${t.soak.leaked ? '**LEAK**' : 'no leak'} |`);
+        L.push(`| ${t.label} | ${t.soak.connected} of ${t.soak.sockets}${t.soak.connectFailed ? ` (**${t.soak.connectFailed} failed**)` : ''} | ${w.length} | ${Math.min(...w.map((x) => x.deliveryRatio)).toFixed(4)} | ${w.reduce((a, x) => a + x.lost, 0)} | ${f(w[0]?.p99, 2)} / ${f(w[w.length - 1]?.p99, 2)} | ${t.soak.leaked ? '**LEAK**' : 'no leak'} |`);
       }
     L.push('', '| target | replica | samples | heap MB/min | RSS MB/min | growth heap / RSS (MB) | lag p99 mean / max (ms) | |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const t of ts)
@@ -280,7 +282,7 @@ function scenarioSections(r: Report): string[] {
       const c = t.chaos;
       if (!c) continue;
       const restarts = Object.entries(c.restarts ?? {}).filter(([, n]) => n > 0);
-      L.push(`${t.label}: ${c.connected} of ${c.sockets} sockets in ${c.rooms} rooms, ${c.msgPerSec} msg/s, phases of ${c.phaseS} s; probe ${c.probe.from} -> ${c.probe.to}; replica restarts during the run: ${restarts.length ? restarts.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'} (last log lines: \`chaos-${t.label}-*.log\`)${c.errors.length ? `; **errors:** ${c.errors.join('; ')}` : ''}.`, '');
+      L.push(`${t.label}: ${c.connected} of ${c.sockets} sockets${c.connectFailed ? ` (**${c.connectFailed} failed to connect**: ${errList(c.connectErrors ?? {})})` : ''} in ${c.rooms} rooms, ${c.msgPerSec} msg/s, phases of ${c.phaseS} s; probe ${c.probe.from} -> ${c.probe.to}; replica restarts during the run: ${restarts.length ? restarts.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'} (last log lines: \`chaos-${t.label}-*.log\`)${c.errors.length ? `; **errors:** ${c.errors.join('; ')}` : ''}.`, '');
       L.push('| phase | event | lost live | lost after reconnect + history:sync | recovered from history | reconnected (failed) | time to recover (ms) | probe max gap (ms) | delivery p99 (ms) | send errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
       for (const p of c.phases)
         L.push(`| ${p.phase} | ${p.event}${p.killAtMs !== undefined ? ` at ${p.killAtMs} ms` : ''}${p.restoreAtMs !== undefined ? `, restored at ${p.restoreAtMs} ms (healthy ${p.restoreTookMs} ms later)` : ''} | ${lossTxt(p.live)} | ${p.afterSync ? lossTxt(p.afterSync) : 'n/a (no history)'} | ${p.afterSync ? (p.resync?.recovered ?? 0) : 'n/a'} | ${p.resync?.reconnected ?? 0} (${p.resync?.reconnectFailed ?? 0}) | ${p.recoverMs ?? '-'} | ${p.probeMaxGapMs} | ${f(p.delivery?.p99, 2)} | ${errList(p.sendErrors)} |`);
@@ -328,6 +330,40 @@ function scenarioSections(r: Report): string[] {
   return L;
 }
 
+/**
+ * Scenarios that could not be carried out (with their reason) and setup phases
+ * that ran short (not every socket or user connected within its deadline, the
+ * scenario went on with the others): one row each, above everything else.
+ */
+export function statusRows(r: Pick<Report, 'targets' | 'variants'>): { target: string; scenario: string; status: string }[] {
+  const rows: { target: string; scenario: string; status: string }[] = [];
+  const short = (target: string, scenario: string, why?: string) => why && rows.push({ target, scenario, status: `ran short: ${why}` });
+  for (const t of Object.values(r.targets)) {
+    for (const [scenario, why] of Object.entries(t.failed ?? {})) rows.push({ target: t.label, scenario, status: `**FAILED:** ${why}` });
+    if (t.chaos?.errors.length) rows.push({ target: t.label, scenario: 'chaos', status: `**FAILED:** ${t.chaos.errors.join('; ')}` });
+    if (t.capacity?.errors.length) rows.push({ target: t.label, scenario: 'capacity', status: `**FAILED:** ${t.capacity.errors.join('; ')}` });
+    short(t.label, 'fanout (population)', t.population?.shortfall);
+    short(t.label, 'presence', t.presence?.shortfall);
+    short(t.label, 'storm', t.storm?.shortfall);
+    short(t.label, 'chat', t.chat?.shortfall);
+    short(t.label, 'soak', t.soak?.shortfall);
+    short(t.label, 'chaos', t.chaos?.shortfall);
+    short(t.label, 'capacity (search population)', t.capacity?.search.shortfall);
+  }
+  for (const v of r.variants ?? []) {
+    if (v.error) rows.push({ target: v.label, scenario: 'variants', status: `**FAILED:** ${v.error}` });
+    else short(v.label, 'variants', v.shortfall);
+  }
+  return rows;
+}
+
+function statusSection(r: Report): string[] {
+  const rows = statusRows(r);
+  if (!rows.length) return [];
+  const cell = (x: string) => x.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return ['## Scenarios that failed or ran short', '', '| target | scenario | status |', '| --- | --- | --- |', ...rows.map((x) => `| ${cell(x.target)} | ${cell(x.scenario)} | ${cell(x.status)} |`), ''];
+}
+
 function meanOf(s: SoakResult | undefined, k: 'rssMbPerMin' | 'heapMbPerMin'): number | undefined {
   const xs = Object.values(s?.replicas ?? {}).map((x) => x[k]).filter((x): x is number => x !== undefined);
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined;
@@ -347,6 +383,7 @@ function markdown(r: Report): string {
   L.push(`Load average at start ${(m.loadavg as number[]).join(' ')}, at end ${((r.machineAfter?.loadavg as number[]) ?? []).join(' ')}; other containers running at start: ${m.containersRunning} (${(m.otherProjectsRunning as string[]).join(', ') || 'none'}). Load generators run on the same machine, ${r.path === 'published' ? "through nginx's published port on 127.0.0.1 (Docker's userland proxy)" : "against nginx's address on each project's bridge network (no userland proxy; the same path for Switchboard and stock)"}.`, '');
   L.push(`Scenarios: ${(r.scenarios ?? []).join(', ') || '-'}.`, '');
   L.push(r.failures.length ? `**Result: FAILED**\n\n${r.failures.map((x) => `- ${x}`).join('\n')}\n` : '**Result: passed** (every scenario ran, report written' + (r.profile === 'smoke' && r.scenarios?.includes('fanout') ? ', delivery ratio 1' : '') + '; targets are judged below, not in this verdict).\n');
+  L.push(...statusSection(r));
 
   if (sb && st) {
     const hs = sb.fanout.find((x) => x.phase === (r.settings as { headline: string }).headline) ?? sb.fanout[0];
