@@ -60,9 +60,9 @@ async function main(): Promise<void> {
   const regions = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS, 'region');
   const sessions = new SocketSessions(redis, keys, nodeId, config.PRESENCE_TTL_MS);
   for (const c of [rooms, regions, sessions]) presence.addContributor(c);
-  const users = new UsersService(mongo, cache, log);
+  const users = new UsersService(mongo, cache, log, config.MONGO_TIMEOUT_MS);
   const events = new EventBus(redis, config.REDIS_KEY_PREFIX);
-  const chat = new ChatService(mongo, instance, log, metrics, cache, redis, keys);
+  const chat = new ChatService(mongo, instance, log, metrics, cache, redis, keys, config.MONGO_TIMEOUT_MS);
   const limiter = new RateLimiter(
     redis,
     keys,
@@ -131,6 +131,8 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve) => io!.close(() => resolve()));
     // A worker waits for its running jobs; do not let a dead Redis hold the exit.
     await Promise.race([jobs.close(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    // The lastSeen of users whose last device just closed is still queued: store it before MongoDB closes.
+    await Promise.race([users.flushWrites(), new Promise((r) => setTimeout(r, config.MONGO_TIMEOUT_MS).unref())]);
     await Promise.allSettled([redis.close(), mongo.close()]);
     log.info('bye');
     process.exit(0);

@@ -7,6 +7,7 @@ import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { MongoConnection } from '../infra/mongo';
 import { messageModel, type MessageDoc } from './message.model';
+import { MessageWriter } from './message-writer';
 
 /** A chat message as clients see it (`message:new`, acks, history). */
 export interface ChatMessage {
@@ -21,11 +22,14 @@ export interface ChatMessage {
 
 /**
  * Durable chat: a message is stored in MongoDB before anyone is told about
- * it, and a unique (userId, clientMsgId) index makes retries safe. History
+ * it (sends that arrive together are stored together, see MessageWriter), and
+ * a unique (userId, clientMsgId) index makes retries safe. History
  * is ordered by (ts, id) so every replica pages it the same way.
  */
 export class ChatService {
   private readonly messages: Model<MessageDoc>;
+  private readonly writer: MessageWriter;
+  private lateListener: (message: ChatMessage) => void = () => undefined;
 
   constructor(
     private readonly mongo: MongoConnection,
@@ -35,19 +39,33 @@ export class ChatService {
     private readonly cache: Cache,
     private readonly redis: RedisConnections,
     private readonly keys: Keyspace,
+    writeDeadlineMs: number,
     private readonly firstPageTtlMs = 30_000,
   ) {
     this.messages = messageModel(mongo.connection);
+    this.writer = new MessageWriter(this.messages, {
+      maxBatch: 256,
+      deadlineMs: writeDeadlineMs,
+      onBatch: (size) => this.metrics.messageBatchSize.observe(size),
+      onLateWrite: (docs) => void this.afterLateWrite(docs),
+    });
+  }
+
+  /**
+   * Called with each message stored after its sender was already told
+   * UNAVAILABLE (the write outran MONGO_TIMEOUT_MS): broadcast it then, so
+   * members need not wait for history:sync. The sender's retry gets it as a duplicate.
+   */
+  onLateMessage(listener: (message: ChatMessage) => void): void {
+    this.lateListener = listener;
   }
 
   /** Persists a message; `duplicate` is true when the clientMsgId was already stored. */
   async send(userId: string, room: string, text: string, clientMsgId: string): Promise<{ message: ChatMessage; duplicate: boolean }> {
     this.requireMongo();
     try {
-      const doc = await this.messages.create({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
-      this.metrics.messagesPersisted.inc();
-      await this.cache.invalidate(`room:${room}`);
-      this.countActivity(room);
+      const doc = await this.writer.insert({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
+      await this.stored(room);
       return { message: toChatMessage(doc), duplicate: false };
     } catch (err) {
       if ((err as { code?: number }).code === 11000) {
@@ -55,6 +73,21 @@ export class ChatService {
         if (first) return { message: toChatMessage(first), duplicate: true };
       }
       throw this.unavailable(err);
+    }
+  }
+
+  /** After a message is stored: count it, and drop the room's cached first history page before anyone hears of it. */
+  private async stored(room: string): Promise<void> {
+    this.metrics.messagesPersisted.inc();
+    await this.cache.invalidate(`room:${room}`);
+    this.countActivity(room);
+  }
+
+  private async afterLateWrite(docs: MessageDoc[]): Promise<void> {
+    this.log.warn({ messages: docs.length }, 'messages stored after their deadline: broadcasting them late');
+    for (const doc of docs) {
+      await this.stored(doc.room);
+      this.lateListener(toChatMessage(doc));
     }
   }
 

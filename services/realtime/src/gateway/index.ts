@@ -3,7 +3,7 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-adapter';
 import { Server, type Socket } from 'socket.io';
 import type { AuthService, TokenClaims } from '../auth';
-import type { ChatService } from '../chat';
+import type { ChatMessage, ChatService } from '../chat';
 import type { Config } from '../config';
 import { AppError } from '../infra/errors';
 import type { Logger } from '../infra/logger';
@@ -106,7 +106,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
     events.publish('presence', update);
     // Exactly one replica announces a user offline (the one that saw the last
     // device go, or the sweeper): it records lastSeen durably.
-    if (!update.online) void users.markSeen(update.userId, update.ts);
+    if (!update.online) users.markSeen(update.userId, update.ts);
   });
 
   const roomEvent = (type: 'join' | 'leave', room: string, userId: string) => {
@@ -117,6 +117,14 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
   };
 
   const userOf = (socket: Socket) => (socket.data as SocketData).user;
+
+  const broadcastMessage = (message: ChatMessage) => {
+    metrics.broadcasts.inc({ event: 'message:new' });
+    io.to(chatRoom(message.room)).emit('message:new', message);
+    void reminders.onMessage(message);
+  };
+  // A write that outran its deadline and was stored after all: its sender heard UNAVAILABLE, the room hears it now.
+  chat.onLateMessage(broadcastMessage);
 
   const routes: Record<string, EventRoute> = {
     'room:join': {
@@ -153,11 +161,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
         const { message, duplicate } = await turn;
         // Persisted first; a retry of a stored message is not broadcast again
         // (clients that missed the first broadcast get it from history:sync).
-        if (!duplicate) {
-          metrics.broadcasts.inc({ event: 'message:new' });
-          io.to(chatRoom(room)).emit('message:new', message);
-          void reminders.onMessage(message);
-        }
+        if (!duplicate) broadcastMessage(message);
         return { message, duplicate };
       },
     },

@@ -105,7 +105,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
       const { userId, name } = parsed.data;
       const session = await deps.auth.login(userId, name ?? userId);
       // The durable profile is a side effect: a slow or stuck MongoDB must not hold the login.
-      void deps.users.recordLogin(userId, session.name);
+      deps.users.recordLogin(userId, session.name);
       res.json({ ok: true, ...session });
     } catch (err) {
       next(err);

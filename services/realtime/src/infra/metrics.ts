@@ -29,6 +29,12 @@ export function createMetrics(instance: string) {
     cacheLookups: new Counter({ name: 'sb_cache_lookups_total', help: 'Cache lookups by result', labelNames: ['result'], registers: [registry] }),
     jobs: new Counter({ name: 'sb_jobs_total', help: 'Job attempts finished by this replica', labelNames: ['name', 'result'], registers: [registry] }),
     messagesPersisted: new Counter({ name: 'sb_messages_persisted_total', help: 'Chat messages stored in MongoDB', registers: [registry] }),
+    messageBatchSize: new Histogram({
+      name: 'sb_message_batch_size',
+      help: 'Messages stored by one MongoDB insert (group commit: sends that arrive during an insert go in the next one)',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 256],
+      registers: [registry],
+    }),
   };
 }
 

@@ -2,6 +2,7 @@ import { Schema, type Model } from 'mongoose';
 import type { Cache } from '../cache';
 import type { Logger } from '../infra/logger';
 import type { MongoConnection } from '../infra/mongo';
+import { UserWriteQueue } from './user-writes';
 
 export interface UserDoc {
   _id: string; // the user id
@@ -38,31 +39,47 @@ const userSchema = new Schema<UserDoc>(
 export class UsersService {
   private readonly users: Model<UserDoc>;
 
+  private readonly writes: UserWriteQueue;
+
   constructor(
     private readonly mongo: MongoConnection,
     private readonly cache: Cache,
     private readonly log: Logger,
+    writeDeadlineMs = 3000,
     private readonly profileTtlMs = 60_000,
   ) {
     this.users = (mongo.connection.models.User as Model<UserDoc>) ?? mongo.connection.model<UserDoc>('User', userSchema);
+    let dropped = 0;
+    this.writes = new UserWriteQueue(this.users, {
+      maxBatch: 500,
+      maxPending: 50_000,
+      deadlineMs: writeDeadlineMs,
+      onFlushed: async (userIds) => {
+        await Promise.all(userIds.map((userId) => this.cache.invalidate(`user:${userId}`)));
+      },
+      onError: (err, users) => this.log.warn({ err: err.message, users }, 'could not record logins / lastSeen'),
+      onDropped: (userId) => {
+        // Logged once per thousand: a database that stopped answering must not flood the log.
+        if (dropped++ % 1000 === 0) this.log.warn({ userId, dropped }, 'user write queue full: login / lastSeen not recorded');
+      },
+    });
   }
 
-  /** Best effort: a login still works while MongoDB is away. */
-  async recordLogin(userId: string, name: string): Promise<void> {
+  /** Best effort, and never awaited by a login: queued and stored in bulk, skipped while MongoDB is away. */
+  recordLogin(userId: string, name: string): void {
     if (!this.mongo.isUp()) return;
-    const now = Date.now();
-    await this.users
-      .updateOne({ _id: userId }, { $set: { name, lastLoginAt: now }, $setOnInsert: { createdAt: now } }, { upsert: true })
-      .catch((err: Error) => this.log.warn({ err: err.message, userId }, 'could not record login'));
-    await this.cache.invalidate(`user:${userId}`);
+    this.writes.login(userId, name, Date.now());
   }
 
-  async markSeen(userId: string, at: number): Promise<void> {
+  /** lastSeen only moves forward; queued like logins. */
+  markSeen(userId: string, at: number): void {
     if (!this.mongo.isUp()) return;
-    await this.users
-      .updateOne({ _id: userId, $or: [{ lastSeen: { $exists: false } }, { lastSeen: { $lt: at } }] }, { $set: { lastSeen: at } })
-      .catch((err: Error) => this.log.warn({ err: err.message, userId }, 'could not record lastSeen'));
-    await this.cache.invalidate(`user:${userId}`);
+    this.writes.seen(userId, at);
+  }
+
+  /** Waits until the queued login and lastSeen writes are stored (shutdown, tests). */
+  flushWrites(): Promise<void> {
+    return this.writes.drain();
   }
 
   /** Cached per user; invalidated when the profile or lastSeen changes. */

@@ -1,0 +1,145 @@
+import { Types, type Model } from 'mongoose';
+import type { MessageDoc } from './message.model';
+
+type NewMessage = Omit<MessageDoc, '_id'>;
+
+interface Pending {
+  doc: MessageDoc;
+  resolve(doc: MessageDoc): void;
+  reject(err: unknown): void;
+}
+
+/** The outcome one message of a batch gets: same shape as the driver's (`code` 11000 for a duplicate key). */
+export class MessageWriteError extends Error {
+  constructor(message: string, readonly code?: number) {
+    super(message);
+  }
+}
+
+/** A batch did not finish within the deadline; it may still be stored later. */
+export class MessageWriteTimeout extends Error {
+  constructor(ms: number) {
+    super(`message storage did not answer within ${ms} ms`);
+  }
+}
+
+export interface MessageWriterOptions {
+  /** Most messages per insert. */
+  maxBatch: number;
+  /** A caller is answered within this long, stored or not (MONGO_TIMEOUT_MS). */
+  deadlineMs: number;
+  onBatch?(size: number): void;
+  /**
+   * Messages of a batch that outran its deadline (their senders were told
+   * UNAVAILABLE) but were stored after all: the caller broadcasts them late,
+   * and a retry with the same clientMsgId finds them as duplicates.
+   */
+  onLateWrite?(docs: MessageDoc[]): void;
+}
+
+/**
+ * Group commit for chat messages: the sends that arrive while one insert is
+ * in flight are stored together in the next `insertMany`, so a burst costs
+ * the database a few transactions instead of one per message (an embedded
+ * store such as FerretDB on SQLite serialises every transaction). When the
+ * database is idle a message is written at once: there is no timer to wait for.
+ *
+ * Each caller learns its own outcome (the batch is unordered, so a duplicate
+ * fails only its own message) within `deadlineMs`: a database that hangs or
+ * comes back slowly never holds a sender longer than a single write would.
+ */
+export class MessageWriter {
+  private queue: Pending[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly messages: Model<MessageDoc>,
+    private readonly options: MessageWriterOptions,
+  ) {}
+
+  insert(fields: NewMessage): Promise<MessageDoc> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ doc: { _id: new Types.ObjectId(), ...fields }, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.options.maxBatch);
+        this.options.onBatch?.(batch.length);
+        await this.write(batch);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Settles every caller of the batch by the deadline; the next batch waits for the write itself, not just the deadline. */
+  private async write(batch: Pending[]): Promise<void> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      const err = new MessageWriteTimeout(this.options.deadlineMs);
+      for (const p of batch) p.reject(err);
+    }, this.options.deadlineMs);
+    const outcomes = await this.insertBatch(batch);
+    clearTimeout(timer);
+    if (!timedOut) {
+      batch.forEach((p, i) => {
+        const outcome = outcomes[i];
+        if (outcome === 'stored') p.resolve(p.doc);
+        else p.reject(outcome);
+      });
+      return;
+    }
+    const late = batch.filter((_, i) => outcomes[i] === 'stored').map((p) => p.doc);
+    if (late.length > 0) this.options.onLateWrite?.(late);
+  }
+
+  /** 'stored' or the error of each message, in batch order. */
+  private async insertBatch(batch: Pending[]): Promise<Array<'stored' | Error>> {
+    try {
+      // Through the model (not its raw collection), so bufferCommands: false
+      // holds: with MongoDB away the insert fails instead of waiting in a queue.
+      // lean: the documents are whole already, and the bulk error's indexes
+      // then match the batch.
+      await this.messages.insertMany(
+        batch.map((p) => ({ ...p.doc })),
+        { ordered: false, lean: true },
+      );
+      return batch.map(() => 'stored');
+    } catch (err) {
+      const failed = failedIndexes(err);
+      // Nothing says which ones failed (a timeout, a lost connection): all fail,
+      // and a retry with the same clientMsgId finds any that were stored after all.
+      if (!failed) return batch.map(() => err as Error);
+      return batch.map((_, i) => {
+        const e = failed.get(i);
+        return e ? new MessageWriteError(e.message, e.code) : 'stored';
+      });
+    }
+  }
+}
+
+/**
+ * Index -> error when the server answered the batch and refused some of its
+ * documents; undefined for anything else. The driver wraps every failure of an
+ * insertMany in a bulk write error, a lost connection too (with an empty
+ * writeErrors list): only a non-empty list, without a write-concern error,
+ * says that the documents it does not name were stored.
+ */
+function failedIndexes(err: unknown): Map<number, { code?: number; message: string }> | undefined {
+  const { writeErrors, writeConcernError, result } = err as { writeErrors?: unknown; writeConcernError?: unknown; result?: { hasWriteConcernError?(): boolean } };
+  const listed = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  if (listed.length === 0 || writeConcernError || result?.hasWriteConcernError?.()) return undefined;
+  const list = listed as Array<{ index: number; code?: number; errmsg?: string; message?: string; err?: { index: number; code?: number; errmsg?: string } }>;
+  const out = new Map<number, { code?: number; message: string }>();
+  for (const e of list) {
+    const inner = e.err ?? e;
+    out.set(inner.index, { code: inner.code, message: inner.errmsg ?? e.message ?? 'write failed' });
+  }
+  return out;
+}

@@ -1,0 +1,194 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import mongoose, { Schema } from 'mongoose';
+import { MessageWriter, MessageWriteTimeout } from '../../src/chat/message-writer';
+import { messageModel, type MessageDoc } from '../../src/chat/message.model';
+import { UserWriteQueue } from '../../src/users/user-writes';
+import type { UserDoc } from '../../src/users';
+import { REPO_ROOT, canConnect, freePort, requireBinary, sleep, startProcess, stopProcess, tempDir, waitFor, type Proc } from '../support/processes';
+
+/** Group commit of messages and bulk user writes against a real FerretDB: batching, duplicates, a dead and a frozen database. */
+const FERRETDB_BIN = process.env.FERRETDB_BIN ?? path.join(REPO_ROOT, '.tools', 'bin', 'ferretdb');
+
+describe('MongoDB write batching (FerretDB)', () => {
+  let ferret: Proc;
+  let dataDir: string;
+  let conn: mongoose.Connection;
+
+  beforeAll(async () => {
+    requireBinary(FERRETDB_BIN, 'run `make test-deps` (builds FerretDB into .tools/bin)');
+    const port = await freePort();
+    dataDir = tempDir('ferretdb');
+    ferret = startProcess('ferretdb', FERRETDB_BIN, ['-listen', `127.0.0.1:${port}`, '-data', dataDir]);
+    await waitFor('ferretdb', () => canConnect(port));
+    conn = await mongoose.createConnection(`mongodb://127.0.0.1:${port}/writes`, { serverSelectionTimeoutMS: 3000, bufferCommands: false }).asPromise();
+    await messageModel(conn).init(); // the unique (userId, clientMsgId) index
+  });
+
+  afterAll(async () => {
+    if (ferret) ferret.child.kill('SIGCONT');
+    await conn?.close().catch(() => undefined);
+    if (ferret) await stopProcess(ferret);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const fields = (i: number, clientMsgId = `c${i}`, room = 'r1') => ({ room, userId: `u${i % 7}`, text: `hello ${i}`, clientMsgId, ts: Date.now(), instance: 't' });
+  const writer = (onBatch?: (n: number) => void, onLateWrite?: (docs: MessageDoc[]) => void, deadlineMs = 5000) =>
+    new MessageWriter(messageModel(conn), { maxBatch: 256, deadlineMs, onBatch, onLateWrite });
+
+  test('a burst is stored in a few batches, every message once', async () => {
+    const batches: number[] = [];
+    const w = writer((n) => batches.push(n));
+    const stored = await Promise.all(Array.from({ length: 300 }, (_, i) => w.insert(fields(i))));
+
+    expect(new Set(stored.map((d) => d._id.toString())).size).toBe(300);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(300);
+    // The first message goes alone (nothing was in flight), the rest wait for it and go together.
+    expect(batches.length).toBeLessThanOrEqual(4);
+    expect(await messageModel(conn).countDocuments({ room: 'r1' })).toBe(300);
+  });
+
+  test('a duplicate in a batch fails alone with code 11000', async () => {
+    const w = writer();
+    const results = await Promise.allSettled([
+      w.insert({ ...fields(1000, 'dup-1'), userId: 'dupuser' }),
+      w.insert({ ...fields(1001, 'dup-1'), userId: 'dupuser' }),
+      w.insert({ ...fields(1002, 'dup-2'), userId: 'dupuser' }),
+      w.insert({ ...fields(1003, 'dup-1'), userId: 'dupuser' }),
+    ]);
+    const codes = results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: number }).code));
+    expect(codes.filter((c) => c === 'ok')).toHaveLength(2);
+    expect(codes.filter((c) => c === 11000)).toHaveLength(2);
+    expect(await messageModel(conn).countDocuments({ userId: 'dupuser' })).toBe(2);
+  });
+
+  test('when the database is gone every waiting message fails, and none is reported stored', async () => {
+    const port = await freePort(); // nothing listens here
+    const dead = mongoose.createConnection(`mongodb://127.0.0.1:${port}/writes`, { serverSelectionTimeoutMS: 500, bufferCommands: false });
+    dead.on('error', () => undefined);
+    const w = new MessageWriter(messageModel(dead), { maxBatch: 256, deadlineMs: 5000 });
+    const started = Date.now();
+    const results = await Promise.allSettled([w.insert(fields(1)), w.insert(fields(2))]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await dead.close().catch(() => undefined);
+  });
+
+  test('a frozen database: senders are answered by the deadline, and what is stored later is handed over as a late write', async () => {
+    const late: MessageDoc[] = [];
+    const w = writer(undefined, (docs) => late.push(...docs), 1000);
+    await w.insert(fields(1, 'warm', 'frozen')); // the connection is open and idle
+    ferret.child.kill('SIGSTOP');
+    let results: PromiseSettledResult<MessageDoc>[];
+    const started = Date.now();
+    try {
+      results = await Promise.allSettled([w.insert(fields(2, 'f-2', 'frozen')), w.insert(fields(3, 'f-3', 'frozen'))]);
+    } finally {
+      ferret.child.kill('SIGCONT');
+    }
+    const waited = Date.now() - started;
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof MessageWriteTimeout)).toBe(true);
+    expect(waited).toBeGreaterThanOrEqual(900);
+    expect(waited).toBeLessThan(4000);
+
+    // Thawed, the insert that was under way completes: both messages are stored and reported late.
+    await waitFor('late write', () => late.length === 2, 30_000);
+    expect(late.map((d) => d.clientMsgId).sort()).toEqual(['f-2', 'f-3']);
+    expect(await messageModel(conn).countDocuments({ room: 'frozen' })).toBe(3);
+    // The writer keeps working afterwards.
+    const after = await w.insert(fields(4, 'f-4', 'frozen'));
+    expect(after.clientMsgId).toBe('f-4');
+  });
+
+  test('a database killed under an insert: the senders are told it failed, never that it was stored', async () => {
+    // Its own FerretDB: this one dies. The driver reports a lost connection as a
+    // bulk write error with an empty writeErrors list, which must not read as "all stored".
+    const port = await freePort();
+    const dir = tempDir('ferretdb-killed');
+    const doomed = startProcess('ferretdb-killed', FERRETDB_BIN, ['-listen', `127.0.0.1:${port}`, '-data', dir]);
+    const c = await waitFor('ferretdb', async () => (await canConnect(port)) && mongoose.createConnection(`mongodb://127.0.0.1:${port}/writes`, { serverSelectionTimeoutMS: 2000, bufferCommands: false }).asPromise());
+    c.on('error', () => undefined);
+    try {
+      const w = new MessageWriter(messageModel(c), { maxBatch: 256, deadlineMs: 10_000 });
+      await w.insert(fields(1, 'k-1', 'killed'));
+      doomed.child.kill('SIGSTOP'); // the next insert is sent and waits for its answer...
+      const pending = Promise.allSettled([w.insert(fields(2, 'k-2', 'killed')), w.insert(fields(3, 'k-3', 'killed'))]);
+      await sleep(300);
+      doomed.child.kill('SIGKILL'); // ...which never comes: the connection closes under it
+      const results = await pending;
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    } finally {
+      await c.close(true).catch(() => undefined);
+      await stopProcess(doomed);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('UserWriteQueue', () => {
+    const userSchema = new Schema<UserDoc>(
+      { _id: String, name: String, createdAt: Number, lastLoginAt: Number, lastSeen: Number },
+      { versionKey: false, collection: 'users' },
+    );
+    const users = () => (conn.models.User as mongoose.Model<UserDoc>) ?? conn.model<UserDoc>('User', userSchema);
+
+    test('thousands of logins are coalesced per user and stored in bulk; lastSeen only moves forward', async () => {
+      const flushed: string[][] = [];
+      const errors: Error[] = [];
+      const q = new UserWriteQueue(users(), {
+        maxBatch: 500,
+        maxPending: 10_000,
+        deadlineMs: 10_000,
+        onFlushed: (ids) => void flushed.push(ids),
+        onError: (err) => errors.push(err),
+        onDropped: () => undefined,
+      });
+      const t0 = Date.now();
+      for (let i = 0; i < 2000; i++) q.login(`bulk-${i % 1500}`, `name ${i}`, t0 + i);
+      q.seen('bulk-1', t0 + 50_000);
+      q.seen('bulk-1', t0 + 40_000); // older: ignored
+      await q.drain();
+
+      expect(errors).toEqual([]);
+      expect(await users().countDocuments({ _id: /^bulk-/ })).toBe(1500);
+      // 1,500 users in bulk writes of at most 500, not 2,000 upserts.
+      const writes = flushed.length;
+      expect(writes).toBeLessThanOrEqual(5);
+      expect(flushed.flat()).toHaveLength(1500);
+      // The second login of a user wins (the later values).
+      const u10 = await users().findById('bulk-10').lean<UserDoc>();
+      expect(u10).toMatchObject({ name: 'name 1510', lastLoginAt: t0 + 1510, createdAt: t0 + 1510 });
+      expect((await users().findById('bulk-1').lean<UserDoc>())?.lastSeen).toBe(t0 + 50_000);
+
+      q.seen('bulk-1', t0 + 1); // an older offline event, in a later flush: lastSeen stays
+      await q.drain();
+      expect((await users().findById('bulk-1').lean<UserDoc>())?.lastSeen).toBe(t0 + 50_000);
+      // createdAt is set once: a later login keeps it.
+      q.login('bulk-10', 'renamed', t0 + 99_000);
+      await q.drain();
+      expect(await users().findById('bulk-10').lean<UserDoc>()).toMatchObject({ name: 'renamed', createdAt: t0 + 1510, lastLoginAt: t0 + 99_000 });
+    });
+
+    test('a full queue drops new users instead of growing', async () => {
+      const dropped: string[] = [];
+      ferret.child.kill('SIGSTOP'); // nothing gets written while we fill it
+      try {
+        const q = new UserWriteQueue(users(), {
+          maxBatch: 10,
+          maxPending: 20,
+          deadlineMs: 500,
+          onFlushed: () => undefined,
+          onError: () => undefined,
+          onDropped: (id) => dropped.push(id),
+        });
+        for (let i = 0; i < 50; i++) q.login(`full-${i}`, 'x', Date.now());
+        await sleep(50);
+        // The first flush took up to 10; 20 more wait; the rest are dropped.
+        expect(dropped.length).toBeGreaterThanOrEqual(20);
+        expect(dropped.length).toBeLessThanOrEqual(30);
+      } finally {
+        ferret.child.kill('SIGCONT');
+      }
+    });
+  });
+});
