@@ -232,7 +232,7 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
     void sessions.open(socket.id, user.userId, socket.handshake.headers['user-agent']);
     socket.onAny(() => sessions.touch(socket.id));
     socket.onAnyOutgoing((event: string) => metrics.eventsOut.inc({ event }));
-    reminders.deliverStored(user.userId).catch((err) => log.debug({ err: (err as Error).message }, 'stored reminders not delivered'));
+    reminders.deliverStoredOnConnect(user.userId);
 
     socket.on('disconnect', () => {
       metrics.connections.dec();

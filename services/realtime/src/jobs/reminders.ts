@@ -54,6 +54,9 @@ export function mentionsIn(text: string): string[] {
  */
 export class Reminders {
   private readonly stored: Model<ReminderDoc>;
+  /** Users who connected since the last stored-reminder lookup started. */
+  private readonly connected = new Set<string>();
+  private lookingUp = false;
 
   constructor(
     private readonly jobs: JobQueue,
@@ -61,7 +64,7 @@ export class Reminders {
     private readonly keys: Keyspace,
     private readonly chat: ChatService,
     private readonly presence: PresenceService,
-    mongo: MongoConnection,
+    private readonly mongo: MongoConnection,
     private readonly delayMs: number,
     private readonly deliver: (reminder: Reminder) => void,
     private readonly log: Logger,
@@ -93,14 +96,45 @@ export class Reminders {
     }
   }
 
-  /** Sends the reminders kept for a user who was offline when they fired. */
-  async deliverStored(userId: string): Promise<number> {
-    const docs = await this.stored.find({ to: userId, deliveredAt: null }).sort({ mentionedAt: 1 }).limit(100).lean<ReminderDoc[]>();
+  /**
+   * Queues the delivery of the reminders kept for a user who was offline when
+   * they fired. Connects come in storms: the users connecting while one lookup
+   * runs are looked up together in the next one (one `$in` query per batch),
+   * so a reconnect wave costs MongoDB a few queries, not one per socket.
+   */
+  deliverStoredOnConnect(userId: string): void {
+    this.connected.add(userId);
+    if (!this.lookingUp) void this.lookUpStored();
+  }
+
+  private async lookUpStored(): Promise<void> {
+    this.lookingUp = true;
+    try {
+      while (this.connected.size > 0) {
+        const users = [...this.connected].slice(0, 500);
+        for (const u of users) this.connected.delete(u);
+        await this.deliverStored(users).catch((err: Error) => this.log.debug({ err: err.message, users: users.length }, 'stored reminders not delivered'));
+      }
+    } finally {
+      this.lookingUp = false;
+    }
+  }
+
+  /** Sends the kept reminders of these users (at most 100 each), oldest first, and marks them delivered. */
+  async deliverStored(userIds: string[]): Promise<number> {
+    if (!this.mongo.isUp() || userIds.length === 0) return 0;
+    const docs = await this.stored.find({ to: { $in: userIds }, deliveredAt: null }).sort({ mentionedAt: 1 }).limit(100 * userIds.length).lean<ReminderDoc[]>();
+    const perUser = new Map<string, number>();
+    let delivered = 0;
     for (const d of docs) {
+      const n = perUser.get(d.to) ?? 0;
+      if (n >= 100) continue;
+      perUser.set(d.to, n + 1);
       this.deliver({ id: d._id, to: d.to, from: d.from, room: d.room, messageId: d.messageId, text: d.text, mentionedAt: d.mentionedAt });
       await this.stored.updateOne({ _id: d._id }, { $set: { deliveredAt: Date.now() } });
+      delivered++;
     }
-    return docs.length;
+    return delivered;
   }
 
   private async fire(job: Job): Promise<string> {

@@ -81,16 +81,33 @@ export class UserWriteQueue {
   }
 
   private async write(batch: Array<[string, PendingUserWrite]>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`user writes did not finish within ${this.options.deadlineMs} ms`)), this.options.deadlineMs);
+    });
+    try {
+      await Promise.race([this.store(batch), deadline]);
+    } catch (err) {
+      this.options.onError(err as Error, batch.length);
+    } finally {
+      clearTimeout(timer);
+    }
+    // Cached profiles are dropped even after a failure: some of the batch may have been stored.
+    await this.options.onFlushed(batch.map(([userId]) => userId));
+  }
+
+  /**
+   * New users are inserted (far cheaper than upserts on an embedded store:
+   * no lookup before each write); the ones that exist already fail that insert
+   * with a duplicate key and get an update instead.
+   */
+  private async store(batch: Array<[string, PendingUserWrite]>): Promise<void> {
+    const logins = batch.filter(([, w]) => w.login);
+    const existing = await this.insertNew(logins);
     const ops: AnyBulkWriteOperation<UserDoc>[] = [];
     for (const [userId, w] of batch) {
-      if (w.login) {
-        ops.push({
-          updateOne: {
-            filter: { _id: userId },
-            update: { $set: { name: w.login.name, lastLoginAt: w.login.at }, $setOnInsert: { createdAt: w.login.at } },
-            upsert: true,
-          },
-        });
+      if (w.login && existing.has(userId)) {
+        ops.push({ updateOne: { filter: { _id: userId }, update: { $set: { name: w.login.name, lastLoginAt: w.login.at } } } });
       }
       if (w.seenAt !== undefined) {
         // Only forward in time: a late or replayed offline event never moves lastSeen back.
@@ -102,18 +119,22 @@ export class UserWriteQueue {
         });
       }
     }
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`user writes did not finish within ${this.options.deadlineMs} ms`)), this.options.deadlineMs);
-    });
+    if (ops.length > 0) await this.users.bulkWrite(ops, { ordered: false });
+  }
+
+  /** Inserts the users of these logins; returns the ids that were already there. */
+  private async insertNew(logins: Array<[string, PendingUserWrite]>): Promise<Set<string>> {
+    if (logins.length === 0) return new Set();
+    const docs = logins.map(([userId, w]) => ({ _id: userId, name: w.login!.name, createdAt: w.login!.at, lastLoginAt: w.login!.at }));
     try {
-      await Promise.race([this.users.bulkWrite(ops, { ordered: false }), deadline]);
+      await this.users.insertMany(docs, { ordered: false, lean: true });
+      return new Set();
     } catch (err) {
-      this.options.onError(err as Error, batch.length);
-    } finally {
-      clearTimeout(timer);
+      const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { index: number; code?: number } }> }).writeErrors ?? [];
+      const failures = writeErrors.map((e) => e.err ?? e);
+      // Anything but duplicates (a lost connection lists none): the batch failed.
+      if (failures.length === 0 || failures.some((e) => e.code !== 11000)) throw err;
+      return new Set(failures.map((e) => logins[e.index][0]));
     }
-    // Cached profiles are dropped even after a failure: some of the batch may have been stored.
-    await this.options.onFlushed(batch.map(([userId]) => userId));
   }
 }
