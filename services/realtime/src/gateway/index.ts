@@ -43,7 +43,7 @@ export interface GatewayDeps {
 
 interface SocketData {
   user: TokenClaims;
-  /** The last message:send of this socket still being stored. */
+  /** The last message:send of this socket still waiting to be broadcast. */
   sendChain?: Promise<unknown>;
 }
 
@@ -153,10 +153,15 @@ export function createGateway(httpServer: HttpServer, deps: GatewayDeps): Server
         if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} before sending to it`);
       },
       async handle(socket, { room, text, clientMsgId }: { room: string; text: string; clientMsgId: string }) {
-        // One socket's sends are stored and broadcast in the order it sent them:
-        // concurrent inserts could otherwise finish, and be broadcast, out of order.
+        // One socket's sends are stored and broadcast in the order it sent them.
+        // Storing starts at once: the writer stores first in, first out, so a
+        // socket's messages keep their order without waiting for each other.
+        // Only the broadcasts wait for this socket's earlier sends, so a fast
+        // sender is limited by the database's throughput, not by its latency.
         const data = socket.data as SocketData;
-        const turn = (data.sendChain ?? Promise.resolve()).then(() => chat.send(userOf(socket).userId, room, text, clientMsgId));
+        const storing = chat.send(userOf(socket).userId, room, text, clientMsgId);
+        storing.catch(() => undefined); // answered below, in turn: not an unhandled rejection meanwhile
+        const turn = (data.sendChain ?? Promise.resolve()).then(() => storing);
         data.sendChain = turn.catch(() => undefined);
         const { message, duplicate } = await turn;
         // Persisted first; a retry of a stored message is not broadcast again
