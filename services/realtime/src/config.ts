@@ -51,6 +51,12 @@ export const configSchema = z
     MONGO_URL: z.string().min(1).default('mongodb://127.0.0.1:27017/switchboard'),
     /** How long a MongoDB operation may wait for a server before it answers UNAVAILABLE. */
     MONGO_TIMEOUT_MS: ms(3000),
+    /**
+     * Connections to MongoDB per replica. Writes are grouped, so few are
+     * needed; FerretDB's SQLite backend deadlocks when its 100 connections per
+     * database are all busy, so keep replicas x this under 100 there.
+     */
+    MONGO_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
 
     /** HMAC secret for login tokens. Must be set (>= 16 chars) in production. */
     AUTH_SECRET: z.string().min(16).default('switchboard-dev-secret-change-me'),

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const topology = new RedisTopology(config);
   log.info({ redisMode: topology.mode, redis: topology.describe(), adapter: config.REDIS_ADAPTER }, 'redis topology');
   const redis = new RedisConnections(topology, log, metrics);
-  const mongo = new MongoConnection(config.MONGO_URL, config.MONGO_TIMEOUT_MS, log, metrics);
+  const mongo = new MongoConnection(config.MONGO_URL, config.MONGO_TIMEOUT_MS, log, metrics, config.MONGO_POOL_SIZE);
   mongo.start();
 
   const cache = new Cache(redis, keys, metrics);

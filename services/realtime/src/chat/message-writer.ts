@@ -5,6 +5,9 @@ type NewMessage = Omit<MessageDoc, '_id'>;
 
 interface Pending {
   doc: MessageDoc;
+  /** Answered already: stored, refused, or told it timed out. */
+  settled: boolean;
+  timer: NodeJS.Timeout;
   resolve(doc: MessageDoc): void;
   reject(err: unknown): void;
 }
@@ -57,9 +60,20 @@ export class MessageWriter {
     private readonly options: MessageWriterOptions,
   ) {}
 
+  /** Resolves once stored, rejects when refused or after `deadlineMs` (counted from now, queueing included). */
   insert(fields: NewMessage): Promise<MessageDoc> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ doc: { _id: new Types.ObjectId(), ...fields }, resolve, reject });
+      const p: Pending = {
+        doc: { _id: new Types.ObjectId(), ...fields },
+        settled: false,
+        timer: setTimeout(() => {
+          p.settled = true;
+          reject(new MessageWriteTimeout(this.options.deadlineMs));
+        }, this.options.deadlineMs),
+        resolve,
+        reject,
+      };
+      this.queue.push(p);
       if (!this.flushing) void this.flush();
     });
   }
@@ -68,7 +82,10 @@ export class MessageWriter {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.options.maxBatch);
+        // Messages whose senders were already told UNAVAILABLE while they queued
+        // are not written at all: their resend stores them.
+        const batch = this.queue.splice(0, this.options.maxBatch).filter((p) => !p.settled);
+        if (batch.length === 0) continue;
         this.options.onBatch?.(batch.length);
         await this.write(batch);
       }
@@ -77,25 +94,21 @@ export class MessageWriter {
     }
   }
 
-  /** Settles every caller of the batch by the deadline; the next batch waits for the write itself, not just the deadline. */
+  /** One insert at a time: the next batch waits for this write itself, even after its senders were answered. */
   private async write(batch: Pending[]): Promise<void> {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      const err = new MessageWriteTimeout(this.options.deadlineMs);
-      for (const p of batch) p.reject(err);
-    }, this.options.deadlineMs);
     const outcomes = await this.insertBatch(batch);
-    clearTimeout(timer);
-    if (!timedOut) {
-      batch.forEach((p, i) => {
-        const outcome = outcomes[i];
-        if (outcome === 'stored') p.resolve(p.doc);
-        else p.reject(outcome);
-      });
-      return;
-    }
-    const late = batch.filter((_, i) => outcomes[i] === 'stored').map((p) => p.doc);
+    const late: MessageDoc[] = [];
+    batch.forEach((p, i) => {
+      clearTimeout(p.timer);
+      const outcome = outcomes[i];
+      if (p.settled) {
+        if (outcome === 'stored') late.push(p.doc);
+        return;
+      }
+      p.settled = true;
+      if (outcome === 'stored') p.resolve(p.doc);
+      else p.reject(outcome);
+    });
     if (late.length > 0) this.options.onLateWrite?.(late);
   }
 

@@ -10,7 +10,13 @@ import type { Metrics } from './metrics';
 export class MongoConnection {
   readonly connection: mongoose.Connection;
 
-  constructor(private readonly url: string, private readonly timeoutMs: number, private readonly log: Logger, private readonly metrics: Metrics) {
+  constructor(
+    private readonly url: string,
+    private readonly timeoutMs: number,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly poolSize = 10,
+  ) {
     this.connection = mongoose.createConnection();
     this.connection.set('bufferCommands', false);
     this.connection.on('connected', () => this.onState(true));
@@ -25,6 +31,9 @@ export class MongoConnection {
       this.connection
         .openUri(this.url, {
           serverSelectionTimeoutMS: this.timeoutMs,
+          maxPoolSize: this.poolSize,
+          // A busy pool is a slow database: answer UNAVAILABLE in time instead of queueing for ever.
+          waitQueueTimeoutMS: this.timeoutMs,
           socketTimeoutMS: 0,
           heartbeatFrequencyMS: 2000,
           autoIndex: true,

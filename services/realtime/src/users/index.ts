@@ -54,6 +54,7 @@ export class UsersService {
       maxBatch: 500,
       maxPending: 50_000,
       deadlineMs: writeDeadlineMs,
+      loginIntervalMs: 10 * 60_000,
       onFlushed: async (userIds) => {
         await Promise.all(userIds.map((userId) => this.cache.invalidate(`user:${userId}`)));
       },

@@ -1,6 +1,9 @@
 import type { AnyBulkWriteOperation, Model } from 'mongoose';
 import type { UserDoc } from './index';
 
+/** Update statements per bulkWrite: well under FerretDB's 100 connections, with every replica writing at once. */
+const UPDATES_PER_BULK = 25;
+
 interface PendingUserWrite {
   login?: { name: string; at: number };
   seenAt?: number;
@@ -11,8 +14,14 @@ export interface UserWriteQueueOptions {
   maxBatch: number;
   /** Users waiting beyond this are dropped (the writes are best effort; a login must not wait on them). */
   maxPending: number;
-  /** A flush that takes longer is given up on, so a hung database does not stop the queue. */
+  /** A flush that takes longer is reported as failed; the next one still waits for it (one write at a time). */
   deadlineMs: number;
+  /**
+   * A user's login is written at most once per this interval by a replica:
+   * lastLoginAt is that fresh, and a wave of returning users (whose writes are
+   * updates, the dearest kind on an embedded store) costs the database little.
+   */
+  loginIntervalMs: number;
   onFlushed(userIds: string[]): Promise<void> | void;
   onError(err: Error, users: number): void;
   onDropped(userId: string): void;
@@ -27,6 +36,7 @@ export interface UserWriteQueueOptions {
  */
 export class UserWriteQueue {
   private pending = new Map<string, PendingUserWrite>();
+  private readonly recentLogins = new Map<string, { name: string; at: number }>();
   private flushing = false;
 
   constructor(
@@ -35,8 +45,21 @@ export class UserWriteQueue {
   ) {}
 
   login(userId: string, name: string, at: number): void {
+    const last = this.recentLogins.get(userId);
+    if (last !== undefined && at - last.at < this.options.loginIntervalMs && last.name === name) return;
     const entry = this.entry(userId);
-    if (entry) entry.login = { name, at: Math.max(at, entry.login?.at ?? 0) };
+    if (!entry) return;
+    entry.login = { name, at: Math.max(at, entry.login?.at ?? 0) };
+    this.rememberLogin(userId, name, at);
+  }
+
+  /** Bounded: entries older than the interval go first, and a flood of distinct users clears it. */
+  private rememberLogin(userId: string, name: string, at: number): void {
+    if (this.recentLogins.size >= 100_000) {
+      for (const [id, l] of this.recentLogins) if (at - l.at >= this.options.loginIntervalMs) this.recentLogins.delete(id);
+      if (this.recentLogins.size >= 100_000) this.recentLogins.clear();
+    }
+    this.recentLogins.set(userId, { name, at });
   }
 
   seen(userId: string, at: number): void {
@@ -81,14 +104,17 @@ export class UserWriteQueue {
   }
 
   private async write(batch: Array<[string, PendingUserWrite]>): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`user writes did not finish within ${this.options.deadlineMs} ms`)), this.options.deadlineMs);
-    });
+    // Reported once it is late, but waited for: a second write started beside a
+    // slow one would only make the database slower (and starve message inserts).
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      this.options.onError(new Error(`user writes did not finish within ${this.options.deadlineMs} ms`), batch.length);
+    }, this.options.deadlineMs);
     try {
-      await Promise.race([this.store(batch), deadline]);
+      await this.store(batch);
     } catch (err) {
-      this.options.onError(err as Error, batch.length);
+      if (!late) this.options.onError(err as Error, batch.length);
     } finally {
       clearTimeout(timer);
     }
@@ -110,16 +136,16 @@ export class UserWriteQueue {
         ops.push({ updateOne: { filter: { _id: userId }, update: { $set: { name: w.login.name, lastLoginAt: w.login.at } } } });
       }
       if (w.seenAt !== undefined) {
-        // Only forward in time: a late or replayed offline event never moves lastSeen back.
-        ops.push({
-          updateOne: {
-            filter: { _id: userId, $or: [{ lastSeen: { $exists: false } }, { lastSeen: { $lt: w.seenAt } }] },
-            update: { $set: { lastSeen: w.seenAt } },
-          },
-        });
+        // $max: only forward in time, so a late or replayed offline event never moves lastSeen back.
+        ops.push({ updateOne: { filter: { _id: userId }, update: { $max: { lastSeen: w.seenAt } } } });
       }
     }
-    if (ops.length > 0) await this.users.bulkWrite(ops, { ordered: false });
+    // Updates go in small bulks, one after the other: FerretDB's SQLite backend
+    // holds a connection per update of a bulk until the bulk ends, and with its
+    // 100 connections busy it deadlocks (a bulk of 100 updates never returns).
+    for (let i = 0; i < ops.length; i += UPDATES_PER_BULK) {
+      await this.users.bulkWrite(ops.slice(i, i + UPDATES_PER_BULK), { ordered: false });
+    }
   }
 
   /** Inserts the users of these logins; returns the ids that were already there. */
