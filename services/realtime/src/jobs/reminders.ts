@@ -111,7 +111,11 @@ export class Reminders {
     this.lookingUp = true;
     try {
       while (this.connected.size > 0) {
-        const users = [...this.connected].slice(0, 500);
+        const users: string[] = [];
+        for (const u of this.connected) {
+          if (users.length === 500) break;
+          users.push(u);
+        }
         for (const u of users) this.connected.delete(u);
         await this.deliverStored(users).catch((err: Error) => this.log.debug({ err: err.message, users: users.length }, 'stored reminders not delivered'));
       }

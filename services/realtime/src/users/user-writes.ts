@@ -94,7 +94,12 @@ export class UserWriteQueue {
     this.flushing = true;
     try {
       while (this.pending.size > 0) {
-        const batch = [...this.pending.entries()].slice(0, this.options.maxBatch);
+        // The oldest entries first, without copying a queue that may hold tens of thousands.
+        const batch: Array<[string, PendingUserWrite]> = [];
+        for (const e of this.pending) {
+          if (batch.length === this.options.maxBatch) break;
+          batch.push(e);
+        }
         for (const [userId] of batch) this.pending.delete(userId);
         await this.write(batch);
       }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import mongoose, { Schema } from 'mongoose';
 import { MessageWriter, MessageWriteTimeout } from '../../src/chat/message-writer';
 import { messageModel, type MessageDoc } from '../../src/chat/message.model';
-import { UserWriteQueue } from '../../src/users/user-writes';
+import { UserWriteQueue, type UserWriteQueueOptions } from '../../src/users/user-writes';
 import type { UserDoc } from '../../src/users';
 import { REPO_ROOT, canConnect, freePort, requireBinary, sleep, startProcess, stopProcess, tempDir, waitFor, type Proc } from '../support/processes';
 
@@ -136,19 +136,23 @@ describe('MongoDB write batching (FerretDB)', () => {
       { versionKey: false, collection: 'users' },
     );
     const users = () => (conn.models.User as mongoose.Model<UserDoc>) ?? conn.model<UserDoc>('User', userSchema);
+    /** A queue with roomy defaults; each test overrides what it is about. */
+    const userQueue = (o: Partial<UserWriteQueueOptions>) =>
+      new UserWriteQueue(users(), {
+        maxBatch: 500,
+        maxPending: 10_000,
+        deadlineMs: 20_000,
+        loginIntervalMs: 60_000,
+        onFlushed: () => undefined,
+        onError: () => undefined,
+        onDropped: () => undefined,
+        ...o,
+      });
 
     test('thousands of logins are coalesced per user and stored in bulk; lastSeen only moves forward', async () => {
       const flushed: string[][] = [];
       const errors: Error[] = [];
-      const q = new UserWriteQueue(users(), {
-        maxBatch: 500,
-        maxPending: 10_000,
-        deadlineMs: 10_000,
-        loginIntervalMs: 60_000,
-        onFlushed: (ids) => void flushed.push(ids),
-        onError: (err) => errors.push(err),
-        onDropped: () => undefined,
-      });
+      const q = userQueue({ deadlineMs: 10_000, onFlushed: (ids) => void flushed.push(ids), onError: (err) => errors.push(err) });
       const t0 = Date.now();
       for (let i = 0; i < 2000; i++) q.login(`bulk-${i % 1500}`, `name ${i}`, t0 + i);
       q.seen('bulk-1', t0 + 50_000);
@@ -183,15 +187,7 @@ describe('MongoDB write batching (FerretDB)', () => {
 
     test('a wave of 300 returning users is stored (updates in small bulks: one bulk of 100 updates hangs FerretDB)', async () => {
       const errors: Error[] = [];
-      const q = new UserWriteQueue(users(), {
-        maxBatch: 500,
-        maxPending: 10_000,
-        deadlineMs: 20_000,
-        loginIntervalMs: 60_000,
-        onFlushed: () => undefined,
-        onError: (err) => errors.push(err),
-        onDropped: () => undefined,
-      });
+      const q = userQueue({ onError: (err) => errors.push(err) });
       for (let i = 0; i < 300; i++) q.login(`wave-${i}`, 'first', 1000);
       await q.drain();
       const started = Date.now();
@@ -209,15 +205,7 @@ describe('MongoDB write batching (FerretDB)', () => {
       const dropped: string[] = [];
       ferret.child.kill('SIGSTOP'); // nothing gets written while we fill it
       try {
-        const q = new UserWriteQueue(users(), {
-          maxBatch: 10,
-          maxPending: 20,
-          deadlineMs: 500,
-          loginIntervalMs: 60_000,
-          onFlushed: () => undefined,
-          onError: () => undefined,
-          onDropped: (id) => dropped.push(id),
-        });
+        const q = userQueue({ maxBatch: 10, maxPending: 20, deadlineMs: 500, onDropped: (id) => dropped.push(id) });
         for (let i = 0; i < 50; i++) q.login(`full-${i}`, 'x', Date.now());
         await sleep(50);
         // The first flush took up to 10; 20 more wait; the rest are dropped.
