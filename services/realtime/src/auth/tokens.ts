@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 
 /** What a login token carries: the user and the Redis session that vouches for it. */
@@ -10,11 +11,20 @@ export interface TokenClaims {
 
 const ISSUER = 'switchboard';
 
+// Given a string, jsonwebtoken first tries to parse it as a PEM key and catches
+// the failure on every sign and verify (a measurable share of a connect storm's
+// CPU). A KeyObject made once per secret skips that.
+let lastKey: { secret: string; key: KeyObject } | undefined;
+function hmacKey(secret: string): KeyObject {
+  if (lastKey?.secret !== secret) lastKey = { secret, key: createSecretKey(Buffer.from(secret)) };
+  return lastKey.key;
+}
+
 /** HS256 token naming a session; revocation lives in Redis, the signature only proves we issued it. */
 export function signToken(claims: Omit<TokenClaims, 'expiresAt'>, secret: string, ttlSec: number, now = Date.now()): { token: string; expiresAt: number } {
   const iat = Math.floor(now / 1000);
   const exp = iat + ttlSec;
-  const token = jwt.sign({ sub: claims.userId, sid: claims.sessionId, name: claims.name, iat, exp }, secret, {
+  const token = jwt.sign({ sub: claims.userId, sid: claims.sessionId, name: claims.name, iat, exp }, hmacKey(secret), {
     algorithm: 'HS256',
     issuer: ISSUER,
   });
@@ -25,7 +35,7 @@ export function signToken(claims: Omit<TokenClaims, 'expiresAt'>, secret: string
 export function verifyToken(token: unknown, secret: string, now = Date.now()): TokenClaims | null {
   if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
   try {
-    const payload = jwt.verify(token, secret, {
+    const payload = jwt.verify(token, hmacKey(secret), {
       algorithms: ['HS256'],
       issuer: ISSUER,
       clockTimestamp: Math.floor(now / 1000),
