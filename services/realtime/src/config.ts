@@ -90,6 +90,10 @@ export const configSchema = z
 
     MESSAGE_MAX_CHARS: ms(4000),
     HISTORY_SYNC_MAX: ms(500),
+    /** Newest messages kept per room in Redis for history pages and history:sync (0: always read MongoDB). */
+    HISTORY_WINDOW: z.coerce.number().int().min(0).max(10_000).default(200),
+    /** A room's window is dropped this long after its last message (refilled from MongoDB on the next read). */
+    HISTORY_WINDOW_TTL_MS: ms(10 * 60_000),
     REGION_PRECISION: z.coerce.number().int().min(1).max(12).default(5),
 
     // ---- Dispatch (/dispatch namespace, src/dispatch) ----

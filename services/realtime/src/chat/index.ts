@@ -1,5 +1,4 @@
 import { Types, type Model } from 'mongoose';
-import type { Cache } from '../cache';
 import type { Keyspace } from '../infra/keys';
 import type { RedisConnections } from '../infra/redis';
 import { AppError } from '../infra/errors';
@@ -8,6 +7,7 @@ import type { Metrics } from '../infra/metrics';
 import type { MongoConnection } from '../infra/mongo';
 import { messageModel, type MessageDoc } from './message.model';
 import { MessageWriter } from './message-writer';
+import { RecentWindow } from './recent-window';
 
 /** A chat message as clients see it (`message:new`, acks, history). */
 export interface ChatMessage {
@@ -24,11 +24,15 @@ export interface ChatMessage {
  * Durable chat: a message is stored in MongoDB before anyone is told about
  * it (sends that arrive together are stored together, see MessageWriter), and
  * a unique (userId, clientMsgId) index makes retries safe. History
- * is ordered by (ts, id) so every replica pages it the same way.
+ * is ordered by (ts, id) so every replica pages it the same way; recent pages
+ * come from the room's window in Redis (RecentWindow), older ones from MongoDB.
  */
 export class ChatService {
   private readonly messages: Model<MessageDoc>;
   private readonly writer: MessageWriter;
+  private readonly window: RecentWindow;
+  /** Database reads of a room's newest messages in flight, shared by concurrent callers. */
+  private readonly filling = new Map<string, { n: number; messages: Promise<ChatMessage[]> }>();
   private lateListener: (message: ChatMessage) => void = () => undefined;
 
   constructor(
@@ -36,17 +40,18 @@ export class ChatService {
     private readonly instance: string,
     private readonly log: Logger,
     private readonly metrics: Metrics,
-    private readonly cache: Cache,
     private readonly redis: RedisConnections,
     private readonly keys: Keyspace,
     writeDeadlineMs: number,
-    private readonly firstPageTtlMs = 30_000,
+    window: { size: number; ttlMs: number },
   ) {
     this.messages = messageModel(mongo.connection);
+    this.window = new RecentWindow(redis, keys, log, window.size, window.ttlMs);
     this.writer = new MessageWriter(this.messages, {
       maxBatch: 256,
       deadlineMs: writeDeadlineMs,
       onBatch: (size) => this.metrics.messageBatchSize.observe(size),
+      onInsertTime: (seconds) => this.metrics.messageInsertSeconds.observe(seconds),
       onLateWrite: (docs) => void this.afterLateWrite(docs),
     });
   }
@@ -65,38 +70,65 @@ export class ChatService {
     this.requireMongo();
     try {
       const doc = await this.writer.insert({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
-      await this.stored(room);
-      return { message: toChatMessage(doc), duplicate: false };
+      const message = toChatMessage(doc);
+      await this.stored([message]);
+      return { message, duplicate: false };
     } catch (err) {
       if ((err as { code?: number }).code === 11000) {
         const first = await this.run(() => this.messages.findOne({ userId, clientMsgId }).lean<MessageDoc>());
-        if (first) return { message: toChatMessage(first), duplicate: true };
+        if (first) {
+          // Adding again is harmless, and mends a window this message never
+          // reached (its first send's replica stopped between insert and add).
+          const message = toChatMessage(first);
+          await this.window.add([message]);
+          return { message, duplicate: true };
+        }
       }
       throw this.unavailable(err);
     }
   }
 
-  /** After a message is stored: count it, and drop the room's cached first history page before anyone hears of it. */
-  private async stored(room: string): Promise<void> {
-    this.metrics.messagesPersisted.inc();
-    await this.cache.invalidate(`room:${room}`);
-    this.countActivity(room);
+  /** After messages are stored: count them, and add them to their rooms' windows before anyone hears of them. */
+  private async stored(messages: ChatMessage[]): Promise<void> {
+    this.metrics.messagesPersisted.inc(messages.length);
+    await this.window.add(messages);
+    for (const m of messages) this.countActivity(m.room);
   }
 
   private async afterLateWrite(docs: MessageDoc[]): Promise<void> {
     this.log.warn({ messages: docs.length }, 'messages stored after their deadline: broadcasting them late');
-    for (const doc of docs) {
-      await this.stored(doc.room);
-      this.lateListener(toChatMessage(doc));
-    }
+    const messages = docs.map(toChatMessage);
+    await this.stored(messages);
+    for (const m of messages) this.lateListener(m);
   }
 
-  /** Newest first, `before` (a message id) excluded. The first page is cached until the next message. */
+  /** Newest first, `before` (a message id) excluded. Served from the room's window when it holds the page. */
   async history(room: string, limit: number, before?: string): Promise<ChatMessage[]> {
-    if (!before) {
-      return this.cache.getOrSet(`history:${room}:${limit}`, () => this.loadHistory(room, limit), { ttlMs: this.firstPageTtlMs, tags: [`room:${room}`] });
+    const window = await this.window.read(room);
+    if (window) {
+      const { messages, complete } = window;
+      const end = before === undefined ? messages.length : messages.findIndex((m) => m.id === before);
+      // The page is in the window when the anchor is, and either `limit` older
+      // messages are too or the window holds the room's whole history.
+      if (end >= 0 && (end >= limit || complete)) return messages.slice(Math.max(0, end - limit), end).reverse();
     }
-    return this.loadHistory(room, limit, before);
+    if (before) return this.loadHistory(room, limit, before);
+    return (await this.latest(room, limit)).slice(0, limit);
+  }
+
+  /**
+   * The room's newest messages (newest first, at least `limit` of them when
+   * stored) read from the database, filling the room's window on the way.
+   * Concurrent callers for one room share one read.
+   */
+  private async latest(room: string, limit: number): Promise<ChatMessage[]> {
+    const n = Math.max(this.window.size, limit);
+    let fill = this.filling.get(room);
+    if (!fill || fill.n < limit) {
+      fill = { n, messages: this.window.fill(room, () => this.loadHistory(room, n)).finally(() => this.filling.delete(room)) };
+      this.filling.set(room, fill);
+    }
+    return fill.messages;
   }
 
   private async loadHistory(room: string, limit: number, before?: string): Promise<ChatMessage[]> {
@@ -112,11 +144,15 @@ export class ChatService {
 
   /** Oldest first: what came after `after` (a message id), or the latest page when absent. */
   async since(room: string, after: string | undefined, limit: number): Promise<{ messages: ChatMessage[]; hasMore: boolean }> {
-    this.requireMongo();
-    if (!after) {
-      const latest = await this.loadHistory(room, limit);
-      return { messages: latest.reverse(), hasMore: false };
+    if (!after) return { messages: (await this.history(room, limit)).reverse(), hasMore: false };
+    const window = await this.window.read(room);
+    const at = window ? window.messages.findIndex((m) => m.id === after) : -1;
+    if (window && at >= 0) {
+      // The window holds everything newer than its oldest message, so all of what came after the anchor.
+      const newer = window.messages.slice(at + 1);
+      return { messages: newer.slice(0, limit), hasMore: newer.length > limit };
     }
+    this.requireMongo();
     const anchor = await this.anchor(room, after);
     const docs = await this.run(() =>
       this.messages
@@ -142,7 +178,7 @@ export class ChatService {
     return [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([room]) => room);
   }
 
-  /** Puts the first history page of the busiest rooms in the cache. */
+  /** Fills the history windows of the busiest rooms (each costs one database read when it is not trusted). */
   async warmUp(rooms: number): Promise<string[]> {
     const busiest = await this.busiestRooms(rooms);
     for (const room of busiest) await this.history(room, 50);

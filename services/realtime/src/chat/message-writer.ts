@@ -32,6 +32,8 @@ export interface MessageWriterOptions {
   /** A caller is answered within this long, stored or not (MONGO_TIMEOUT_MS). */
   deadlineMs: number;
   onBatch?(size: number): void;
+  /** How long each batch's insert took, in seconds (whatever its outcome). */
+  onInsertTime?(seconds: number): void;
   /**
    * Messages of a batch that outran its deadline (their senders were told
    * UNAVAILABLE) but were stored after all: the caller broadcasts them late,
@@ -96,7 +98,9 @@ export class MessageWriter {
 
   /** One insert at a time: the next batch waits for this write itself, even after its senders were answered. */
   private async write(batch: Pending[]): Promise<void> {
+    const started = performance.now();
     const outcomes = await this.insertBatch(batch);
+    this.options.onInsertTime?.((performance.now() - started) / 1000);
     const late: MessageDoc[] = [];
     batch.forEach((p, i) => {
       clearTimeout(p.timer);

@@ -5,31 +5,28 @@ import { MessageWriter, MessageWriteTimeout } from '../../src/chat/message-write
 import { messageModel, type MessageDoc } from '../../src/chat/message.model';
 import { UserWriteQueue, type UserWriteQueueOptions } from '../../src/users/user-writes';
 import type { UserDoc } from '../../src/users';
+import { startFerretDb } from '../support/cluster';
 import { REPO_ROOT, canConnect, freePort, requireBinary, sleep, startProcess, stopProcess, tempDir, waitFor, type Proc } from '../support/processes';
 
 /** Group commit of messages and bulk user writes against a real FerretDB: batching, duplicates, a dead and a frozen database. */
 const FERRETDB_BIN = process.env.FERRETDB_BIN ?? path.join(REPO_ROOT, '.tools', 'bin', 'ferretdb');
 
 describe('MongoDB write batching (FerretDB)', () => {
+  let db: Awaited<ReturnType<typeof startFerretDb>>;
   let ferret: Proc;
-  let dataDir: string;
   let conn: mongoose.Connection;
 
   beforeAll(async () => {
-    requireBinary(FERRETDB_BIN, 'run `make test-deps` (builds FerretDB into .tools/bin)');
-    const port = await freePort();
-    dataDir = tempDir('ferretdb');
-    ferret = startProcess('ferretdb', FERRETDB_BIN, ['-listen', `127.0.0.1:${port}`, '-data', dataDir]);
-    await waitFor('ferretdb', () => canConnect(port));
-    conn = await mongoose.createConnection(`mongodb://127.0.0.1:${port}/writes`, { serverSelectionTimeoutMS: 3000, bufferCommands: false }).asPromise();
+    db = await startFerretDb();
+    ferret = db.proc;
+    conn = await mongoose.createConnection(db.url('writes'), { serverSelectionTimeoutMS: 3000, bufferCommands: false }).asPromise();
     await messageModel(conn).init(); // the unique (userId, clientMsgId) index
   });
 
   afterAll(async () => {
     if (ferret) ferret.child.kill('SIGCONT');
     await conn?.close().catch(() => undefined);
-    if (ferret) await stopProcess(ferret);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await db?.stop();
   });
 
   const fields = (i: number, clientMsgId = `c${i}`, room = 'r1') => ({ room, userId: `u${i % 7}`, text: `hello ${i}`, clientMsgId, ts: Date.now(), instance: 't' });

@@ -85,6 +85,26 @@ async function primariesOf(client: Redis | RedisCluster): Promise<Redis[]> {
   return client.nodes('master');
 }
 
+/** A FerretDB (MongoDB wire protocol) of its own on a free port; stop() also removes its data. */
+export async function startFerretDb(label = 'ferretdb'): Promise<{ port: number; proc: Proc; url(db: string): string; stop(): Promise<void> }> {
+  requireBinary(FERRETDB_BIN, 'run `make test-deps` (builds FerretDB into .tools/bin)');
+  const port = await freePort();
+  const dataDir = tempDir(label);
+  const proc = startProcess(label, FERRETDB_BIN, ['-listen', `127.0.0.1:${port}`, '-data', dataDir]);
+  const stop = async () => {
+    proc.child.kill('SIGCONT'); // a test may have frozen it
+    await stopProcess(proc);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(label, () => canConnect(port));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { port, proc, url: (db) => `mongodb://127.0.0.1:${port}/${db}`, stop };
+}
+
 export async function startCluster(opts: { replicas?: number; env?: Record<string, string> } = {}): Promise<Cluster> {
   requireBinary(FERRETDB_BIN, 'run `make test-deps` (builds FerretDB into .tools/bin)');
   const main = requireBinary(path.join(SERVICE_ROOT, 'dist', 'main.js'), 'run `npm run build` in services/realtime');
