@@ -115,7 +115,7 @@ export async function runChaos(ctx: ScenarioCtx, workers: number): Promise<Chaos
       p.sendErrors = c.sendErrors;
       const ratio = (l?: LossSummary) => (l?.expected ? (l.delivered / l.expected).toFixed(4) : '-');
       ctx.info(
-        `${name}: live lost ${p.live.lost} of ${p.live.expected} (ratio ${ratio(p.live)}), dup ${p.live.duplicated}; after history:sync ${p.afterSync ? `lost ${p.afterSync.lost} (recovered ${p.resync.recovered})` : 'n/a'}; reconnected ${p.resync.reconnected} (${p.resync.reconnectFailed} failed) in ${p.resync.reconnectMs} ms; recover ${p.recoverMs ?? '-'} ms; probe max gap ${p.probeMaxGapMs} ms`,
+        `${name}: live lost ${p.live.lost} of ${p.live.expected} (ratio ${ratio(p.live)}), dup ${p.live.duplicated}; after history:sync ${p.afterSync ? `lost ${p.afterSync.lost} (recovered ${p.resync.recovered}; sync failures ${p.resync.syncErrors}${p.resync.syncErrors ? ` ${JSON.stringify(p.resync.syncErrorCodes)}` : ''})` : 'n/a'}; reconnected ${p.resync.reconnected} (${p.resync.reconnectFailed} failed) in ${p.resync.reconnectMs} ms; recover ${p.recoverMs ?? '-'} ms; probe max gap ${p.probeMaxGapMs} ms`,
       );
       return p;
     };

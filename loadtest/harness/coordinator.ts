@@ -195,10 +195,10 @@ export class Coordinator {
         const mine = clients.filter((c) => where(c.key) === i);
         const r = await this.callWithin<ResyncResult>(i, { type: 'resync', phase, url, clients: mine, transports: opts.transports, history: opts.history, timeoutMs }, deadlineMs + WORKER_GRACE_MS);
         // No answer: none of its clients counts as reconnected.
-        return r ?? { reconnected: 0, reconnectFailed: mine.length, reconnectMs: deadlineMs + WORKER_GRACE_MS, recovered: 0, syncErrors: 0 };
+        return r ?? { reconnected: 0, reconnectFailed: mine.length, reconnectMs: deadlineMs + WORKER_GRACE_MS, recovered: 0, syncErrors: 0, syncErrorCodes: {} };
       }),
     );
-    return parts.reduce((a, b) => ({ reconnected: a.reconnected + b.reconnected, reconnectFailed: a.reconnectFailed + b.reconnectFailed, reconnectMs: Math.max(a.reconnectMs, b.reconnectMs), recovered: a.recovered + b.recovered, syncErrors: a.syncErrors + b.syncErrors }));
+    return parts.reduce((a, b) => ({ reconnected: a.reconnected + b.reconnected, reconnectFailed: a.reconnectFailed + b.reconnectFailed, reconnectMs: Math.max(a.reconnectMs, b.reconnectMs), recovered: a.recovered + b.recovered, syncErrors: a.syncErrors + b.syncErrors, syncErrorCodes: addCounts(a.syncErrorCodes, b.syncErrorCodes) }));
   }
 
   /**
@@ -242,8 +242,7 @@ export class Coordinator {
         const s = summarise(merge(e.hists));
         return { sec, deliveries: e.deliveries, p50: s.p50, p99: s.p99, max: s.max };
       });
-    const sendErrors: Record<string, number> = {};
-    for (const p of parts) for (const [k, v] of Object.entries(p.sendErrors)) sendErrors[k] = (sendErrors[k] ?? 0) + v;
+    const sendErrors = parts.map((p) => p.sendErrors).reduce(addCounts, {});
     return { latency, series, presence: parts.flatMap((p) => p.presence), sendErrors };
   }
 
@@ -257,4 +256,11 @@ export class Coordinator {
     await Promise.race([this.all(() => ({ type: 'exit' })).catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
     for (const w of this.workers) if (w.exitCode === null) w.kill('SIGKILL');
   }
+}
+
+/** Two tallies by key, added. */
+function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
 }

@@ -31,6 +31,8 @@ export interface ResyncResult {
   /** phase messages found in history that had not arrived live */
   recovered: number;
   syncErrors: number;
+  /** failed history:sync calls by error code (or "ack timeout") */
+  syncErrorCodes: Record<string, number>;
 }
 
 export interface WorkerClients {
@@ -42,7 +44,7 @@ export interface WorkerClients {
 
 export async function resync(cmd: ResyncCmd, w: WorkerClients): Promise<ResyncResult> {
   const t0 = nowMs();
-  const out: ResyncResult = { reconnected: 0, reconnectFailed: 0, reconnectMs: 0, recovered: 0, syncErrors: 0 };
+  const out: ResyncResult = { reconnected: 0, reconnectFailed: 0, reconnectMs: 0, recovered: 0, syncErrors: 0, syncErrorCodes: {} };
   await Promise.all(
     cmd.clients.map(async (spec) => {
       const c = w.get(spec.key);
@@ -76,8 +78,10 @@ export async function resync(cmd: ResyncCmd, w: WorkerClients): Promise<ResyncRe
             loss.received(spec.key, producer, Number(seq));
             out.recovered++;
           }
-        } catch {
+        } catch (err) {
           out.syncErrors++;
+          const code = (err as Error).message;
+          out.syncErrorCodes[code] = (out.syncErrorCodes[code] ?? 0) + 1;
         }
       }
     }),

@@ -278,7 +278,7 @@ function scenarioSections(r: Report): string[] {
   }
   if (ts.some((t) => t.chaos)) {
     L.push('## Chaos under load', '');
-    const syncFailed = (n: number) => (n > 0 ? `**${n}**` : '0');
+    const syncFailed = (n: number, codes?: Record<string, number>) => (n > 0 ? `**${n}**${codes ? ` (${errList(codes)})` : ''}` : '0');
     for (const t of ts) {
       const c = t.chaos;
       if (!c) continue;
@@ -286,7 +286,7 @@ function scenarioSections(r: Report): string[] {
       L.push(`${t.label}: ${c.connected} of ${c.sockets} sockets${c.connectFailed ? ` (**${c.connectFailed} failed to connect**: ${errList(c.connectErrors ?? {})})` : ''} in ${c.rooms} rooms, ${c.msgPerSec} msg/s, phases of ${c.phaseS} s; probe ${c.probe.from} -> ${c.probe.to}; replica restarts during the run: ${restarts.length ? restarts.map(([k, n]) => `${k} ${n}`).join(', ') : 'none'} (last log lines: \`chaos-${t.label}-*.log\`)${c.errors.length ? `; **errors:** ${c.errors.join('; ')}` : ''}.`, '');
       L.push('| phase | event | lost live | lost after reconnect + history:sync | recovered from history | history:sync calls failed | reconnected (failed) | time to recover (ms) | probe max gap (ms) | delivery p99 (ms) | send errors |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
       for (const p of c.phases)
-        L.push(`| ${p.phase} | ${p.event}${p.killAtMs !== undefined ? ` at ${p.killAtMs} ms` : ''}${p.restoreAtMs !== undefined ? `, restored at ${p.restoreAtMs} ms (healthy ${p.restoreTookMs} ms later)` : ''} | ${lossTxt(p.live)} | ${p.afterSync ? lossTxt(p.afterSync) : 'n/a (no history)'} | ${p.afterSync ? (p.resync?.recovered ?? 0) : 'n/a'} | ${p.afterSync ? syncFailed(p.resync?.syncErrors ?? 0) : 'n/a'} | ${p.resync?.reconnected ?? 0} (${p.resync?.reconnectFailed ?? 0}) | ${p.recoverMs ?? '-'} | ${p.probeMaxGapMs} | ${f(p.delivery?.p99, 2)} | ${errList(p.sendErrors)} |`);
+        L.push(`| ${p.phase} | ${p.event}${p.killAtMs !== undefined ? ` at ${p.killAtMs} ms` : ''}${p.restoreAtMs !== undefined ? `, restored at ${p.restoreAtMs} ms (healthy ${p.restoreTookMs} ms later)` : ''} | ${lossTxt(p.live)} | ${p.afterSync ? lossTxt(p.afterSync) : 'n/a (no history)'} | ${p.afterSync ? (p.resync?.recovered ?? 0) : 'n/a'} | ${p.afterSync ? syncFailed(p.resync?.syncErrors ?? 0, p.resync?.syncErrorCodes) : 'n/a'} | ${p.resync?.reconnected ?? 0} (${p.resync?.reconnectFailed ?? 0}) | ${p.recoverMs ?? '-'} | ${p.probeMaxGapMs} | ${f(p.delivery?.p99, 2)} | ${errList(p.sendErrors)} |`);
       L.push('');
     }
     L.push('"Lost after reconnect + history:sync" counts only what the syncs that answered could find: where history:sync calls failed, those clients\' losses stay unverified, not proven.', '');

@@ -33,6 +33,9 @@ export class ChatService {
   private readonly window: RecentWindow;
   /** Database reads of a room's newest messages in flight, shared by concurrent callers. */
   private readonly filling = new Map<string, { n: number; messages: Promise<ChatMessage[]> }>();
+  /** Rooms whose window a message was just added to while it was not trusted, refilled one at a time. */
+  private readonly untrustedRooms = new Set<string>();
+  private refilling = false;
   private lateListener: (message: ChatMessage) => void = () => undefined;
 
   constructor(
@@ -46,7 +49,7 @@ export class ChatService {
     window: { size: number; ttlMs: number },
   ) {
     this.messages = messageModel(mongo.connection);
-    this.window = new RecentWindow(redis, keys, log, window.size, window.ttlMs);
+    this.window = new RecentWindow(redis, keys, log, window.size, window.ttlMs, (room) => this.refillSoon(room));
     this.writer = new MessageWriter(this.messages, {
       maxBatch: 256,
       deadlineMs: writeDeadlineMs,
@@ -129,6 +132,25 @@ export class ChatService {
       this.filling.set(room, fill);
     }
     return fill.messages;
+  }
+
+  /**
+   * Refills windows in the background, one database read at a time per
+   * replica: after a Redis reconnect every window is distrusted, and the
+   * clients told to sync would otherwise all read the database at once.
+   */
+  private refillSoon(room: string): void {
+    this.untrustedRooms.add(room);
+    if (this.refilling) return;
+    this.refilling = true;
+    void (async () => {
+      // A Set visits what is added while it is iterated.
+      for (const r of this.untrustedRooms) {
+        this.untrustedRooms.delete(r);
+        if (this.mongo.isUp()) await this.latest(r, 0).catch(() => undefined);
+      }
+      this.refilling = false;
+    })();
   }
 
   private async loadHistory(room: string, limit: number, before?: string): Promise<ChatMessage[]> {

@@ -42,6 +42,8 @@ export class RecentWindow {
     /** Messages kept per room (0 turns the window off). */
     readonly size: number,
     private readonly ttlMs: number,
+    /** Told when a message was added to a window that is not trusted: the caller refills it in the background. */
+    private readonly onUntrusted: (room: string) => void = () => undefined,
   ) {
     redis.on('down', () => (this.trusted = false));
     redis.on('up', () => void this.invalidateAll());
@@ -63,7 +65,12 @@ export class RecentWindow {
     }
   }
 
-  /** Adds stored messages (idempotent). A failed add drops that room's window rather than leave a gap in it. */
+  /**
+   * Adds stored messages (idempotent). A failed add drops that room's window
+   * rather than leave a gap in it. An add to a window that is not trusted
+   * (after a generation bump, or never filled) reports the room, so busy rooms
+   * are refilled before their clients ask.
+   */
   async add(messages: WindowMessage[]): Promise<void> {
     if (!this.enabled || messages.length === 0) return;
     const byRoom = new Map<string, WindowMessage[]>();
@@ -72,16 +79,22 @@ export class RecentWindow {
       if (list) list.push(m);
       else byRoom.set(m.room, [m]);
     }
+    // Read alongside the adds (same round trip) to tell whether each window is trusted.
+    const generation = this.redis.command.get(this.generationKey()).catch(() => null);
     await Promise.all(
       [...byRoom].map(async ([room, list]) => {
         const key = this.key(room);
         try {
           const p = this.redis.command.pipeline();
           p.zadd(key, ...list.flatMap((m) => [m.ts, encode(m)]));
+          p.zscore(key, FILLED);
           this.trimAndExpire(p, key);
           const res = (await p.exec()) ?? [];
           const failed = res.find(([err]) => err);
           if (failed) throw failed[0];
+          const filledUnder = res[1]?.[1] as string | null;
+          const current = await generation;
+          if (this.trusted && current !== null && (filledUnder === null || Number(filledUnder) !== Number(current))) this.onUntrusted(room);
         } catch {
           // DEL is allowed even when Redis is out of memory; if Redis is gone
           // altogether, the generation bump on reconnect covers this window.

@@ -118,4 +118,15 @@ describe('history windows in Redis', () => {
     expect(again).toMatchObject({ duplicate: true, message: { id: doc._id.toString() } });
     expect((await a.history('retry', 10)).map((m) => m.text)).toEqual(['crashed', 'm0']);
   });
+
+  it('refills a distrusted window in the background when its room gets a message, before anyone reads it', async () => {
+    for (let i = 0; i < 3; i++) await send(a, 'busy', i);
+    await a.history('busy', 10); // fills
+    const generation = await raw().incr('sbw:rooms:recent-generation'); // what a reconnecting replica does
+    await send(b, 'busy', 3);
+    await waitFor('background refill', async () => Number(await raw().zscore(windowKey('busy'), '!filled')) === generation);
+    // Trusted again: served without the database.
+    await messageModel(mongos[0].connection).deleteMany({ room: 'busy' });
+    expect((await a.history('busy', 10)).map((m) => m.text)).toEqual(['m3', 'm2', 'm1', 'm0']);
+  });
 });
