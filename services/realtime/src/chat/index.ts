@@ -31,11 +31,9 @@ export class ChatService {
   private readonly messages: Model<MessageDoc>;
   private readonly writer: MessageWriter;
   private readonly window: RecentWindow;
-  /** Database reads of a room's newest messages in flight, shared by concurrent callers. */
-  private readonly filling = new Map<string, { n: number; messages: Promise<ChatMessage[]> }>();
-  /** Rooms whose window a message was just added to while it was not trusted, refilled one at a time. */
-  private readonly untrustedRooms = new Set<string>();
-  private refilling = false;
+  /** Rooms waiting for their window to be filled, with whoever waits for each (see fillWindows). */
+  private readonly toFill = new Map<string, Array<() => void>>();
+  private filling = false;
   private lateListener: (message: ChatMessage) => void = () => undefined;
 
   constructor(
@@ -49,7 +47,7 @@ export class ChatService {
     window: { size: number; ttlMs: number },
   ) {
     this.messages = messageModel(mongo.connection);
-    this.window = new RecentWindow(redis, keys, log, window.size, window.ttlMs, (room) => this.refillSoon(room));
+    this.window = new RecentWindow(redis, keys, log, window.size, window.ttlMs, (room) => void this.fillWindow(room));
     this.writer = new MessageWriter(this.messages, {
       maxBatch: 256,
       deadlineMs: writeDeadlineMs,
@@ -107,50 +105,76 @@ export class ChatService {
 
   /** Newest first, `before` (a message id) excluded. Served from the room's window when it holds the page. */
   async history(room: string, limit: number, before?: string): Promise<ChatMessage[]> {
-    const window = await this.window.read(room);
-    if (window) {
+    if (before !== undefined) before = messageId(before);
+    const fromWindow = async () => {
+      const window = await this.window.read(room);
+      if (!window) return undefined;
       const { messages, complete } = window;
       const end = before === undefined ? messages.length : messages.findIndex((m) => m.id === before);
       // The page is in the window when the anchor is, and either `limit` older
       // messages are too or the window holds the room's whole history.
       if (end >= 0 && (end >= limit || complete)) return messages.slice(Math.max(0, end - limit), end).reverse();
+      return null; // trusted, but the page reaches past it
+    };
+    let page = await fromWindow();
+    if (page === undefined && this.window.enabled) {
+      if (before) await this.anchor(room, before); // a wrong id answers NOT_FOUND before anything is filled
+      await this.fillWindow(room);
+      page = await fromWindow();
     }
-    if (before) return this.loadHistory(room, limit, before);
-    return (await this.latest(room, limit)).slice(0, limit);
+    return page ?? this.loadHistory(room, limit, before);
   }
 
   /**
-   * The room's newest messages (newest first, at least `limit` of them when
-   * stored) read from the database, filling the room's window on the way.
-   * Concurrent callers for one room share one read.
+   * Fills the room's window from MongoDB; resolves when done (or failed: the
+   * caller then reads MongoDB itself). Rooms asked for while a fill runs are
+   * filled together in the next one: one query for all of them, so a wave of
+   * joins or a Redis recovery costs the database a few reads, not one per
+   * room and replica (a MongoDB-wire store without index use, like FerretDB,
+   * scans the collection for each).
    */
-  private async latest(room: string, limit: number): Promise<ChatMessage[]> {
-    const n = Math.max(this.window.size, limit);
-    let fill = this.filling.get(room);
-    if (!fill || fill.n < limit) {
-      fill = { n, messages: this.window.fill(room, () => this.loadHistory(room, n)).finally(() => this.filling.delete(room)) };
-      this.filling.set(room, fill);
-    }
-    return fill.messages;
+  private fillWindow(room: string): Promise<void> {
+    return new Promise((resolve) => {
+      const waiting = this.toFill.get(room);
+      if (waiting) waiting.push(resolve);
+      else this.toFill.set(room, [resolve]);
+      if (!this.filling) void this.fillWindows();
+    });
   }
 
-  /**
-   * Refills windows in the background, one database read at a time per
-   * replica: after a Redis reconnect every window is distrusted, and the
-   * clients told to sync would otherwise all read the database at once.
-   */
-  private refillSoon(room: string): void {
-    this.untrustedRooms.add(room);
-    if (this.refilling) return;
-    this.refilling = true;
-    void (async () => {
-      // A Set visits what is added while it is iterated.
-      for (const r of this.untrustedRooms) {
-        this.untrustedRooms.delete(r);
-        if (this.mongo.isUp()) await this.latest(r, 0).catch(() => undefined);
+  private async fillWindows(): Promise<void> {
+    this.filling = true;
+    try {
+      while (this.toFill.size > 0) {
+        const rooms = [...this.toFill.keys()].slice(0, 100);
+        const waiting = rooms.flatMap((r) => {
+          const list = this.toFill.get(r) ?? [];
+          this.toFill.delete(r);
+          return list;
+        });
+        await this.fillRooms(rooms).catch(() => undefined);
+        for (const done of waiting) done();
       }
-      this.refilling = false;
-    })();
+    } finally {
+      this.filling = false;
+    }
+  }
+
+  /**
+   * The newest messages of several rooms in one query, sorted by (ts, id) and
+   * limited: what it returns of each room is every message of that room from
+   * the query's cut-off on, a suffix of its history (its whole history when
+   * the query returned less than its limit).
+   */
+  private async fillRooms(rooms: string[]): Promise<void> {
+    if (!this.mongo.isUp()) return;
+    const generation = await this.window.generation(); // before the read: a bump during it leaves the windows untrusted
+    if (generation === undefined) return;
+    const limit = rooms.length * this.window.size;
+    const docs = await this.run(() => this.messages.find({ room: { $in: rooms } }).sort({ ts: -1, _id: -1 }).limit(limit).lean<MessageDoc[]>());
+    const byRoom = new Map<string, ChatMessage[]>(rooms.map((r) => [r, []]));
+    for (const d of docs) byRoom.get(d.room)?.push(toChatMessage(d));
+    await Promise.all(rooms.map((r) => this.window.fill(r, byRoom.get(r) ?? [], generation, docs.length < limit)));
   }
 
   private async loadHistory(room: string, limit: number, before?: string): Promise<ChatMessage[]> {
@@ -167,13 +191,23 @@ export class ChatService {
   /** Oldest first: what came after `after` (a message id), or the latest page when absent. */
   async since(room: string, after: string | undefined, limit: number): Promise<{ messages: ChatMessage[]; hasMore: boolean }> {
     if (!after) return { messages: (await this.history(room, limit)).reverse(), hasMore: false };
-    const window = await this.window.read(room);
-    const at = window ? window.messages.findIndex((m) => m.id === after) : -1;
-    if (window && at >= 0) {
+    after = messageId(after);
+    const fromWindow = async () => {
+      const window = await this.window.read(room);
+      if (!window) return undefined;
+      const at = window.messages.findIndex((m) => m.id === after);
+      if (at < 0) return null; // older than the window (or not a message of this room)
       // The window holds everything newer than its oldest message, so all of what came after the anchor.
       const newer = window.messages.slice(at + 1);
       return { messages: newer.slice(0, limit), hasMore: newer.length > limit };
+    };
+    let synced = await fromWindow();
+    if (synced === undefined && this.window.enabled) {
+      await this.anchor(room, after); // a wrong id answers NOT_FOUND before anything is filled
+      await this.fillWindow(room);
+      synced = await fromWindow();
     }
+    if (synced) return synced;
     this.requireMongo();
     const anchor = await this.anchor(room, after);
     const docs = await this.run(() =>
@@ -203,7 +237,7 @@ export class ChatService {
   /** Fills the history windows of the busiest rooms (each costs one database read when it is not trusted). */
   async warmUp(rooms: number): Promise<string[]> {
     const busiest = await this.busiestRooms(rooms);
-    for (const room of busiest) await this.history(room, 50);
+    await Promise.all(busiest.map((room) => this.history(room, 50))); // untrusted ones are filled in one query
     return busiest;
   }
 
@@ -224,9 +258,10 @@ export class ChatService {
   }
 
   private async anchor(room: string, id: string): Promise<MessageDoc> {
-    if (!Types.ObjectId.isValid(id) || !/^[0-9a-f]{24}$/i.test(id)) throw new AppError('VALIDATION', 'message id must be 24 hex characters');
-    const doc = await this.run(() => this.messages.findOne({ _id: new Types.ObjectId(id), room }).lean<MessageDoc>());
-    if (!doc) throw new AppError('NOT_FOUND', `no message ${id} in room ${room}`);
+    // By _id alone, the room compared here: a filter of _id only is the one a
+    // MongoDB-wire store without index use (FerretDB on SQLite) still looks up directly.
+    const doc = await this.run(() => this.messages.findOne({ _id: new Types.ObjectId(messageId(id)) }).lean<MessageDoc>());
+    if (!doc || doc.room !== room) throw new AppError('NOT_FOUND', `no message ${id} in room ${room}`);
     return doc;
   }
 
@@ -247,6 +282,12 @@ export class ChatService {
     this.log.warn({ err: (err as Error).message }, 'mongodb operation failed');
     return new AppError('UNAVAILABLE', 'message storage is unavailable, retry with the same clientMsgId');
   }
+}
+
+/** A message id as the window stores it (lowercase), or VALIDATION. */
+function messageId(id: string): string {
+  if (!/^[0-9a-f]{24}$/i.test(id)) throw new AppError('VALIDATION', 'message id must be 24 hex characters');
+  return id.toLowerCase();
 }
 
 function toChatMessage(doc: MessageDoc): ChatMessage {

@@ -1,11 +1,39 @@
-import type { ChainableCommander } from 'ioredis';
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import type { RedisConnections } from '../infra/redis';
 import type { ChatMessage as WindowMessage } from '.';
 
-/** Marks a window filled from the database; its score is the generation it was filled under. */
+/**
+ * Marks a window filled from the database. Its score is generation * 2, plus 1
+ * while the window holds the room's whole history (cleared as soon as the
+ * oldest message is trimmed away). It sorts before every message (ts scores).
+ */
 const FILLED = '!filled';
+
+/**
+ * Adds messages to one window and trims it, in one step so trimming and the
+ * "whole history" bit stay consistent. ARGV: size, ttl ms, fill mark ('' for a
+ * plain add), then ts/member pairs. A fill mark of an older generation than
+ * the window's does not replace it. Returns the window's mark (nil: not filled).
+ */
+const ADD_TO_WINDOW = `
+local key = KEYS[1]
+for i = 4, #ARGV, 2 do redis.call('ZADD', key, ARGV[i], ARGV[i + 1]) end
+local filled = redis.call('ZSCORE', key, '${FILLED}')
+if ARGV[3] ~= '' and (not filled or math.floor(tonumber(filled) / 2) <= math.floor(tonumber(ARGV[3]) / 2)) then
+  filled = ARGV[3]
+  redis.call('ZADD', key, filled, '${FILLED}')
+end
+local removed = redis.call('ZREMRANGEBYRANK', key, 1, -(tonumber(ARGV[1]) + 1))
+if filled and removed > 0 and tonumber(filled) % 2 == 1 then
+  filled = tostring(tonumber(filled) - 1)
+  redis.call('ZADD', key, filled, '${FILLED}')
+end
+redis.call('PEXPIRE', key, ARGV[2])
+return filled
+`;
+
+type WindowScripts = { sbAddToWindow(key: string, ...args: Array<string | number>): Promise<string | null> };
 
 /**
  * The newest messages of each room in Redis, so history pages and
@@ -19,7 +47,7 @@ const FILLED = '!filled';
  * broadcast; the newest `size` are kept.
  *
  * A window is only trusted when it holds every message newer than its oldest
- * one. It is "filled" from the database with the room's newest messages (a
+ * one. It is "filled" from the database with a suffix of the room's history (a
  * union with what was added meanwhile, so a message stored during the read is
  * not lost), and the FILLED member records under which generation. Adds that
  * could not reach Redis leave a gap nobody else can see, so each replica bumps
@@ -45,6 +73,7 @@ export class RecentWindow {
     /** Told when a message was added to a window that is not trusted: the caller refills it in the background. */
     private readonly onUntrusted: (room: string) => void = () => undefined,
   ) {
+    redis.command.defineCommand('sbAddToWindow', { numberOfKeys: 1, lua: ADD_TO_WINDOW });
     redis.on('down', () => (this.trusted = false));
     redis.on('up', () => void this.invalidateAll());
     if (redis.isUp()) void this.invalidateAll();
@@ -80,34 +109,50 @@ export class RecentWindow {
       else byRoom.set(m.room, [m]);
     }
     // Read alongside the adds (same round trip) to tell whether each window is trusted.
-    const generation = this.redis.command.get(this.generationKey()).catch(() => null);
+    const generation = this.generation();
     await Promise.all(
       [...byRoom].map(async ([room, list]) => {
-        const key = this.key(room);
         try {
-          const p = this.redis.command.pipeline();
-          p.zadd(key, ...list.flatMap((m) => [m.ts, encode(m)]));
-          p.zscore(key, FILLED);
-          this.trimAndExpire(p, key);
-          const res = (await p.exec()) ?? [];
-          const failed = res.find(([err]) => err);
-          if (failed) throw failed[0];
-          const filledUnder = res[1]?.[1] as string | null;
+          const filled = await this.addToWindow(room, list, '');
           const current = await generation;
-          if (this.trusted && current !== null && (filledUnder === null || Number(filledUnder) !== Number(current))) this.onUntrusted(room);
+          if (this.trusted && current !== undefined && !isTrusted(filled, current)) this.onUntrusted(room);
         } catch {
           // DEL is allowed even when Redis is out of memory; if Redis is gone
           // altogether, the generation bump on reconnect covers this window.
-          await this.redis.command.del(key).catch(() => undefined);
+          await this.redis.command.del(this.key(room)).catch(() => undefined);
         }
       }),
     );
   }
 
+  /** The current generation, or undefined when Redis does not answer. */
+  async generation(): Promise<number | undefined> {
+    try {
+      return Number((await this.redis.command.get(this.generationKey())) ?? 0);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Writes what the database returned for a room under `generation` (read
+   * before the database was): a suffix of its history in (ts, id) order, the
+   * whole of it when `complete`. Merged with what was added meanwhile.
+   */
+  async fill(room: string, messages: WindowMessage[], generation: number, complete: boolean): Promise<void> {
+    if (!this.enabled) return;
+    await this.addToWindow(room, messages, String(generation * 2 + (complete ? 1 : 0))).catch(() => undefined);
+  }
+
+  private addToWindow(room: string, messages: WindowMessage[], mark: string): Promise<string | null> {
+    const args = messages.flatMap((m) => [m.ts, encode(m)]);
+    return (this.redis.command as unknown as WindowScripts).sbAddToWindow(this.key(room), this.size, this.ttlMs, mark, ...args);
+  }
+
   /**
    * The room's window oldest first, or undefined when it is not trusted (never
    * filled, filled under an older generation, Redis away). `complete` is true
-   * when the window holds the room's whole history (fewer than `size` messages).
+   * when the window holds the room's whole history.
    */
   async read(room: string): Promise<{ messages: WindowMessage[]; complete: boolean } | undefined> {
     if (!this.enabled || !this.trusted || !this.redis.isUp()) return undefined;
@@ -119,45 +164,13 @@ export class RecentWindow {
         this.redis.command.get(this.generationKey()),
         this.redis.command.pipeline().zscore(key, FILLED).zrange(key, 0, -1).exec(),
       ]);
-      const [[scoreErr, filledUnder], [rangeErr, members]] = (res ?? []) as Array<[Error | null, unknown]>;
-      if (scoreErr || rangeErr || filledUnder === null || Number(filledUnder) !== Number(generation ?? 0)) return undefined;
+      const [[scoreErr, filled], [rangeErr, members]] = (res ?? []) as Array<[Error | null, unknown]>;
+      if (scoreErr || rangeErr || !isTrusted(filled as string | null, Number(generation ?? 0))) return undefined;
       const messages = (members as string[]).filter((m) => m !== FILLED).map(decode);
-      return { messages, complete: messages.length < this.size };
+      return { messages, complete: Number(filled) % 2 === 1 };
     } catch {
       return undefined;
     }
-  }
-
-  /**
-   * Fills the room's window from the database: `load(n)` returns the room's n
-   * newest messages (any order). The generation is read before the load, so a
-   * bump during the load leaves the window untrusted.
-   */
-  async fill(room: string, load: (n: number) => Promise<WindowMessage[]>): Promise<WindowMessage[]> {
-    if (!this.enabled || !this.redis.isUp()) return load(this.size);
-    let generation: string | null;
-    try {
-      generation = await this.redis.command.get(this.generationKey());
-    } catch {
-      return load(this.size);
-    }
-    const messages = await load(this.size);
-    try {
-      const key = this.key(room);
-      const p = this.redis.command.pipeline();
-      p.zadd(key, ...messages.flatMap((m) => [m.ts, encode(m)]), Number(generation ?? 0), FILLED);
-      this.trimAndExpire(p, key);
-      await p.exec();
-    } catch {
-      // Not filled: the next read tries again.
-    }
-    return messages;
-  }
-
-  /** Keeps FILLED (lowest score, rank 0) and the newest `size` messages. */
-  private trimAndExpire(p: ChainableCommander, key: string): void {
-    p.zremrangebyrank(key, 1, -(this.size + 1));
-    p.pexpire(key, this.ttlMs);
   }
 
   private key(room: string): string {
@@ -167,6 +180,10 @@ export class RecentWindow {
   private generationKey(): string {
     return this.keys.plain('rooms', 'recent-generation');
   }
+}
+
+function isTrusted(filled: string | null, generation: number): boolean {
+  return filled !== null && Math.floor(Number(filled) / 2) === generation;
 }
 
 /** The id first: members with the same score (ts) then sort by id, as in the database. */

@@ -124,9 +124,34 @@ describe('history windows in Redis', () => {
     await a.history('busy', 10); // fills
     const generation = await raw().incr('sbw:rooms:recent-generation'); // what a reconnecting replica does
     await send(b, 'busy', 3);
-    await waitFor('background refill', async () => Number(await raw().zscore(windowKey('busy'), '!filled')) === generation);
+    // The fill mark's score is generation * 2 (+ 1 while the window holds the whole history).
+    await waitFor('background refill', async () => Math.floor(Number(await raw().zscore(windowKey('busy'), '!filled')) / 2) === generation);
     // Trusted again: served without the database.
     await messageModel(mongos[0].connection).deleteMany({ room: 'busy' });
     expect((await a.history('busy', 10)).map((m) => m.text)).toEqual(['m3', 'm2', 'm1', 'm0']);
+  });
+
+  it('fills the rooms asked for together with one query, each with the part of its history that query reached', async () => {
+    for (let i = 0; i < 3; i++) await send(a, 'quiet', i);
+    for (let i = 0; i < 2 * WINDOW + 5; i++) await send(b, 'loud', i);
+    // As if expired: only the fills write them now (one key per DEL: they live in different slots on a cluster).
+    await raw().del(windowKey('quiet'));
+    await raw().del(windowKey('loud'));
+    // A fresh replica trusts no window yet: its three reads all need fills.
+    const { chat: c, mongo } = await replica('c', ferret.url('window'));
+    const queries: string[] = [];
+    mongo.connection.set('debug', (collection: string, method: string, query: unknown) => {
+      if (collection === 'messages' && method === 'find') queries.push(JSON.stringify(query));
+    });
+    const [order, quiet, loud] = await Promise.all([c.history('order', 3), c.history('quiet', 10), c.history('loud', 10)]);
+    expect(ids(order)).toEqual((await fromDb('order')).slice(0, 3));
+    expect(quiet.map((m) => m.text)).toEqual(['m2', 'm1', 'm0']);
+    expect(ids(loud)).toEqual((await fromDb('loud')).slice(0, 10));
+    // The first read's fill starts alone; the two that arrive while it runs share the next query.
+    expect(queries.filter((q) => q.includes('$in'))).toHaveLength(2);
+    // The loud room's 45 messages filled the shared query's limit (2 rooms x 20) before the quiet
+    // room's older ones: its window is trusted but empty, so its pages come from the database.
+    expect(await raw().zcard(windowKey('quiet'))).toBe(1);
+    expect((await c.history('quiet', 10)).map((m) => m.text)).toEqual(['m2', 'm1', 'm0']);
   });
 });
