@@ -59,7 +59,17 @@ describeTopology.each<TopologyKind>(['single', 'cluster', 'sentinel'])('%s Redis
       }, FAILOVER_TIMEOUT_MS, 200);
       const promotedMs = Date.now() - killedAt;
       // The same client reads the old value and writes through the new primary.
-      const value = await waitFor('client reads after failover', () => client.get('topology:victim').catch(() => undefined), FAILOVER_TIMEOUT_MS, 200);
+      // Errors are thrown, not swallowed, so a timeout says whether the client kept failing or the key was gone.
+      const value = await waitFor(
+        'client reads after failover',
+        async () => {
+          const v = await client.get('topology:victim');
+          if (v === null) throw new Error('the key is missing on the new primary');
+          return v;
+        },
+        FAILOVER_TIMEOUT_MS,
+        200,
+      );
       expect(value).toBe('before');
       await client.set('topology:victim', 'after');
       expect(await client.get('topology:victim')).toBe('after');
