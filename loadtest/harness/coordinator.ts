@@ -215,12 +215,7 @@ export class Coordinator {
     const names = new Set(parts.flatMap((p) => Object.keys(p.hist)));
     const latency: Record<string, LatencySummary> = {};
     for (const n of names) latency[n] = summarise(merge(parts.map((p) => p.hist[n])));
-    const sum = (pick: (p: ChatCollect) => Record<string, number>) => {
-      const o: Record<string, number> = {};
-      for (const p of parts) for (const [k, v] of Object.entries(pick(p))) o[k] = (o[k] ?? 0) + v;
-      return o;
-    };
-    return { latency, errors: sum((p) => p.errors), counts: sum((p) => p.counts) };
+    return { latency, errors: parts.map((p) => p.errors).reduce(addCounts, {}), counts: parts.map((p) => p.counts).reduce(addCounts, {}) };
   }
 
   async collect(phase: string): Promise<PhaseResult> {

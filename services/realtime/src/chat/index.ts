@@ -106,23 +106,28 @@ export class ChatService {
   /** Newest first, `before` (a message id) excluded. Served from the room's window when it holds the page. */
   async history(room: string, limit: number, before?: string): Promise<ChatMessage[]> {
     if (before !== undefined) before = messageId(before);
-    const fromWindow = async () => {
-      const window = await this.window.read(room);
-      if (!window) return undefined;
-      const { messages, complete } = window;
+    const page = await this.fromWindow(room, before, ({ messages, complete }) => {
       const end = before === undefined ? messages.length : messages.findIndex((m) => m.id === before);
       // The page is in the window when the anchor is, and either `limit` older
       // messages are too or the window holds the room's whole history.
-      if (end >= 0 && (end >= limit || complete)) return messages.slice(Math.max(0, end - limit), end).reverse();
-      return null; // trusted, but the page reaches past it
-    };
-    let page = await fromWindow();
-    if (page === undefined && this.window.enabled) {
-      if (before) await this.anchor(room, before); // a wrong id answers NOT_FOUND before anything is filled
-      await this.fillWindow(room);
-      page = await fromWindow();
-    }
+      return end >= 0 && (end >= limit || complete) ? messages.slice(Math.max(0, end - limit), end).reverse() : undefined;
+    });
     return page ?? this.loadHistory(room, limit, before);
+  }
+
+  /**
+   * What `pick` finds in the room's trusted window, filling it first when it
+   * is not trusted; undefined when the window cannot answer (the caller reads
+   * MongoDB). A wrong `anchor` id answers NOT_FOUND before anything is filled.
+   */
+  private async fromWindow<T>(room: string, anchor: string | undefined, pick: (window: { messages: ChatMessage[]; complete: boolean }) => T | undefined): Promise<T | undefined> {
+    let window = await this.window.read(room);
+    if (!window && this.window.enabled) {
+      if (anchor) await this.anchor(room, anchor);
+      await this.fillWindow(room);
+      window = await this.window.read(room);
+    }
+    return window ? pick(window) : undefined;
   }
 
   /**
@@ -192,21 +197,13 @@ export class ChatService {
   async since(room: string, after: string | undefined, limit: number): Promise<{ messages: ChatMessage[]; hasMore: boolean }> {
     if (!after) return { messages: (await this.history(room, limit)).reverse(), hasMore: false };
     after = messageId(after);
-    const fromWindow = async () => {
-      const window = await this.window.read(room);
-      if (!window) return undefined;
-      const at = window.messages.findIndex((m) => m.id === after);
-      if (at < 0) return null; // older than the window (or not a message of this room)
+    const synced = await this.fromWindow(room, after, ({ messages }) => {
+      const at = messages.findIndex((m) => m.id === after);
+      if (at < 0) return undefined; // older than the window
       // The window holds everything newer than its oldest message, so all of what came after the anchor.
-      const newer = window.messages.slice(at + 1);
+      const newer = messages.slice(at + 1);
       return { messages: newer.slice(0, limit), hasMore: newer.length > limit };
-    };
-    let synced = await fromWindow();
-    if (synced === undefined && this.window.enabled) {
-      await this.anchor(room, after); // a wrong id answers NOT_FOUND before anything is filled
-      await this.fillWindow(room);
-      synced = await fromWindow();
-    }
+    });
     if (synced) return synced;
     this.requireMongo();
     const anchor = await this.anchor(room, after);

@@ -158,8 +158,9 @@ export class RecentWindow {
     if (!this.enabled || !this.trusted || !this.redis.isUp()) return undefined;
     try {
       const key = this.key(room);
-      // Sent together: one round trip. The generation is read first, so a bump
-      // that lands between the two makes this read untrusted, never the reverse.
+      // Sent together: one round trip. A bump landing between the two is seen
+      // at the next read; the window it distrusts was already missing only
+      // what it missed before the bump.
       const [generation, res] = await Promise.all([
         this.redis.command.get(this.generationKey()),
         this.redis.command.pipeline().zscore(key, FILLED).zrange(key, 0, -1).exec(),

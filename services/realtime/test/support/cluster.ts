@@ -106,27 +106,23 @@ export async function startFerretDb(label = 'ferretdb'): Promise<{ port: number;
 }
 
 export async function startCluster(opts: { replicas?: number; env?: Record<string, string> } = {}): Promise<Cluster> {
-  requireBinary(FERRETDB_BIN, 'run `make test-deps` (builds FerretDB into .tools/bin)');
   const main = requireBinary(path.join(SERVICE_ROOT, 'dist', 'main.js'), 'run `npm run build` in services/realtime');
 
-  const mongoPort = await freePort();
-  const dataDir = tempDir('ferretdb');
   // Append-only like the compose stack's Redis, so a killed Redis comes back with its sessions.
   const redis = await topologyFromEnv({ appendonly: true });
   const startRedis = async () => {
     await Promise.all(redis.dataNodes().map((n) => n.start()));
     await redis.waitHealthy();
   };
-  let mongo: Proc;
+  let ferret: Awaited<ReturnType<typeof startFerretDb>>;
   try {
-    mongo = startProcess('ferretdb', FERRETDB_BIN, ['-listen', `127.0.0.1:${mongoPort}`, '-data', dataDir]);
-    await waitFor('ferretdb', () => canConnect(mongoPort));
+    ferret = await startFerretDb();
   } catch (err) {
     await redis.stop();
     throw err;
   }
 
-  const mongoUrl = `mongodb://127.0.0.1:${mongoPort}/switchboard`;
+  const mongoUrl = ferret.url('switchboard');
   const replicas: Replica[] = [];
   const spawnReplica = async (name: string): Promise<Replica> => {
     const port = await freePort();
@@ -152,8 +148,7 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
     }, 60_000);
   const stop = async () => {
     await Promise.allSettled(replicas.map((r) => stopProcess(r.proc)));
-    await Promise.allSettled([redis.stop(), stopProcess(mongo)]);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await Promise.allSettled([redis.stop(), ferret.stop()]);
   };
   try {
     for (let i = 1; i <= (opts.replicas ?? 3); i++) await spawnReplica(`realtime-${i}`);
@@ -173,7 +168,7 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
     }
   };
   return {
-    mongoPort,
+    mongoPort: ferret.port,
     replicas,
     redis,
     redisEnv: redis.env,
