@@ -176,7 +176,11 @@ export class ChatService {
     const generation = await this.window.generation(); // before the read: a bump during it leaves the windows untrusted
     if (generation === undefined) return;
     const limit = rooms.length * this.window.size;
-    const docs = await this.run(() => this.messages.find({ room: { $in: rooms } }).sort({ ts: -1, _id: -1 }).limit(limit).lean<MessageDoc[]>());
+    const started = performance.now();
+    this.metrics.historyWindowFilledRooms.inc(rooms.length);
+    const docs = await this.run(() => this.messages.find({ room: { $in: rooms } }).sort({ ts: -1, _id: -1 }).limit(limit).lean<MessageDoc[]>()).finally(() =>
+      this.metrics.historyWindowFillSeconds.observe((performance.now() - started) / 1000),
+    );
     const byRoom = new Map<string, ChatMessage[]>(rooms.map((r) => [r, []]));
     for (const d of docs) byRoom.get(d.room)?.push(toChatMessage(d));
     await Promise.all(rooms.map((r) => this.window.fill(r, byRoom.get(r) ?? [], generation, docs.length < limit)));

@@ -41,6 +41,13 @@ export function createMetrics(instance: string) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    historyWindowFillSeconds: new Histogram({
+      name: 'sb_history_window_fill_seconds',
+      help: 'Duration of one MongoDB read that fills the Redis history windows of a batch of rooms, failed ones included',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    historyWindowFilledRooms: new Counter({ name: 'sb_history_window_filled_rooms_total', help: 'Rooms whose history window a fill read covered', registers: [registry] }),
   };
 }
 
