@@ -24,7 +24,20 @@ export interface OnlineUser {
 
 interface LocalConnection {
   userId: string;
+  /** Which tick of the refresh round writes this connection (see refreshSlice). */
+  slice: number;
 }
+
+/**
+ * The refresh round (PRESENCE_REFRESH_MS) is spread over this many ticks, each
+ * writing the connections of one slice. One pipeline for every connection
+ * every 10 s was measured stalling a replica with 1,700 sockets for about a
+ * second: building and parsing ~18,000 commands blocks its event loop, and
+ * the chat sends queued behind them on the same Redis connection.
+ */
+const REFRESH_SLICES = 10;
+/** Most connections per pipeline, so even a full refresh lets other commands through between pipelines. */
+const REFRESH_CHUNK = 250;
 
 /** Lets other capabilities (rooms) refresh their per-connection entries in the same batch (RedisConnections.batch). */
 export interface RefreshContributor {
@@ -66,7 +79,9 @@ return 0
  *   presence:sweep:<nodeId> lock so one replica sweeps a dead node
  *
  * A user is online while any connection entry is unexpired. Each replica
- * refreshes all its connections in one pipeline every refreshMs; a replica
+ * refreshes each of its connections every refreshMs (a tenth of them every
+ * refreshMs / 10, with the node heartbeat) and all of them at once when Redis
+ * comes back or lost its data; a replica
  * that dies or freezes stops refreshing, its heartbeat expires, and a live
  * replica's sweeper removes its entries and announces those users offline.
  */
@@ -77,6 +92,10 @@ export class PresenceService {
   private refreshTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
   private refreshing = false;
+  /** A full refresh was asked for while a tick ran: the next tick does it. */
+  private fullRefreshPending = false;
+  private refreshTicks = 0;
+  private nextSlice = 0;
   private announce: (update: PresenceUpdate) => void = () => undefined;
 
   constructor(
@@ -104,7 +123,7 @@ export class PresenceService {
 
   /** Starts the refresh and sweep loops; Redis coming back re-asserts everything at once. */
   start(): void {
-    this.refreshTimer = setInterval(() => void this.refreshAll(), this.opts.refreshMs);
+    this.refreshTimer = setInterval(() => void this.refresh(false), Math.max(1, Math.floor(this.opts.refreshMs / REFRESH_SLICES)));
     this.sweepTimer = setInterval(() => void this.sweepDeadNodes(), this.opts.sweepMs);
     this.redis.on('up', () => void this.refreshAll());
     void this.refreshAll();
@@ -124,7 +143,7 @@ export class PresenceService {
   }
 
   async connect(socketId: string, userId: string): Promise<void> {
-    this.local.set(socketId, { userId });
+    this.local.set(socketId, { userId, slice: this.nextSlice++ % REFRESH_SLICES });
     const expiresAt = Date.now() + this.opts.ttlMs;
     try {
       const p = this.redis.batch();
@@ -231,24 +250,42 @@ export class PresenceService {
     return this.redis.command.zcount(this.keys.plain('presence', 'users'), `(${Date.now()}`, '+inf');
   }
 
-  /** One pipeline for every local connection: presence, status, node heartbeat and contributors' entries. */
-  async refreshAll(): Promise<void> {
-    if (this.refreshing || !this.redis.isUp()) return;
+  /** Writes every local connection now (Redis came back, or lost its data). */
+  refreshAll(): Promise<void> {
+    return this.refresh(true);
+  }
+
+  /**
+   * One tick: the node heartbeat, then the connections of this tick's slice
+   * (all of them when `full`), with their contributors' entries, in pipelines
+   * of REFRESH_CHUNK connections. A tick that finds the previous one still
+   * running is skipped, so a slow Redis stretches the round instead of
+   * piling up refreshes (TTL >= 2 x refreshMs leaves room for that).
+   */
+  private async refresh(full: boolean): Promise<void> {
+    if (!this.redis.isUp()) return;
+    if (this.refreshing) {
+      this.fullRefreshPending ||= full;
+      return;
+    }
     this.refreshing = true;
     try {
-      const expiresAt = Date.now() + this.opts.ttlMs;
-      const p = this.redis.batch();
-      // First command: ZADD returns 1 when our node was missing (swept while we
-      // were frozen, or Redis lost its data): then everyone here is re-announced.
-      p.zadd(this.keys.plain('presence', 'nodes'), expiresAt, this.nodeId);
-      for (const [socketId, conn] of this.local) {
-        this.writeConnection(p, socketId, conn.userId, expiresAt);
-        for (const c of this.contributors) c.contributeRefresh(p, socketId, expiresAt);
+      full ||= this.fullRefreshPending;
+      this.fullRefreshPending = false;
+      const slice = this.refreshTicks++ % REFRESH_SLICES;
+      // ZADD answers 1 when our node was missing (swept while we were frozen,
+      // or Redis lost its data): then everyone here is written and re-announced.
+      const reRegistered = await this.nodeHeartbeat();
+      const due = [...this.local].filter(([, conn]) => full || reRegistered || conn.slice === slice);
+      for (let i = 0; i < due.length; i += REFRESH_CHUNK) {
+        const expiresAt = Date.now() + this.opts.ttlMs;
+        const p = this.redis.batch();
+        for (const [socketId, conn] of due.slice(i, i + REFRESH_CHUNK)) {
+          this.writeConnection(p, socketId, conn.userId, expiresAt);
+          for (const c of this.contributors) c.contributeRefresh(p, socketId, expiresAt);
+        }
+        await p.exec();
       }
-      p.pexpire(this.nodeConnsKey(this.nodeId), Math.max(this.opts.ttlMs * 20, 600_000));
-      p.hset(this.keys.plain('presence', 'node-info'), this.nodeId, JSON.stringify({ instance: this.instance, connections: this.local.size, at: Date.now() }));
-      const results = await p.exec();
-      const reRegistered = Number(results?.[0]?.[1]) === 1;
       if (reRegistered && this.local.size > 0) {
         this.log.info({ connections: this.local.size }, 'node re-registered in redis: re-announcing local presence');
         for (const userId of this.localUserIds()) this.emitUpdate(userId, true, await this.devicesOf(userId));
@@ -258,6 +295,19 @@ export class PresenceService {
     } finally {
       this.refreshing = false;
     }
+  }
+
+  /** Refreshes this node's heartbeat and info; true when the node entry was missing. */
+  private async nodeHeartbeat(): Promise<boolean> {
+    const expiresAt = Date.now() + this.opts.ttlMs;
+    const p = this.redis.batch();
+    p.zadd(this.keys.plain('presence', 'nodes'), expiresAt, this.nodeId);
+    p.pexpire(this.nodeConnsKey(this.nodeId), Math.max(this.opts.ttlMs * 20, 600_000));
+    p.hset(this.keys.plain('presence', 'node-info'), this.nodeId, JSON.stringify({ instance: this.instance, connections: this.local.size, at: Date.now() }));
+    const results = await p.exec();
+    const [err, added] = results?.[0] ?? [];
+    if (err) throw err;
+    return Number(added) === 1;
   }
 
   /** Removes the entries of nodes whose heartbeat expired, and announces who went offline. */

@@ -1,7 +1,7 @@
 import type { Cluster as RedisCluster, Redis } from 'ioredis';
 import ngeohash from 'ngeohash';
 import { FAST_PRESENCE, api, connect, emitAck, login, startCluster, type Cluster } from '../support/cluster';
-import { waitFor } from '../support/processes';
+import { sleep, waitFor } from '../support/processes';
 
 describe('socket sessions, regions, pub/sub channels, users and stats', () => {
   let cluster: Cluster;
@@ -152,5 +152,33 @@ describe('socket sessions, regions, pub/sub channels, users and stats', () => {
     expect(stats.cache).toEqual({ hits: expect.any(Number), misses: expect.any(Number), keys: expect.any(Number) });
     expect(stats.jobs).toHaveProperty('completed');
     for (const s of sockets) s.close();
+  });
+  it('keeps every connection, its session record and room membership alive past the TTL: each refresh tick writes one slice of them', async () => {
+    const ttl = Number(FAST_PRESENCE.PRESENCE_TTL_MS);
+    const url = cluster.replicas[1].url;
+    // More connections than refresh slices (10), so every slice has some.
+    const users = Array.from({ length: 23 }, (_, i) => `slice-${i}`);
+    const tokens = await Promise.all(users.map(async (u) => (await login(url, u)).token));
+    const sockets = await Promise.all(tokens.map((t) => connect(url, t)));
+    try {
+      for (const s of sockets) expect(await emitAck(s, 'room:join', { room: 'slices' })).toMatchObject({ ok: true });
+      // Three TTLs: without a refresh, every entry below would have expired twice over.
+      await sleep(3 * ttl);
+      const now = Date.now();
+      const members = await redis.zrange('sb:{room:slices}:members', 0, -1, 'WITHSCORES');
+      const memberExpiry = new Map<string, number>();
+      for (let i = 0; i < members.length; i += 2) memberExpiry.set(members[i].split(':')[1], Number(members[i + 1]));
+      for (const [i, s] of sockets.entries()) {
+        const conns = await redis.zrange(`sb:{u:${users[i]}}:conns`, 0, -1, 'WITHSCORES');
+        expect(conns).toHaveLength(2);
+        expect(Number(conns[1])).toBeGreaterThan(now);
+        expect(await redis.pttl(`sb:socket:{${s.id}}`)).toBeGreaterThan(0);
+        expect(memberExpiry.get(s.id!)).toBeGreaterThan(now);
+      }
+      const online = (await api(url, '/api/presence', tokens[0])).body.users.map((u: { userId: string }) => u.userId);
+      expect(online).toEqual(expect.arrayContaining(users));
+    } finally {
+      for (const s of sockets) s.close();
+    }
   });
 });
