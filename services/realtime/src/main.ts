@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const regions = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS, 'region');
   const sessions = new SocketSessions(redis, keys, nodeId, config.PRESENCE_TTL_MS);
   for (const c of [rooms, regions, sessions]) presence.addContributor(c);
-  const users = new UsersService(mongo, cache, log, config.MONGO_TIMEOUT_MS);
+  const users = new UsersService(mongo, cache, log, metrics, config.MONGO_TIMEOUT_MS);
   const events = new EventBus(redis, config.REDIS_KEY_PREFIX);
   const chat = new ChatService(mongo, instance, log, metrics, redis, keys, config.MONGO_TIMEOUT_MS, { size: config.HISTORY_WINDOW, ttlMs: config.HISTORY_WINDOW_TTL_MS });
   const limiter = new RateLimiter(

@@ -22,6 +22,17 @@ export interface UserWriteQueueOptions {
    * updates, the dearest kind on an embedded store) costs the database little.
    */
   loginIntervalMs: number;
+  /**
+   * Most of the time (0 to 1] that update bulks may keep the database busy:
+   * after each bulk the queue waits until that bulk's duration is this share
+   * of the time since it began. Updates are the writes an embedded store pays
+   * most for (FerretDB on SQLite scans the collection for each), and a wave
+   * of disconnects queues one per user; paced, they never crowd out message
+   * inserts. Default 1 (no pause). drain() skips the pauses.
+   */
+  maxUpdateShare?: number;
+  /** How long each update bulk took, in seconds (whatever its outcome). */
+  onUpdateBulk?(seconds: number): void;
   onFlushed(userIds: string[]): Promise<void> | void;
   onError(err: Error, users: number): void;
   onDropped(userId: string): void;
@@ -38,6 +49,10 @@ export class UserWriteQueue {
   private pending = new Map<string, PendingUserWrite>();
   private readonly recentLogins = new Map<string, { name: string; at: number }>();
   private flushing = false;
+  /** Set while drain() waits: pauses are skipped. */
+  private hurry = false;
+  /** Ends the current pause early (drain). */
+  private wake?: () => void;
 
   constructor(
     private readonly users: Model<UserDoc>,
@@ -69,9 +84,15 @@ export class UserWriteQueue {
 
   /** Resolves once everything queued so far has been written (or failed). */
   async drain(): Promise<void> {
-    while (this.flushing || this.pending.size > 0) {
-      if (!this.flushing) void this.flush();
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    this.hurry = true;
+    try {
+      while (this.flushing || this.pending.size > 0) {
+        this.wake?.();
+        if (!this.flushing) void this.flush();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      this.hurry = false;
     }
   }
 
@@ -149,8 +170,29 @@ export class UserWriteQueue {
     // holds a connection per update of a bulk until the bulk ends, and with its
     // 100 connections busy it deadlocks (a bulk of 100 updates never returns).
     for (let i = 0; i < ops.length; i += UPDATES_PER_BULK) {
-      await this.users.bulkWrite(ops.slice(i, i + UPDATES_PER_BULK), { ordered: false });
+      const started = performance.now();
+      try {
+        await this.users.bulkWrite(ops.slice(i, i + UPDATES_PER_BULK), { ordered: false });
+      } finally {
+        const ms = performance.now() - started;
+        this.options.onUpdateBulk?.(ms / 1000);
+        await this.pause(ms);
+      }
     }
+  }
+
+  /** Waits so that a bulk of `busyMs` is at most maxUpdateShare of the time (see the option). */
+  private async pause(busyMs: number): Promise<void> {
+    const share = this.options.maxUpdateShare ?? 1;
+    if (share >= 1 || this.hurry) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, (busyMs * (1 - share)) / share);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
   }
 
   /** Inserts the users of these logins; returns the ids that were already there. */

@@ -198,6 +198,35 @@ describe('MongoDB write batching (FerretDB)', () => {
       expect(await users().countDocuments({ _id: /^wave-/, name: 'again', lastLoginAt: 2000, lastSeen: 3000 })).toBe(300);
     });
 
+    test('update bulks keep the database busy at most maxUpdateShare of the time; drain() cuts a pause short', async () => {
+      const lastSeen = (at: number) => users().countDocuments({ _id: /^paced-/, lastSeen: at });
+      const paced: number[] = [];
+      const share = 0.25;
+      const q = userQueue({ maxUpdateShare: share, onUpdateBulk: (s) => paced.push(s * 1000) });
+      for (let i = 0; i < 100; i++) q.login(`paced-${i}`, 'first', 1000);
+      await q.drain();
+      expect(paced).toEqual([]); // new users are inserted, not updated
+
+      const started = Date.now();
+      for (let i = 0; i < 100; i++) q.seen(`paced-${i}`, 5000);
+      await waitFor('every lastSeen', async () => (await lastSeen(5000)) === 100, 120_000);
+      const took = Date.now() - started;
+      expect(paced).toHaveLength(4); // 100 updates in bulks of 25
+      // Each of the first three bulks was followed by a pause of three times its length.
+      expect(took).toBeGreaterThanOrEqual((0.9 * (paced[0] + paced[1] + paced[2])) / share);
+
+      // A share of 1 % would pause 99 times each bulk; drain() (shutdown) ends the pause at once.
+      const slow: number[] = [];
+      const q2 = userQueue({ maxUpdateShare: 0.01, onUpdateBulk: (s) => slow.push(s * 1000) });
+      for (let i = 0; i < 100; i++) q2.seen(`paced-${i}`, 6000);
+      await waitFor('first bulk', () => slow.length > 0, 60_000, 5);
+      const draining = Date.now();
+      await q2.drain();
+      expect(Date.now() - draining).toBeLessThan(0.5 * 99 * slow[0]);
+      expect(slow).toHaveLength(4);
+      expect(await lastSeen(6000)).toBe(100);
+    });
+
     test('a full queue drops new users instead of growing', async () => {
       const dropped: string[] = [];
       ferret.child.kill('SIGSTOP'); // nothing gets written while we fill it
