@@ -47,13 +47,13 @@ export function createMetrics(instance: string) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    historyWindowFilledRooms: new Counter({ name: 'sb_history_window_filled_rooms_total', help: 'Rooms whose history window a fill read covered', registers: [registry] }),
     userUpdateBulkSeconds: new Histogram({
       name: 'sb_user_update_bulk_seconds',
-      help: 'Duration of one bulk of user updates (returning logins, lastSeen), failed ones included; the queue pauses nine times as long after each',
+      help: 'Duration of one bulk of user updates (returning logins, lastSeen), failed ones included (the queue paces the next bulk by it)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
-    historyWindowFilledRooms: new Counter({ name: 'sb_history_window_filled_rooms_total', help: 'Rooms whose history window a fill read covered', registers: [registry] }),
   };
 }
 

@@ -24,7 +24,7 @@ export interface OnlineUser {
 
 interface LocalConnection {
   userId: string;
-  /** Which tick of the refresh round writes this connection (see refreshSlice). */
+  /** Which tick of the refresh round writes this connection (see refresh). */
   slice: number;
 }
 

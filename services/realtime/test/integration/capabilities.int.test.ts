@@ -153,7 +153,7 @@ describe('socket sessions, regions, pub/sub channels, users and stats', () => {
     expect(stats.jobs).toHaveProperty('completed');
     for (const s of sockets) s.close();
   });
-  it('keeps every connection, its session record and room membership alive past the TTL: each refresh tick writes one slice of them', async () => {
+  it('keeps every connection, its session record and room membership alive past the TTL while the refresh is spread over ticks', async () => {
     const ttl = Number(FAST_PRESENCE.PRESENCE_TTL_MS);
     const url = cluster.replicas[1].url;
     // More connections than refresh slices (10), so every slice has some.
