@@ -92,8 +92,12 @@ export class PresenceService {
   private refreshTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
   private refreshing = false;
-  /** A full refresh was asked for while a tick ran: the next tick does it. */
+  /** A full refresh was asked for while a tick ran, or the last one failed: the next tick does it. */
   private fullRefreshPending = false;
+  /** The node may have been swept (or Redis lost its data) and its users are not re-announced yet. */
+  private reannouncePending = false;
+  /** When the last heartbeat that Redis confirmed was sent. */
+  private heartbeatConfirmedAt = Date.now();
   private refreshTicks = 0;
   private nextSlice = 0;
   private announce: (update: PresenceUpdate) => void = () => undefined;
@@ -261,6 +265,8 @@ export class PresenceService {
    * of REFRESH_CHUNK connections. A tick that finds the previous one still
    * running is skipped, so a slow Redis stretches the round instead of
    * piling up refreshes (TTL >= 2 x refreshMs leaves room for that).
+   * A full refresh or a re-announcement that fails is done again by the next
+   * tick: its heartbeat finds the node registered, so nothing else would.
    */
   private async refresh(full: boolean): Promise<void> {
     if (!this.redis.isUp()) return;
@@ -269,14 +275,21 @@ export class PresenceService {
       return;
     }
     this.refreshing = true;
+    full ||= this.fullRefreshPending;
+    this.fullRefreshPending = false;
     try {
-      full ||= this.fullRefreshPending;
-      this.fullRefreshPending = false;
       const slice = this.refreshTicks++ % REFRESH_SLICES;
-      // ZADD answers 1 when our node was missing (swept while we were frozen,
-      // or Redis lost its data): then everyone here is written and re-announced.
-      const reRegistered = await this.nodeHeartbeat();
-      const due = [...this.local].filter(([, conn]) => full || reRegistered || conn.slice === slice);
+      // Everyone here is written and re-announced when the node entry was
+      // missing (ZADD answers 1: swept, or Redis lost its data), or when no
+      // heartbeat was confirmed for a TTL: a sweeper may have removed us
+      // meanwhile, and the ZADD that re-added us may be the one whose answer
+      // was lost (a frozen process, a command timeout).
+      const sentAt = Date.now();
+      const added = await this.nodeHeartbeat();
+      if (added || sentAt - this.heartbeatConfirmedAt > this.opts.ttlMs) this.reannouncePending = true;
+      this.heartbeatConfirmedAt = sentAt;
+      const everyone = full || this.reannouncePending;
+      const due = [...this.local].filter(([, conn]) => everyone || conn.slice === slice);
       for (let i = 0; i < due.length; i += REFRESH_CHUNK) {
         const expiresAt = Date.now() + this.opts.ttlMs;
         const p = this.redis.batch();
@@ -284,14 +297,18 @@ export class PresenceService {
           this.writeConnection(p, socketId, conn.userId, expiresAt);
           for (const c of this.contributors) c.contributeRefresh(p, socketId, expiresAt);
         }
-        await p.exec();
+        throwFirstError(await p.exec());
       }
-      if (reRegistered && this.local.size > 0) {
-        this.log.info({ connections: this.local.size }, 'node re-registered in redis: re-announcing local presence');
-        for (const userId of this.localUserIds()) this.emitUpdate(userId, true, await this.devicesOf(userId));
+      if (this.reannouncePending) {
+        this.reannouncePending = false;
+        if (this.local.size > 0) {
+          this.log.info({ connections: this.local.size }, 'node missing from redis or its heartbeat late: re-announcing local presence');
+          for (const userId of this.localUserIds()) this.emitUpdate(userId, true, await this.devicesOf(userId));
+        }
       }
     } catch (err) {
-      this.log.debug({ err: (err as Error).message }, 'presence refresh failed');
+      this.fullRefreshPending ||= full;
+      this.log.debug({ err: (err as Error).message, full, reannounce: this.reannouncePending }, 'presence refresh failed');
     } finally {
       this.refreshing = false;
     }
@@ -304,10 +321,8 @@ export class PresenceService {
     p.zadd(this.keys.plain('presence', 'nodes'), expiresAt, this.nodeId);
     p.pexpire(this.nodeConnsKey(this.nodeId), Math.max(this.opts.ttlMs * 20, 600_000));
     p.hset(this.keys.plain('presence', 'node-info'), this.nodeId, JSON.stringify({ instance: this.instance, connections: this.local.size, at: Date.now() }));
-    const results = await p.exec();
-    const [err, added] = results?.[0] ?? [];
-    if (err) throw err;
-    return Number(added) === 1;
+    const results = throwFirstError(await p.exec());
+    return Number(results[0]?.[1]) === 1;
   }
 
   /** Removes the entries of nodes whose heartbeat expired, and announces who went offline. */
@@ -412,6 +427,14 @@ export class PresenceService {
   private nodeConnsKey(nodeId: string): string {
     return this.keys.tagged('node', nodeId, 'conns');
   }
+}
+
+/** A pipeline resolves even when some of its commands failed: treat that as the whole write failing. */
+function throwFirstError(results: Array<[Error | null, unknown]> | null): Array<[Error | null, unknown]> {
+  if (!results) throw new Error('pipeline was discarded');
+  const failed = results.find(([err]) => err);
+  if (failed) throw failed[0];
+  return results;
 }
 
 function asStatus(v: unknown): Status {

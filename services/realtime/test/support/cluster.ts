@@ -47,6 +47,8 @@ export interface Cluster {
   allKeys(pattern?: string): Promise<string[]>;
   /** FLUSHALL on every primary. */
   flushAll(): Promise<void>;
+  /** CLIENT PAUSE <ms> WRITE on every primary: writes block (and time out in the service) while reads go on. */
+  pauseWrites(ms: number): Promise<void>;
   /** Starts one more replica with the cluster's environment (a restart: a new process, a new node id); stop() stops it too. */
   startReplica(name: string): Promise<Replica>;
   /** Kills every Redis data node (SIGKILL): Redis is gone for the service, whatever the topology. */
@@ -184,6 +186,9 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
     },
     async flushAll() {
       await onPrimaries((node) => node.flushall());
+    },
+    async pauseWrites(ms: number) {
+      await onPrimaries((node) => node.call('CLIENT', 'PAUSE', String(ms), 'WRITE'));
     },
     async killRedis() {
       await Promise.all(redis.dataNodes().map((n) => n.kill('SIGKILL')));
