@@ -92,10 +92,11 @@ describe('socket sessions, regions, pub/sub channels, users and stats', () => {
     const viewer = await login(r1.url, 'viewer');
     const { token } = await login(r2.url, 'seen-user', 'Seen User');
     const s = await connect(r2.url, token);
-    // The profile is written after the login answers (a side effect), so wait for it.
-    const online = await waitFor('profile stored', async () => {
+    // The profile is written after the login answers, and presence after the
+    // socket is connected (both side effects), so wait for both.
+    const online = await waitFor('profile stored and user online', async () => {
       const res = await api(r1.url, '/api/users/seen-user', viewer.token);
-      return res.body.user?.name === 'Seen User' && res;
+      return res.body.user?.name === 'Seen User' && res.body.user.online && res;
     });
     expect(online.body).toMatchObject({ ok: true, user: { userId: 'seen-user', name: 'Seen User', online: true, devices: 1, lastSeen: null } });
     const before = Date.now();
