@@ -63,20 +63,26 @@ export async function checkReplicasThroughNginx(containers: ContainerInfo[], tim
       if (p.status === 200 && p.body.status === 'ok' && !seen.has(replica)) seen.set(replica, p);
     }
     const missing = replicas.filter((r) => !seen.has(r));
+    let notSticky = '';
     if (!missing.length && !unexpected.size) {
-      // Sticky: the same cid must come back to the same replica.
+      // Sticky: the same cid must come back to the same replica. Right after a
+      // reload an old worker (still hashing over the previous upstream) may
+      // answer one of the two probes, so a mismatch is only final at the deadline.
       for (const [replica, p] of seen) {
         const again = await probe(p.cid, url);
         if (again && replicaOf(again.servedBy) !== replica) {
-          throw new StackError(`nginx is not sticky: ?cid=${p.cid} reached ${replica}, then ${again.servedBy}; check the upstream in .stack/nginx/.`);
+          notSticky = `?cid=${p.cid} reached ${replica}, then ${again.servedBy}`;
+          break;
         }
       }
-      return seen;
+      if (!notSticky) return seen;
+      if (Date.now() > deadline) throw new StackError(`nginx is not sticky: ${notSticky}; check the upstream in .stack/nginx/.`);
+    } else {
+      last = [missing.length ? `not reached or not ok: ${missing.join(', ')}` : '', unexpected.size ? `answered by unexpected: ${[...unexpected].join(', ')}` : '']
+        .filter(Boolean)
+        .join('; ');
+      if (Date.now() > deadline) throw new StackError(`Not every replica answers /health with ok through nginx at ${url} (${last}); see \`make logs\`.`);
     }
-    last = [missing.length ? `not reached or not ok: ${missing.join(', ')}` : '', unexpected.size ? `answered by unexpected: ${[...unexpected].join(', ')}` : '']
-      .filter(Boolean)
-      .join('; ');
-    if (Date.now() > deadline) throw new StackError(`Not every replica answers /health with ok through nginx at ${url} (${last}); see \`make logs\`.`);
     await sleep(1000);
   }
 }
