@@ -2,7 +2,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
-import type { RedisConnections } from '../infra/redis';
+import { throwOnMultiError, type RedisConnections } from '../infra/redis';
 
 export const STATUSES = ['online', 'away', 'busy'] as const;
 export type Status = (typeof STATUSES)[number];
@@ -297,7 +297,7 @@ export class PresenceService {
           this.writeConnection(p, socketId, conn.userId, expiresAt);
           for (const c of this.contributors) c.contributeRefresh(p, socketId, expiresAt);
         }
-        throwFirstError(await p.exec());
+        throwOnMultiError(await p.exec());
       }
       if (this.reannouncePending) {
         this.reannouncePending = false;
@@ -321,7 +321,7 @@ export class PresenceService {
     p.zadd(this.keys.plain('presence', 'nodes'), expiresAt, this.nodeId);
     p.pexpire(this.nodeConnsKey(this.nodeId), Math.max(this.opts.ttlMs * 20, 600_000));
     p.hset(this.keys.plain('presence', 'node-info'), this.nodeId, JSON.stringify({ instance: this.instance, connections: this.local.size, at: Date.now() }));
-    const results = throwFirstError(await p.exec());
+    const results = throwOnMultiError(await p.exec());
     return Number(results[0]?.[1]) === 1;
   }
 
@@ -427,14 +427,6 @@ export class PresenceService {
   private nodeConnsKey(nodeId: string): string {
     return this.keys.tagged('node', nodeId, 'conns');
   }
-}
-
-/** A pipeline resolves even when some of its commands failed: treat that as the whole write failing. */
-function throwFirstError(results: Array<[Error | null, unknown]> | null): Array<[Error | null, unknown]> {
-  if (!results) throw new Error('pipeline was discarded');
-  const failed = results.find(([err]) => err);
-  if (failed) throw failed[0];
-  return results;
 }
 
 function asStatus(v: unknown): Status {
