@@ -1,5 +1,5 @@
 import { FAST_PRESENCE, api, collect, connect, emitAck, health, login, startCluster, type Cluster } from '../support/cluster';
-import { sleep, waitFor } from '../support/processes';
+import { freeze, sleep, thaw, waitFor } from '../support/processes';
 
 const TTL_MS = Number(FAST_PRESENCE.PRESENCE_TTL_MS);
 const SWEEP_MS = Number(FAST_PRESENCE.PRESENCE_SWEEP_MS);
@@ -41,15 +41,15 @@ describe('replica and Redis failures', () => {
     await waitFor(`${userId} online`, async () => isListed(await listed()));
 
     const frozenAt = Date.now();
-    process.kill(r3.proc.child.pid!, 'SIGSTOP');
     try {
+      await freeze(r3.proc);
       await waitFor('offline announcement', () => updates.some((u) => u.userId === userId && !u.online), TTL_MS + 2 * SWEEP_MS + 5000);
       const took = Date.now() - frozenAt;
       expect(took).toBeLessThanOrEqual(TTL_MS + 2 * SWEEP_MS + 1000);
       expect(isListed(await listed())).toBe(false);
       await whileSwept();
     } finally {
-      process.kill(r3.proc.child.pid!, 'SIGCONT');
+      thaw(r3.proc);
     }
     // The replica notices it may have been swept and re-announces its users; the client never noticed.
     await waitFor('back online', () => updates.some((u) => u.userId === userId && u.online && u.ts > frozenAt + TTL_MS), 15_000);

@@ -6,7 +6,7 @@ import { messageModel, type MessageDoc } from '../../src/chat/message.model';
 import { UserWriteQueue, type UserWriteQueueOptions } from '../../src/users/user-writes';
 import type { UserDoc } from '../../src/users';
 import { startFerretDb } from '../support/cluster';
-import { REPO_ROOT, canConnect, freePort, requireBinary, sleep, startProcess, stopProcess, tempDir, waitFor, type Proc } from '../support/processes';
+import { REPO_ROOT, canConnect, freePort, freeze, thaw, requireBinary, sleep, startProcess, stopProcess, tempDir, waitFor, type Proc } from '../support/processes';
 
 /** Group commit of messages and bulk user writes against a real FerretDB: batching, duplicates, a dead and a frozen database. */
 const FERRETDB_BIN = process.env.FERRETDB_BIN ?? path.join(REPO_ROOT, '.tools', 'bin', 'ferretdb');
@@ -24,7 +24,7 @@ describe('MongoDB write batching (FerretDB)', () => {
   });
 
   afterAll(async () => {
-    if (ferret) ferret.child.kill('SIGCONT');
+    if (ferret) thaw(ferret);
     await conn?.close().catch(() => undefined);
     await db?.stop();
   });
@@ -75,15 +75,16 @@ describe('MongoDB write batching (FerretDB)', () => {
     const late: MessageDoc[] = [];
     const w = writer(undefined, (docs) => late.push(...docs), 1000);
     await w.insert(fields(1, 'warm', 'frozen')); // the connection is open and idle
-    ferret.child.kill('SIGSTOP');
     let results: PromiseSettledResult<MessageDoc>[];
-    const started = Date.now();
+    let started = Date.now();
     try {
+      await freeze(ferret);
+      started = Date.now();
       const inFlight = w.insert(fields(2, 'f-2', 'frozen'));
       await sleep(100); // f-2 is on the wire; f-3 queues behind it
       results = await Promise.allSettled([inFlight, w.insert(fields(3, 'f-3', 'frozen'))]);
     } finally {
-      ferret.child.kill('SIGCONT');
+      thaw(ferret);
     }
     const waited = Date.now() - started;
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
@@ -114,7 +115,7 @@ describe('MongoDB write batching (FerretDB)', () => {
     try {
       const w = new MessageWriter(messageModel(c), { maxBatch: 256, deadlineMs: 10_000 });
       await w.insert(fields(1, 'k-1', 'killed'));
-      doomed.child.kill('SIGSTOP'); // the next insert is sent and waits for its answer...
+      await freeze(doomed); // the next insert is sent and waits for its answer...
       const pending = Promise.allSettled([w.insert(fields(2, 'k-2', 'killed')), w.insert(fields(3, 'k-3', 'killed'))]);
       await sleep(300);
       doomed.child.kill('SIGKILL'); // ...which never comes: the connection closes under it
@@ -229,8 +230,8 @@ describe('MongoDB write batching (FerretDB)', () => {
 
     test('a full queue drops new users instead of growing', async () => {
       const dropped: string[] = [];
-      ferret.child.kill('SIGSTOP'); // nothing gets written while we fill it
       try {
+        await freeze(ferret); // nothing gets written while we fill it
         const q = userQueue({ maxBatch: 10, maxPending: 20, deadlineMs: 500, onDropped: (id) => dropped.push(id) });
         for (let i = 0; i < 50; i++) q.login(`full-${i}`, 'x', Date.now());
         await sleep(50);
@@ -238,7 +239,7 @@ describe('MongoDB write batching (FerretDB)', () => {
         expect(dropped.length).toBeGreaterThanOrEqual(20);
         expect(dropped.length).toBeLessThanOrEqual(30);
       } finally {
-        ferret.child.kill('SIGCONT');
+        thaw(ferret);
       }
     });
   });

@@ -87,6 +87,33 @@ export async function stopProcess(proc: Proc, graceMs = 5000): Promise<number | 
   return code;
 }
 
+/**
+ * SIGSTOP a server and wait until every one of its threads has stopped. The
+ * kernel wakes a single thread to take the stop and it halts the others: on a
+ * loaded machine the rest of a Go or Node process (its network poller
+ * included) can still answer a request meanwhile, and a test that sends one
+ * right after `kill` would find its "frozen" server replying.
+ */
+export async function freeze(proc: Proc, timeoutMs = 10_000): Promise<void> {
+  const pid = proc.child.pid;
+  if (pid === undefined) throw new Error(`${proc.name} has no pid to freeze`);
+  process.kill(pid, 'SIGSTOP');
+  await waitFor(`${proc.name} (pid ${pid}) stopped`, () => allThreadsStopped(pid), timeoutMs, 5);
+}
+
+export function thaw(proc: Proc): void {
+  if (proc.child.pid !== undefined && proc.child.exitCode === null && proc.child.signalCode === null) process.kill(proc.child.pid, 'SIGCONT');
+}
+
+function allThreadsStopped(pid: number): boolean {
+  const tasks = fs.readdirSync(`/proc/${pid}/task`);
+  // The state is the field after the parenthesised command name: T when stopped.
+  return tasks.every((tid) => {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return /^[Tt]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
+  });
+}
+
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
