@@ -27,11 +27,11 @@ describe('cache shared by replicas', () => {
 
   it('stores with a TTL, and batches reads and writes', async () => {
     const [c] = caches;
-    await c.set('a', { n: 1 }, { ttlMs: 300 });
+    await c.set('a', { n: 1 }, { ttlMs: 1500 }); // long enough to be read back on a loaded machine
     expect(await c.get('a')).toEqual({ n: 1 });
     await c.mset<number | string>([{ key: 'b', value: 2 }, { key: 'c', value: 'three' }], { ttlMs: 10_000 });
     expect(await c.mget(['a', 'b', 'c', 'missing'])).toEqual([{ n: 1 }, 2, 'three', undefined]);
-    await sleep(400);
+    await sleep(1600);
     expect(await c.get('a')).toBeUndefined();
   });
 
@@ -58,12 +58,19 @@ describe('cache shared by replicas', () => {
     expect(await c2.mget(['page:1', 'page:2', 'unrelated'])).toEqual([undefined, undefined, 'x']);
 
     // A computation that started before an invalidation returns its value but does not cache it.
+    // The computation is held until the invalidation is done, however slow the machine.
+    let computing!: () => void;
+    const started = new Promise<void>((resolve) => (computing = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
     const slow = c1.getOrSet('page:3', async () => {
-      await sleep(150);
+      computing();
+      await released;
       return 'stale';
     }, { ttlMs: 10_000, tags: ['room:lobby'] });
-    await sleep(50);
+    await started;
     await c2.invalidate('room:lobby');
+    release();
     expect(await slow).toBe('stale');
     expect(await c1.get('page:3')).toBeUndefined();
   });

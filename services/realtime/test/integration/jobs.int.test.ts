@@ -110,10 +110,14 @@ describe('response reminders and maintenance jobs in the service', () => {
     const [r1, r2] = cluster.replicas;
     const alice = await connect(r1.url, (await login(r1.url, 'alice2')).token);
     await emitAck(alice, 'room:join', { room: 'async' });
-    await emitAck(alice, 'message:send', { room: 'async', text: 'ping @dave', clientMsgId: 'r-3' });
+    const mention = await emitAck(alice, 'message:send', { room: 'async', text: 'ping @dave', clientMsgId: 'r-3' });
     const { token } = await login(r1.url, 'alice2');
-    await waitFor('reminder job stored', async () => ((await api(r1.url, '/api/jobs/stats', token)).body.counts?.completed ?? 0) > 0, 15_000);
-    await sleep(500);
+    // The reminder fired while dave was offline, so it was kept for him (not delivered, not dropped).
+    const job = await waitFor('reminder kept for dave', async () => {
+      const { body } = await api(r1.url, `/api/jobs/reminder-${mention.message.id}-dave`, token);
+      return body.job?.state === 'completed' ? body.job : undefined;
+    }, 15_000);
+    expect(job.returnValue).toBe('stored');
     const dave = await login(r2.url, 'dave');
     const socket = await import('socket.io-client').then(({ io }) => io(r2.url, { auth: { token: dave.token }, transports: ['websocket'], forceNew: true, reconnection: false }));
     const got = collect(socket, 'reminder');
