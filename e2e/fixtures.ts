@@ -55,11 +55,21 @@ export class ChatUser {
     await expect(this.page.getByTestId('room-members')).toContainText(this.userId);
   }
 
-  async send(text: string): Promise<void> {
-    const input = this.page.getByTestId('message-input');
-    await input.fill(text);
-    await input.press('Enter');
+  /**
+   * Types and sends one message. Sends on one page take turns: a spec's
+   * traffic loop and a probe sent beside it would otherwise interleave their
+   * fill and Enter on the one input box, and one text would replace the other.
+   */
+  send(text: string): Promise<void> {
+    const turn = this.sending.then(async () => {
+      const input = this.page.getByTestId('message-input');
+      await input.fill(text);
+      await input.press('Enter');
+    });
+    this.sending = turn.catch(() => undefined);
+    return turn;
   }
+  private sending: Promise<void> = Promise.resolve();
 
   /** Texts of the confirmed messages of a room, in the order the page shows them. */
   async texts(room: string): Promise<string[]> {
