@@ -19,6 +19,8 @@ export interface Stats { connects: number; disconnects: string[]; connectErrors:
 
 export class ChatUser {
   readonly consoleErrors: string[] = [];
+  /** The send before this one (see send). */
+  private sending: Promise<void> = Promise.resolve();
   constructor(readonly userId: string, readonly cid: string, readonly context: BrowserContext, readonly page: Page) {
     page.on('console', (m) => { if (m.type() === 'error') this.consoleErrors.push(m.text()); });
     page.on('pageerror', (e) => this.consoleErrors.push(`pageerror: ${e.message}`));
@@ -69,7 +71,6 @@ export class ChatUser {
     this.sending = turn.catch(() => undefined);
     return turn;
   }
-  private sending: Promise<void> = Promise.resolve();
 
   /** Texts of the confirmed messages of a room, in the order the page shows them. */
   async texts(room: string): Promise<string[]> {
