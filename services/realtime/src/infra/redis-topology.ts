@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { settlePendingStartOnStop } from './ioredis-sharded-stop';
 
 /**
  * One place that knows how Redis is deployed. Every connection of the service
@@ -139,6 +140,8 @@ export class RedisTopology {
   }
 
   private createCluster(role: ConnectionRole, perConnection: RedisOptions): Cluster {
+    // Before any sharded subscriber exists (see ioredis-sharded-stop.ts).
+    settlePendingStartOnStop();
     const nodes = this.clusterNodes();
     const tls = nodes[0].tls;
     const password = this.config.REDIS_PASSWORD ?? nodes.find((n) => n.password)?.password;

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import { settlePendingStartOnStop } from './ioredis-sharded-stop';
 import { crossSlotBatch, isCluster, SLOTS_REFRESH_INTERVAL_MS, type RedisClient, type RedisMode, type RedisTopology } from './redis-topology';
 
 /** What /health says about Redis. */
@@ -77,6 +78,9 @@ export class RedisConnections extends EventEmitter {
       client.on('end', () => this.updateState());
     }
     if (isCluster(this.command)) {
+      if (!settlePendingStartOnStop()) {
+        this.log.warn('this ioredis has no ShardedSubscriber.stop to patch: check ioredis-sharded-stop.ts still applies, or a Redis outage may stop cross-replica delivery');
+      }
       const cluster = this.command;
       this.probeTimer = setInterval(() => void this.probeCluster(cluster), CLUSTER_PROBE_INTERVAL_MS);
       this.probeTimer.unref();

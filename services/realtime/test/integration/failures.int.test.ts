@@ -123,7 +123,13 @@ describe('replica and Redis failures', () => {
       await emitAck(sa, 'message:send', { room: 'outage', text: `after ${Date.now()}`, clientMsgId: `o-${Date.now()}` });
       await sleep(300);
       return gotB.length > before;
-    }, 10_000, 200);
+    }, 10_000, 200).catch(async (err: Error) => {
+      const relevant = (out: string) => out.split('\n').filter((l) => /redis|subscri|adapter/i.test(l) && !/Nothing to refresh|Skipping reset/.test(l)).slice(-40).join('\n');
+      throw new Error(
+        `${err.message}\npub/sub connections:\n${await cluster.pubsubClients().catch((e: Error) => e.message)}\n` +
+          cluster.replicas.map((r) => `--- ${r.name}\n${relevant(r.proc.output())}`).join('\n'),
+      );
+    });
     await waitFor('presence restored', async () => {
       const users = (await api(r2.url, '/api/presence', b.token)).body.users?.map((u: { userId: string }) => u.userId) ?? [];
       return users.includes('ann') && users.includes('ben');

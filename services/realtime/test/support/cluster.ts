@@ -49,6 +49,8 @@ export interface Cluster {
   flushAll(): Promise<void>;
   /** CLIENT PAUSE <ms> WRITE on every primary: writes block (and time out in the service) while reads go on. */
   pauseWrites(ms: number): Promise<void>;
+  /** Every primary's pub/sub connections (CLIENT LIST TYPE pubsub), for failure messages. */
+  pubsubClients(): Promise<string>;
   /** Starts one more replica with the cluster's environment (a restart: a new process, a new node id); stop() stops it too. */
   startReplica(name: string): Promise<Replica>;
   /** Kills every Redis data node (SIGKILL): Redis is gone for the service, whatever the topology. */
@@ -189,6 +191,10 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
     },
     async pauseWrites(ms: number) {
       await onPrimaries((node) => node.call('CLIENT', 'PAUSE', String(ms), 'WRITE'));
+    },
+    async pubsubClients() {
+      const lists = await onPrimaries(async (node) => `${node.options.port}:\n${String(await node.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))}`);
+      return lists.join('\n');
     },
     async killRedis() {
       await Promise.all(redis.dataNodes().map((n) => n.kill('SIGKILL')));
