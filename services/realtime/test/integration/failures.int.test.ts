@@ -22,6 +22,10 @@ describe('replica and Redis failures', () => {
     await cluster?.stop();
   });
 
+  /** For failure messages: each replica's last `max` log lines that match. */
+  const replicaLogLines = (match: RegExp, max: number) =>
+    cluster.replicas.map((r) => `--- ${r.name}\n${r.proc.output().split('\n').filter((l) => match.test(l)).slice(-max).join('\n')}`).join('\n');
+
   /**
    * Freezes the replica holding `userId`'s only connection until a watcher on
    * another replica hears the user go offline, runs `whileSwept`, resumes it,
@@ -57,10 +61,9 @@ describe('replica and Redis failures', () => {
       const b = await listed();
       return isListed(b) ? b : undefined;
     }, 5000).catch(async (err: Error) => {
-      const relevant = (out: string) => out.split('\n').filter((l) => /presence|redis|swept|node/i.test(l)).slice(-20).join('\n');
       throw new Error(
         `${err.message}\nlast answer: ${JSON.stringify(await listed())}\nupdates: ${JSON.stringify(updates.filter((u) => u.userId === userId))}, frozen at ${frozenAt}\n` +
-          cluster.replicas.map((r) => `--- ${r.name}\n${relevant(r.proc.output())}`).join('\n'),
+          replicaLogLines(/presence|redis|swept|node/i, 20),
       );
     });
     expect(body.degraded).toBeUndefined();
@@ -124,10 +127,9 @@ describe('replica and Redis failures', () => {
       await sleep(300);
       return gotB.length > before;
     }, 10_000, 200).catch(async (err: Error) => {
-      const relevant = (out: string) => out.split('\n').filter((l) => /redis|subscri|adapter/i.test(l) && !/Nothing to refresh|Skipping reset/.test(l)).slice(-40).join('\n');
       throw new Error(
         `${err.message}\npub/sub connections:\n${await cluster.pubsubClients().catch((e: Error) => e.message)}\n` +
-          cluster.replicas.map((r) => `--- ${r.name}\n${relevant(r.proc.output())}`).join('\n'),
+          replicaLogLines(/redis|subscri|adapter/i, 40),
       );
     });
     await waitFor('presence restored', async () => {
