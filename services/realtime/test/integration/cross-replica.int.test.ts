@@ -108,7 +108,11 @@ describe('three replicas sharing Redis and MongoDB', () => {
     await emitAck(h.socket, 'room:join', { room: 'members' });
     await emitAck(watcher.socket, 'room:join', { room: 'members' });
 
-    const presence = await api(cluster.replicas[0].url, '/api/presence', watcher.token);
+    // Presence is written after the socket is connected (a side effect), so wait for it.
+    const presence = await waitFor('heidi listed', async () => {
+      const res = await api(cluster.replicas[0].url, '/api/presence', watcher.token);
+      return res.body.users?.some((u: { userId: string }) => u.userId === 'heidi') && res;
+    });
     expect(presence.body.users).toEqual(expect.arrayContaining([{ userId: 'heidi', status: 'online', devices: 1 }]));
     await waitFor('presence:update for heidi', () => updates.some((u) => u.userId === 'heidi' && u.online));
 
@@ -129,6 +133,8 @@ describe('three replicas sharing Redis and MongoDB', () => {
     const phone = await open(0, 'ivan');
     const laptop = await open(2, 'ivan');
     const online = async () => (await api(cluster.replicas[1].url, '/api/presence', watcher.token)).body.users.find((u: { userId: string }) => u.userId === 'ivan');
+    // The laptop's presence is written after its socket is connected: wait for it.
+    await waitFor('two devices', async () => (await online())?.devices === 2);
     expect(await online()).toMatchObject({ devices: 2 });
 
     phone.socket.close();
