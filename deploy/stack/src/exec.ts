@@ -1,6 +1,7 @@
 // Child processes: capture for questions ("does docker info answer?"),
 // stream for work whose output a person wants to see or a log should keep.
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import fs from 'node:fs';
 import { StackError } from './log';
 
@@ -31,6 +32,8 @@ export function exec(cmd: string, args: string[], opts: ExecOptions = {}): Promi
       env: opts.env ?? process.env,
       stdio: [opts.input === undefined ? (opts.inherit ? 'inherit' : 'ignore') : 'pipe', opts.inherit ? 'inherit' : 'pipe', opts.inherit ? 'inherit' : 'pipe'],
     });
+    // The log's folder may not exist yet on a fresh clone (make test runs before make up ever did).
+    if (opts.logFile) fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
     const log = opts.logFile ? fs.createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
     let stdout = '';
     let stderr = '';
