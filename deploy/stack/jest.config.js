@@ -9,4 +9,6 @@ module.exports = {
   // Building images from nothing takes minutes on a fresh machine.
   testTimeout: 20 * 60 * 1000,
   verbose: true,
+  // A run that does not exit within a minute of its last test fails, naming what holds it.
+  globalTeardown: '<rootDir>/../../scripts/jest-exit-watchdog.cjs',
 };
