@@ -77,16 +77,24 @@ test-deps: install ## redis-server and the FerretDB binary the integration tests
 test-unit: install ## unit tests (no I/O)
 	cd $(SERVICE) && npm run test:unit
 
-# One shared suite, run once per Redis topology (SB_TEST_REDIS, test/support/redis-topology.ts);
-# every pass runs even when one fails, and the target fails if any did. TEST_REDIS=cluster: one pass.
+# One shared suite, run once per Redis topology (SB_TEST_REDIS, test/support/redis-topology.ts):
+# test-int-single, test-int-cluster and test-int-sentinel; test-int runs the TEST_REDIS ones, each
+# even when another fails, and fails if any did.
 TEST_REDIS ?= single cluster sentinel
+.PHONY: test-int test-int-single test-int-cluster test-int-sentinel test-quick
+test-int-single test-int-cluster test-int-sentinel: test-int-%: test-deps build
+	cd $(SERVICE) && SB_TEST_REDIS=$* npm run test:int
+
 test-int: test-deps build ## integration tests against single Redis, Redis Cluster and Sentinel (TEST_REDIS=...)
 	@failed=; for t in $(TEST_REDIS); do \
 	  echo "== integration tests, Redis $$t"; start=$$(date +%s); \
-	  (cd $(SERVICE) && SB_TEST_REDIS=$$t npm run test:int) || failed="$$failed $$t"; \
+	  $(MAKE) --no-print-directory test-int-$$t || failed="$$failed $$t"; \
 	  echo "== Redis $$t: $$(( $$(date +%s) - start )) s"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "integration tests failed on:$$failed"; exit 1; fi
+
+test-quick: ## typecheck, unit tests and the integration tests on single Redis: the loop for working on the service
+	@scripts/run-suites.sh "typecheck test-unit" "test-int-single"
 
 # Failover tests pick their own Redis topology, so they run once here rather than in every SB_TEST_REDIS pass of test-int.
 .PHONY: test-failover
@@ -96,7 +104,10 @@ test-failover: test-deps build ## Redis failover under traffic (Sentinel, Cluste
 test-stack: install ## smoke test of the Docker Compose stack through nginx
 	npx jest --config deploy/stack/jest.config.js --runInBand
 
-test: typecheck test-unit test-int test-failover test-stack e2e test-deploy loadtest-smoke ## every suite; starts and stops what it needs
+# Every suite, each timed (table at the end); all run even when one fails.
+TEST_STAGES ?= "typecheck test-unit" "test-int-single test-int-cluster test-int-sentinel test-failover" "test-stack e2e test-deploy loadtest-smoke"
+test: ## every suite, timed; starts and stops what it needs
+	@scripts/run-suites.sh $(TEST_STAGES)
 
 clean: ## remove build output (not .tools/)
 	rm -rf $(SERVICE)/dist node_modules $(SERVICE)/node_modules
