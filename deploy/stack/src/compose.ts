@@ -6,7 +6,7 @@ import type { ImageSet } from './images';
 import { COMPOSE_FILES, ROOT } from './paths';
 import { rememberedRedisMode, REDIS_OVERLAYS, type RedisMode } from './redisMode';
 import { settings } from './settings';
-import { upstreamDir } from './upstream';
+import { upstreamDir } from './upstream-dir';
 
 /**
  * The compose files: the stack's own plus the overlay of the project's Redis

@@ -12,12 +12,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listContainers } from './compose';
 import { exec } from './exec';
-import { STACK_DIR } from './paths';
 import { settings } from './settings';
+import { upstreamDir } from './upstream-dir';
 
-export function upstreamDir(project = settings().project): string {
-  return path.join(STACK_DIR, 'nginx', project);
-}
+// Re-exported so a caller that renders the upstream has the whole API here.
+export { upstreamDir };
 
 const FILE = 'realtime.conf';
 

@@ -4,7 +4,7 @@ import { info, step } from '../log';
 import fs from 'node:fs';
 import { forgetRedisMode } from '../redisMode';
 import { settings } from '../settings';
-import { upstreamDir } from '../upstream';
+import { upstreamDir } from '../upstream-dir';
 import type { VerbOptions } from './types';
 
 export async function down(opts: VerbOptions): Promise<void> {
