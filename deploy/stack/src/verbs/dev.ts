@@ -6,7 +6,7 @@ import path from 'node:path';
 import { info, StackError, step } from '../log';
 import { portFree } from '../ports';
 import { FERRETDB_BIN, ROOT, SERVICE_DIR, STACK_DIR } from '../paths';
-import { testDeps } from './testDeps';
+import { testDeps } from './test-deps';
 
 export const DEV_PORTS = {
   service: Number(process.env.PORT || 3000),
