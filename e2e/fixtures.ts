@@ -116,9 +116,9 @@ type Fixtures = {
 /**
  * Every running replica with a client id that reaches it, its /health, and its
  * unhandled-rejection count from /metrics through that same client id.
- * Retried until consistent: nginx takes a replica out of its hash for 10 s after
- * a failed (or 503) answer, which moves client ids for a while (see the report
- * in docs/operations.md), so a probe can briefly disagree with the next one.
+ * Retried until consistent: after failed connections to a replica (max_fails)
+ * nginx takes it out of its hash for fail_timeout, which moves client ids for a
+ * while, so a probe can briefly disagree with the next one.
  */
 async function snapshot(withMetrics: boolean): Promise<Map<string, Health & { cid: string; rejections: number }>> {
   const names = await runningReplicas();

@@ -1,4 +1,4 @@
-// Spec 2: a browser forced to HTTP long-polling chats for 60 s through nginx:
+// A browser forced to HTTP long-polling chats for 60 s through nginx:
 // every poll of its Engine.IO session lands on one replica (sticky by ?cid=),
 // so there is no "Session ID unknown" and no reconnect.
 import { expect, note, test } from '../fixtures';
