@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { isErrno } from '../errno';
 import { info, StackError, step } from '../log';
 import { portFree } from '../ports';
 import { FERRETDB_BIN, ROOT, SERVICE_DIR, STACK_DIR } from '../paths';
@@ -52,8 +53,8 @@ export async function dev(): Promise<number> {
         if (c.exitCode !== null || c.pid === undefined) continue;
         try {
           process.kill(-c.pid, 'SIGTERM');
-        } catch {
-          // already gone
+        } catch (err) {
+          if (!isErrno(err, 'ESRCH')) throw err; // ESRCH: the group is already gone
         }
       }
       // Wait for all three (the service drains for up to SHUTDOWN_TIMEOUT_MS).
