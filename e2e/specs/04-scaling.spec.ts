@@ -31,7 +31,7 @@ test('scale to 4 and down to 2 while users chat', async ({ openUser, uid, guard 
   try {
     // Up to 4 while both chat: nobody is dropped.
     let traffic = Promise.all([produce(a, pa, 'during'), produce(b, pb, 'during')]);
-    traffic.catch(() => undefined);
+    traffic.catch(() => undefined);  // awaited below; a failure elsewhere must not leave it unhandled
     await sleep(1000);
     scaled = true;
     await chaos.scale(4);
@@ -50,7 +50,7 @@ test('scale to 4 and down to 2 while users chat', async ({ openUser, uid, guard 
     await c.joinRoom(room);
     stop = false;
     traffic = Promise.all([produce(a, pa, 'after'), produce(c, pc, 'after')]);
-    traffic.catch(() => undefined);
+    traffic.catch(() => undefined);  // awaited below; a failure elsewhere must not leave it unhandled
     await sleep(1000);
     const scaledDownAt = Date.now();
     await chaos.scale(2);
@@ -80,7 +80,7 @@ test('scale to 4 and down to 2 while users chat', async ({ openUser, uid, guard 
     expect(report.totals, formatReport(report)).toEqual({ lost: 0, duplicated: 0, reordered: 0, unexpected: 0 });
   } catch (err) {
     // Before scaling back removes them: the logs of every container, realtime-4 included.
-    await attachLogs(test.info()).catch(() => undefined);
+    await attachLogs(test.info());
     throw err;
   } finally {
     stop = true;

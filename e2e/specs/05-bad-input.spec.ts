@@ -46,6 +46,7 @@ test('bad input: error acks and flood limiting, nothing stored, everyone healthy
     s.emit('no:such:event:without:ack', { x: 1 });
     const out: unknown[] = [];
     for (const [, ev, payload] of list) {
+      // The ack timeout is the only rejection: it becomes NO ACK below, which no case expects.
       out.push(await s.timeout(10_000).emitWithAck(ev, payload).catch(() => ({ timeout: true })));
     }
     return out;
@@ -59,6 +60,7 @@ test('bad input: error acks and flood limiting, nothing stored, everyone healthy
     const s = (window as unknown as { switchboard: { socket: { timeout(ms: number): { emitWithAck(ev: string, p: unknown): Promise<{ ok: boolean; error?: { code: string } }> } } } }).switchboard.socket;
     const started = performance.now();
     const acks = [];
+    // The ack timeout is the only rejection: counted as NO ACK, which the expectations below reject.
     for (let i = 0; i < 1000; i++) acks.push(s.timeout(30_000).emitWithAck('message:send', { room: r, text: i, clientMsgId: `${m}-f${i}` }).catch(() => ({ ok: false, error: { code: 'NO ACK' } })));
     const emittedMs = performance.now() - started;
     const settled = await Promise.all(acks);

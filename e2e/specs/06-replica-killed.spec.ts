@@ -28,7 +28,7 @@ test('a killed replica: its users reconnect elsewhere and miss nothing', async (
   try {
     await sendSome(5, 'before');
     const sending = sendSome(12, 'during');
-    sending.catch(() => undefined);
+    sending.catch(() => undefined);  // awaited below; a failure elsewhere must not leave it unhandled
     await a.page.waitForTimeout(500);
     await chaos.kill(rb);
     killed = true;

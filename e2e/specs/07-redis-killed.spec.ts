@@ -30,7 +30,7 @@ test('Redis down for 10 s: degraded, local chat goes on, nothing lost or doubled
   await a1.send(`m ${pa.next('before')}`);
   await b.send(`m ${pb.next('before')}`);
   const traffic = Promise.all([produce(a1, pa), produce(b, pb)]);
-  traffic.catch(() => undefined);   // awaited below; a failure elsewhere must not leave it unhandled
+  traffic.catch(() => undefined);  // awaited below; a failure elsewhere must not leave it unhandled
   let redisDown = false;
   try {
     await sleep(2000);
