@@ -32,7 +32,8 @@ import { runVariants } from './harness/variants';
 import { buildK6Image, K6_IMAGE, runPaths } from './k6/paths';
 import { runK6, type ToolResult } from './k6/run';
 import { runArtillery } from './artillery/run';
-import { writeReport, type Report, type TargetReport } from './report/write';
+import type { Report, TargetReport } from './report/types';
+import { writeReport } from './report/write';
 
 const profile = PROFILES[process.env.PROFILE || 'standard'];
 if (!profile) {
