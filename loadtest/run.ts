@@ -25,7 +25,7 @@ import { Coordinator } from './harness/coordinator';
 import { connectStorm, fanout, presenceChurn, requireConnected, type FanoutResult, type PresenceResult, type StormResult, type Target } from './harness/scenarios';
 import { Sampler } from './lib/sampler';
 import { OptionError, parseOptions, type RunOptions } from './lib/options';
-import { freePort, LOAD_LIMITS, LOADTEST, nginxBridgeUrl, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
+import { freePort, LOAD_LIMITS, LOADTEST, nginxBridgeUrl, prepareImages, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
 import type { Profile, Scenario, Variant } from './profiles';
 import type { ScenarioCtx } from './harness/context';
 import { runChatMix } from './harness/chatmix';
@@ -146,26 +146,21 @@ async function main(): Promise<number> {
   const report: Report = { profile: profile.name, startedAt: started.toISOString(), machine: before, settings: profile, targets: {}, failures: [], outDir };
   try {
     step(`Starting ${specs.map((s) => `${s.label} (project ${s.project}, port ${s.port})`).join(' and ')}`);
-    // In parallel, but the baseline waits until the Switchboard `up` has its
-    // images (on a fresh machine it builds the local base images once; two
-    // builders of the same images at once would collide).
-    const sb = specs.find((s) => s.target === 'switchboard');
-    // Also done waiting once the Switchboard `up` has ended (it has its own 10 min limit), whatever its log says.
-    let sbUpEnded = false;
-    const imagesReady = async () => {
-      while (sb && !sbUpEnded && !fs.existsSync(sb.log)) await new Promise((r) => setTimeout(r, 500));
-      while (sb && !sbUpEnded && !/==> Starting project|ERROR/.test(fs.readFileSync(sb.log, 'utf8'))) await new Promise((r) => setTimeout(r, 1000));
-    };
-    const ups = specs.map(async (s) => {
-      if (s.target === 'stock') await imagesReady();
-      try {
+    // The stock baseline runs on the same base images as Switchboard: they
+    // are pulled or built once, before either project starts (on a fresh
+    // machine two builders of the same images at once would collide); then
+    // both start in parallel.
+    const switchboard = specs.find((s) => s.target === 'switchboard');
+    if (switchboard) {
+      step('Preparing the images (pulled or built once for both projects)');
+      await prepareImages(switchboard);
+    }
+    await Promise.all(
+      specs.map(async (s) => {
         await stackUp(s);
-      } finally {
-        if (s === sb) sbUpEnded = true;
-      }
-      info(`${s.label} is up on http://127.0.0.1:${s.port}`);
-    });
-    await Promise.all(ups);
+        info(`${s.label} is up on http://127.0.0.1:${s.port}`);
+      }),
+    );
 
     const urls = new Map<string, string>();
     for (const s of specs) {
