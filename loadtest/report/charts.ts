@@ -107,7 +107,7 @@ function resourcesOverTime(targets: TargetReport[]): Chart | undefined {
   const points: { s: number; target: string; series: string; value: number; panel: string }[] = [];
   for (const target of targets) {
     const start = Math.min(...(target.samples ?? []).map((sample) => sample.t), ...(target.timeline ?? []).map((tick) => tick.t));
-    const seconds = (t: number) => (t - start) / 1000;
+    const seconds = (time: number) => (time - start) / 1000;
     for (const tick of target.timeline ?? []) points.push({ s: seconds(tick.t), target: target.label, series: `${target.label} sockets`, value: tick.sockets, panel: 'sockets held' });
     const replicaPoint = (sample: { t: number; replica: string }, value: number, panel: string) =>
       points.push({ s: seconds(sample.t), target: target.label, series: `${target.label} ${sample.replica}`, value, panel });
