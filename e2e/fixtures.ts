@@ -68,6 +68,7 @@ export class ChatUser {
       await input.fill(text);
       await input.press('Enter');
     });
+    // The next send only waits for its turn; this one's failure reaches its own caller (turn).
     this.sending = turn.catch(() => undefined);
     return turn;
   }
@@ -96,6 +97,7 @@ export class ChatUser {
 
   onlineUser(userId: string) { return this.page.locator(`[data-testid="online-user"][data-user-id="${userId}"]`); }
 
+  // Best effort: a spec that failed mid-way may have lost its browser already.
   async close(): Promise<void> { await this.context.close().catch(() => undefined); }
 }
 
@@ -116,9 +118,9 @@ type Fixtures = {
 /**
  * Every running replica with a client id that reaches it, its /health, and its
  * unhandled-rejection count from /metrics through that same client id.
- * Retried until consistent: nginx takes a replica out of its hash for 10 s after
- * a failed (or 503) answer, which moves client ids for a while (see the report
- * in docs/operations.md), so a probe can briefly disagree with the next one.
+ * Retried until consistent: after failed connections to a replica (max_fails)
+ * nginx takes it out of its hash for fail_timeout, which moves client ids for a
+ * while, so a probe can briefly disagree with the next one.
  */
 async function snapshot(withMetrics: boolean): Promise<Map<string, Health & { cid: string; rejections: number }>> {
   const names = await runningReplicas();
@@ -139,16 +141,23 @@ async function snapshot(withMetrics: boolean): Promise<Map<string, Health & { ci
   }, 45_000, 1000);
 }
 
-/** The project's containers' recent logs, attached to a failed spec. */
+/**
+ * The project's containers' recent logs, attached to a failed spec. Never
+ * throws: the logs explain a failure being reported and must not replace it.
+ */
 export async function attachLogs(testInfo: TestInfo): Promise<void> {
-  const ps = await run('docker', ['ps', '-a', '--filter', `label=com.docker.compose.project=${project()}`, '--format', '{{.Names}}']);
-  for (const name of ps.split('\n').filter(Boolean)) {
-    const file = testInfo.outputPath(`log-${name}-${Date.now()}.txt`);
-    fs.writeFileSync(file, await run('docker', ['logs', '--tail', '500', '--timestamps', name]));
-    await testInfo.attach(`log-${name}.txt`, { path: file, contentType: 'text/plain' });
+  try {
+    const ps = await run('docker', ['ps', '-a', '--filter', `label=com.docker.compose.project=${project()}`, '--format', '{{.Names}}']);
+    for (const name of ps.split('\n').filter(Boolean)) {
+      const file = testInfo.outputPath(`log-${name}-${Date.now()}.txt`);
+      fs.writeFileSync(file, await run('docker', ['logs', '--tail', '500', '--timestamps', name]));
+      await testInfo.attach(`log-${name}.txt`, { path: file, contentType: 'text/plain' });
+    }
+    const status = await cli(['status', '--json'], { quiet: true });
+    await testInfo.attach('stack-status.json', { body: status.stdout || status.output, contentType: 'application/json' });
+  } catch (err) {
+    console.warn(`could not attach the stack's logs: ${String(err)}`);
   }
-  const status = await cli(['status', '--json'], { quiet: true });
-  await testInfo.attach('stack-status.json', { body: status.stdout || status.output, contentType: 'application/json' });
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
@@ -172,7 +181,7 @@ export const test = base.extend<Fixtures>({
       try {
         return await fn();
       } catch (err) {
-        await attachLogs(testInfo).catch(() => undefined);
+        await attachLogs(testInfo);
         throw err;
       }
     };
@@ -183,7 +192,7 @@ export const test = base.extend<Fixtures>({
       return b;
     });
     await use({ allowRestart: (r) => allowed.add(r), before });
-    if (testInfo.status !== testInfo.expectedStatus) await attachLogs(testInfo).catch(() => undefined);
+    if (testInfo.status !== testInfo.expectedStatus) await attachLogs(testInfo);
     await withLogs(async () => {
       const after = await snapshot(true);
       const problems: string[] = [];

@@ -98,7 +98,7 @@ const BASE: Scenario[] = ['fanout', 'presence', 'k6', 'artillery', 'storm'];
 /** A Redis topology as a variant: the 3-primary Redis Cluster overlay with the sharded adapter. */
 export const CLUSTER_VARIANT: Variant = { label: 'cluster-sharded', env: { REDIS_ADAPTER: 'sharded' }, composeFiles: ['docker-compose.redis-cluster.yml'], redisMode: 'cluster' };
 
-/** The variants of issue 11: adapters, replica count, transport. A Redis topology is one more entry (see README). */
+/** The standard variants: adapters, replica count, transport. A Redis topology is one more entry (see README). */
 export const STANDARD_VARIANTS: Variant[] = [
   { label: 'sharded', env: { REDIS_ADAPTER: 'sharded' } },
   { label: 'streams', env: { REDIS_ADAPTER: 'streams' } },

@@ -14,6 +14,9 @@
 //   LT_VARIANTS=sharded,polling      only these of the profile's variants
 //   LT_K6_NETWORK=1                  k6 from a container on each project's network
 //                                    (compose loadtest profile) instead of the host
+//   REDIS_ADAPTER=sharded|streams    the main Switchboard cluster's adapter (default classic)
+//
+// Options are read in main() (lib/options.ts); a bad value exits 2.
 import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,8 +24,9 @@ import path from 'node:path';
 import { Coordinator } from './harness/coordinator';
 import { connectStorm, fanout, presenceChurn, requireConnected, type FanoutResult, type PresenceResult, type StormResult, type Target } from './harness/scenarios';
 import { Sampler } from './lib/sampler';
-import { freePort, LOAD_LIMITS, LOADTEST, nginxBridgeUrl, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
-import { PROFILES, SCENARIOS, type Scenario, type Variant } from './profiles';
+import { OptionError, parseOptions, type RunOptions } from './lib/options';
+import { freePort, LOAD_LIMITS, LOADTEST, nginxBridgeUrl, prepareImages, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
+import type { Profile, Scenario, Variant } from './profiles';
 import type { ScenarioCtx } from './harness/context';
 import { runChatMix } from './harness/chatmix';
 import { runSoak } from './harness/soak';
@@ -32,31 +36,17 @@ import { runVariants } from './harness/variants';
 import { buildK6Image, K6_IMAGE, runPaths } from './k6/paths';
 import { runK6, type ToolResult } from './k6/run';
 import { runArtillery } from './artillery/run';
-import { writeReport, type Report, type TargetReport } from './report/write';
+import type { Report, TargetReport } from './report/types';
+import { writeReport } from './report/write';
 
-const profile = PROFILES[process.env.PROFILE || 'standard'];
-if (!profile) {
-  console.error(`Unknown PROFILE "${process.env.PROFILE}": use smoke, standard or capacity.`);
-  process.exit(2);
-}
-const only = process.env.LT_ONLY;
-const pathMode = process.env.LT_PATH === 'published' ? 'published' : 'bridge';
-const skip = new Set((process.env.LT_SKIP ?? '').split(',').filter(Boolean));
-const asked = (process.env.LT_SCENARIOS ?? '').split(',').filter(Boolean);
-for (const a of asked)
-  if (!(SCENARIOS as readonly string[]).includes(a)) {
-    console.error(`Unknown scenario "${a}" in LT_SCENARIOS: use ${SCENARIOS.join(', ')}.`);
-    process.exit(2);
-  }
-const scenarios = new Set<Scenario>(asked.length ? (asked as Scenario[]) : profile.scenarios);
-for (const t of skip) scenarios.delete(t as Scenario);
-const wanted = (x: Scenario) => scenarios.has(x);
-
-const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
-const outDir = path.join(LOADTEST, 'results', `${stamp}-${profile.name}`);
-fs.mkdirSync(outDir, { recursive: true });
 const step = (m: string) => console.log(`==> ${m}`);
 const info = (m: string) => console.log(`    ${m}`);
+
+/** loadtest/results/<timestamp>-<profile>/ */
+function resultsDir(profile: Profile): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '');
+  return path.join(LOADTEST, 'results', `${stamp}-${profile.name}`);
+}
 
 function machine() {
   const sh = (c: string) => {
@@ -97,7 +87,7 @@ function fixedIps(k: number, files: string, extra = ''): Record<string, string> 
 const SWITCHBOARD_FILES = 'docker-compose.yml:docker-compose.scale.yml:loadtest/compose/fixed-ips.switchboard.yml';
 
 /** A compose project of its own for a variant (harness/variants.ts starts and removes it). */
-async function variantSpec(v: Variant, k: number): Promise<StackSpec> {
+async function variantSpec(v: Variant, k: number, profile: Profile, outDir: string): Promise<StackSpec> {
   const replicas = v.replicas ?? profile.replicas;
   const project = `sbltv${k}${process.pid}`;
   const log = path.join(outDir, `stack-variant-${v.label}.log`);
@@ -109,6 +99,17 @@ async function variantSpec(v: Variant, k: number): Promise<StackSpec> {
 }
 
 async function main(): Promise<number> {
+  let options: RunOptions;
+  try {
+    options = parseOptions(process.env);
+  } catch (e) {
+    if (!(e instanceof OptionError)) throw e;
+    console.error(e.message);
+    return e.exitCode;
+  }
+  const { profile, only, pathMode, scenarios } = options;
+  const outDir = resultsDir(profile);
+  fs.mkdirSync(outDir, { recursive: true });
   const started = new Date();
   step(`Load test, profile ${profile.name}: results in ${path.relative(ROOT, outDir)}`);
   const before = machine();
@@ -123,7 +124,7 @@ async function main(): Promise<number> {
       project: `sblt${pid}`,
       port: await freePort(),
       replicas: profile.replicas,
-      env: { ...LOAD_LIMITS, REDIS_ADAPTER: process.env.REDIS_ADAPTER || 'classic', ...fixedIps(0, SWITCHBOARD_FILES) },
+      env: { ...LOAD_LIMITS, REDIS_ADAPTER: options.redisAdapter, ...fixedIps(0, SWITCHBOARD_FILES) },
       log: path.join(outDir, 'stack-switchboard.log'),
     });
   if (!only || only === 'stock')
@@ -145,26 +146,21 @@ async function main(): Promise<number> {
   const report: Report = { profile: profile.name, startedAt: started.toISOString(), machine: before, settings: profile, targets: {}, failures: [], outDir };
   try {
     step(`Starting ${specs.map((s) => `${s.label} (project ${s.project}, port ${s.port})`).join(' and ')}`);
-    // In parallel, but the baseline waits until the Switchboard `up` has its
-    // images (on a fresh machine it builds the local base images once; two
-    // builders of the same images at once would collide).
-    const sb = specs.find((s) => s.target === 'switchboard');
-    // Also done waiting once the Switchboard `up` has ended (it has its own 10 min limit), whatever its log says.
-    let sbUpEnded = false;
-    const imagesReady = async () => {
-      while (sb && !sbUpEnded && !fs.existsSync(sb.log)) await new Promise((r) => setTimeout(r, 500));
-      while (sb && !sbUpEnded && !/==> Starting project|ERROR/.test(fs.readFileSync(sb.log, 'utf8'))) await new Promise((r) => setTimeout(r, 1000));
-    };
-    const ups = specs.map(async (s) => {
-      if (s.target === 'stock') await imagesReady();
-      try {
+    // The stock baseline runs on the same base images as Switchboard: they
+    // are pulled or built once, before either project starts (on a fresh
+    // machine two builders of the same images at once would collide); then
+    // both start in parallel.
+    const switchboard = specs.find((s) => s.target === 'switchboard');
+    if (switchboard) {
+      step('Preparing the images (pulled or built once for both projects)');
+      await prepareImages(switchboard);
+    }
+    await Promise.all(
+      specs.map(async (s) => {
         await stackUp(s);
-      } finally {
-        if (s === sb) sbUpEnded = true;
-      }
-      info(`${s.label} is up on http://127.0.0.1:${s.port}`);
-    });
-    await Promise.all(ups);
+        info(`${s.label} is up on http://127.0.0.1:${s.port}`);
+      }),
+    );
 
     const urls = new Map<string, string>();
     for (const s of specs) {
@@ -188,9 +184,9 @@ async function main(): Promise<number> {
       const url = target.url;
       report.targets[s.label] = { label: s.label, project: s.project, url, replicas: s.replicas, env: s.env, fanout: [] };
       const tr = report.targets[s.label];
-      if (wanted('fanout') || wanted('presence'))
+      if (scenarios.has('fanout') || scenarios.has('presence'))
         try {
-          Object.assign(tr, await runHarness(s, target));
+          Object.assign(tr, await runHarness(s, target, options));
         } catch (e) {
           tr.errors = [...(tr.errors ?? []), `harness: ${(e as Error).message}`];
           (tr.failed ??= {}).harness = (e as Error).message;
@@ -205,22 +201,22 @@ async function main(): Promise<number> {
           return { tool, exitCode: 1, errors: 1, error: (e as Error).message };
         }
       };
-      if (wanted('k6')) {
+      if (scenarios.has('k6')) {
         step(`k6 against ${s.label}`);
         // LT_K6_NETWORK=1: k6 from a container on the project's network (compose loadtest profile) instead of the host.
-        const inNet = process.env.LT_K6_NETWORK === '1' ? { network: `${s.project}_default`, image: K6_IMAGE, project: `${s.project}k6` } : undefined;
+        const inNet = options.k6Network ? { network: `${s.project}_default`, image: K6_IMAGE, project: `${s.project}k6` } : undefined;
         if (inNet) await buildK6Image();
         tr.k6 = await guarded('k6', () => runK6(url, profile.k6, path.join(outDir, `k6-${s.label}`), inNet));
         info(`k6: exit ${tr.k6.exitCode}, ${summaryLine(tr.k6)}`);
       }
-      if (wanted('artillery')) {
+      if (scenarios.has('artillery')) {
         step(`Artillery against ${s.label}`);
         tr.artillery = await guarded('artillery', () => runArtillery(url, profile.artillery, path.join(outDir, `artillery-${s.label}`)));
         info(`artillery: exit ${tr.artillery.exitCode}, ${summaryLine(tr.artillery)}`);
       }
       // The scenarios with their own clients, each guarded the same way.
       const scenario = async <T>(name: Scenario, run: () => Promise<T>): Promise<T | undefined> => {
-        if (!wanted(name)) return undefined;
+        if (!scenarios.has(name)) return undefined;
         if (!profile[name as 'chat' | 'soak' | 'chaos' | 'capacity']) {
           report.failures.push(`${s.label} ${name}: profile ${profile.name} has no settings for it`);
           return undefined;
@@ -237,7 +233,7 @@ async function main(): Promise<number> {
       tr.soak = await scenario('soak', () => runSoak(ctxOf(s), profile.workers));
       tr.chaos = await scenario('chaos', () => runChaos(ctxOf(s), profile.workers));
       tr.capacity = await scenario('capacity', () => runCapacity(ctxOf(s), profile.workers));
-      if (wanted('paths')) {
+      if (scenarios.has('paths')) {
         step(`[${s.label}] where the load comes from: k6 (${profile.k6.sockets} sockets, ${profile.k6.msgPerSec} msg/s) via the published port, the bridge address, and from inside the compose network`);
         const bridge = pathMode === 'bridge' ? url : await nginxBridgeUrl(s);
         tr.paths = await runPaths(s, bridge, profile.k6, outDir, info).catch((e: Error) => {
@@ -246,9 +242,8 @@ async function main(): Promise<number> {
         });
       }
     }
-    if (wanted('variants') && profile.variants && profile.variantLoad) {
-      const only = (process.env.LT_VARIANTS ?? '').split(',').filter(Boolean);
-      const list = profile.variants.filter((v) => !only.length || only.includes(v.label));
+    if (scenarios.has('variants') && profile.variants && profile.variantLoad) {
+      const list = profile.variants.filter((v) => !options.variants.length || options.variants.includes(v.label));
       let k = 2;
       report.variants = await runVariants(
         {
@@ -257,7 +252,7 @@ async function main(): Promise<number> {
           pathMode,
           step,
           info,
-          specFor: async (v: Variant) => variantSpec(v, k++),
+          specFor: async (v: Variant) => variantSpec(v, k++, profile, outDir),
         },
         list,
       ).catch((e: Error) => {
@@ -268,11 +263,11 @@ async function main(): Promise<number> {
     // The connect storm last: on the local MongoDB stand-in (FerretDB +
     // SQLite) a 500 logins/s burst left writes hanging (SQLITE_BUSY, then
     // inserts that never return), which would spoil every later measurement.
-    if (wanted('storm'))
+    if (scenarios.has('storm'))
       for (const s of specs) {
         const url = urls.get(s.label)!;
         await new Promise((r) => setTimeout(r, 2000));
-        await runStorm(s, { name: s.label, url, presence: s.target === 'switchboard' }, report.targets[s.label]).catch((e: Error) => {
+        await runStorm(s, { name: s.label, url, presence: s.target === 'switchboard' }, report.targets[s.label], profile).catch((e: Error) => {
           (report.targets[s.label].failed ??= {}).storm = e.message; // gates() makes it a failure of the run
         });
       }
@@ -285,7 +280,7 @@ async function main(): Promise<number> {
 
   report.finishedAt = new Date().toISOString();
   report.machineAfter = machine();
-  gates(report);
+  gates(report, options);
   await writeReport(report);
   step(`Report: ${path.relative(ROOT, path.join(outDir, 'report.md'))}`);
   if (report.failures.length) {
@@ -301,8 +296,8 @@ function summaryLine(t: ToolResult): string {
 }
 
 /** The fan-out population, the warm-up and the fan-out phases. */
-async function runFanout(s: StackSpec, target: Target, h: Coordinator, sampler: Sampler, out: TargetReport): Promise<void> {
-    const pp = profile.population;
+async function runFanout(s: StackSpec, target: Target, h: Coordinator, sampler: Sampler, out: TargetReport, profile: Profile): Promise<void> {
+  const pp = profile.population;
   step(`[${s.label}] fan-out population: ${pp.sockets} sockets at ${pp.rate}/s into ${pp.rooms} rooms`);
   h.label = `${s.label} population`;
   const popRun = await connectStorm(h, target, { ...pp, transports: ['websocket'], tag: `${s.label}-population` });
@@ -322,7 +317,7 @@ async function runFanout(s: StackSpec, target: Target, h: Coordinator, sampler: 
   await h.disconnectAll();
 }
 
-async function runHarness(s: StackSpec, target: Target): Promise<TargetReport> {
+async function runHarness(s: StackSpec, target: Target, { profile, scenarios }: RunOptions): Promise<TargetReport> {
   const out: TargetReport = { label: s.label, project: s.project, url: target.url, replicas: s.replicas, env: s.env, fanout: [] };
   const sampler = new Sampler(s.label, target.url, s.project, s.replicas);
   await sampler.start().catch((e: Error) => console.error(`!!  [${s.label}] sampler: ${e.message}`));
@@ -336,14 +331,14 @@ async function runHarness(s: StackSpec, target: Target): Promise<TargetReport> {
   };
   try {
     // Each on its own: a fan-out that could not connect does not keep presence churn from running.
-    if (wanted('fanout'))
+    if (scenarios.has('fanout'))
       try {
-        await runFanout(s, target, h, sampler, out);
+        await runFanout(s, target, h, sampler, out, profile);
       } catch (e) {
         fail('fanout', e);
         await h.disconnectAll().catch(() => undefined);
       }
-    if (target.presence && wanted('presence')) {
+    if (target.presence && scenarios.has('presence')) {
       step(`[${s.label}] presence churn: ${profile.churn.churners} users at ${profile.churn.rate}/s, each online ${profile.churn.holdMs} ms`);
       h.label = `${s.label} presence`;
       try {
@@ -366,7 +361,7 @@ async function runHarness(s: StackSpec, target: Target): Promise<TargetReport> {
 }
 
 /** The connect storm, run last per target (see below). */
-async function runStorm(s: StackSpec, target: Target, out: TargetReport): Promise<void> {
+async function runStorm(s: StackSpec, target: Target, out: TargetReport, profile: Profile): Promise<void> {
   const h = new Coordinator(profile.workers);
   h.label = `${s.label} storm`;
   h.progress(true);
@@ -385,8 +380,8 @@ async function runStorm(s: StackSpec, target: Target, out: TargetReport): Promis
   }
 }
 
-/** Smoke gates (the profile inside make test) and the targets of issue 11 (reported, not failing standard). */
-function gates(r: Report): void {
+/** The smoke gates (the profile inside make test); the targets are reported, they do not fail a standard run. */
+function gates(r: Report, { only, scenarios, skip }: RunOptions): void {
   const smoke = r.profile === 'smoke';
   for (const v of r.variants ?? []) if (v.error) r.failures.push(`variant ${v.label}: ${v.error}`);
   for (const t of Object.values(r.targets)) {
@@ -397,11 +392,11 @@ function gates(r: Report): void {
     if (t.chaos?.errors.length) r.failures.push(`${t.label} chaos: ${t.chaos.errors.join('; ')}`);
     for (const p of t.paths ?? []) if (p.k6.exitCode !== 0) r.failures.push(`${t.label} k6 via ${p.path}: exit ${p.k6.exitCode}${p.k6.error ? ` (${p.k6.error.slice(0, 160)})` : ''}`);
     if (t.capacity?.errors.length) r.failures.push(`${t.label} capacity: ${t.capacity.errors.join('; ')}`);
-    if (smoke && wanted('storm') && (!t.storm || t.storm.failed > 0)) r.failures.push(`${t.label}: connect storm had ${t.storm?.failed ?? 'all'} failed clients`);
-    if (smoke && wanted('fanout') && (!t.population || t.population.failed > 0)) r.failures.push(`${t.label}: fan-out population had ${t.population?.failed ?? 'all'} failed clients`);
+    if (smoke && scenarios.has('storm') && (!t.storm || t.storm.failed > 0)) r.failures.push(`${t.label}: connect storm had ${t.storm?.failed ?? 'all'} failed clients`);
+    if (smoke && scenarios.has('fanout') && (!t.population || t.population.failed > 0)) r.failures.push(`${t.label}: fan-out population had ${t.population?.failed ?? 'all'} failed clients`);
     for (const f of t.fanout) if (smoke && f.deliveryRatio < 1) r.failures.push(`${t.label} ${f.phase}: delivery ratio ${f.deliveryRatio.toFixed(4)} < 1`);
-    if (wanted('k6') && (!t.k6 || t.k6.exitCode !== 0)) r.failures.push(`${t.label}: k6 ${t.k6 ? `exited ${t.k6.exitCode}` : 'did not run'}${t.k6?.error ? ` (${t.k6.error})` : ''}`);
-    if (wanted('artillery') && (!t.artillery || t.artillery.exitCode !== 0))
+    if (scenarios.has('k6') && (!t.k6 || t.k6.exitCode !== 0)) r.failures.push(`${t.label}: k6 ${t.k6 ? `exited ${t.k6.exitCode}` : 'did not run'}${t.k6?.error ? ` (${t.k6.error})` : ''}`);
+    if (scenarios.has('artillery') && (!t.artillery || t.artillery.exitCode !== 0))
       r.failures.push(`${t.label}: artillery ${t.artillery ? `exited ${t.artillery.exitCode}` : 'did not run'}${t.artillery?.error ? ` (${t.artillery.error})` : ''}`);
   }
   if (smoke && skip.size) r.failures.push(`smoke must run every tool; LT_SKIP=${[...skip].join(',')} was set`);

@@ -1,4 +1,4 @@
-// Spec 1: two browsers on different replicas chat both ways through nginx;
+// Two browsers on different replicas chat both ways through nginx;
 // every message shows exactly once on each side, presence and typing cross replicas.
 import { expect, test } from '../fixtures';
 import { cidsByReplica, runningReplicas } from '../stack';

@@ -1,4 +1,4 @@
-// Spec 2: a browser forced to HTTP long-polling chats for 60 s through nginx:
+// A browser forced to HTTP long-polling chats for 60 s through nginx:
 // every poll of its Engine.IO session lands on one replica (sticky by ?cid=),
 // so there is no "Session ID unknown" and no reconnect.
 import { expect, note, test } from '../fixtures';
@@ -16,9 +16,11 @@ test('sticky long-polling for 60 s without a reconnect', async ({ openUser, uid 
   const servedBy = new Map<string, number>();
   poller.page.on('response', async (res) => {
     if (res.url().includes('/socket.io/')) {
+      // A response whose page has moved on has no headers: counted as '?', which fails the one-replica check.
       const by = (await res.allHeaders().catch(() => ({} as Record<string, string>)))['x-served-by'] ?? '?';
       servedBy.set(by, (servedBy.get(by) ?? 0) + 1);
     }
+    // The body is only detail (it may be gone already): the status and URL are the finding.
     if (res.url().includes('/socket.io/') && res.status() >= 400) badPolls.push(`${res.status()} ${res.url()} ${await res.text().catch(() => '')}`);
   });
   poller.page.on('requestfailed', (req) => { if (req.url().includes('/socket.io/') && !/ERR_ABORTED/.test(req.failure()?.errorText ?? '')) badPolls.push(`failed ${req.url()} ${req.failure()?.errorText}`); });

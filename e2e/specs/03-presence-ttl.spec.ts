@@ -1,4 +1,4 @@
-// Spec 3: freeze the replica serving user B (`make pause`, a cgroup freeze):
+// Freeze the replica serving user B (`make pause`, a cgroup freeze):
 // within the presence TTL plus one sweep, user A (on another replica) sees B
 // offline; after `make resume`, B is back online without reloading.
 import { expect, note, test } from '../fixtures';

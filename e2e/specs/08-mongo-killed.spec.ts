@@ -1,4 +1,4 @@
-// Issue 10, spec 6: MongoDB killed. message:send acks UNAVAILABLE; the page keeps the
+// MongoDB killed. message:send acks UNAVAILABLE; the page keeps the
 // message in its outbox, shows it pending, and resends it with the same
 // clientMsgId when MongoDB is back: nothing lost, nothing doubled.
 import { check, formatReport, parseTag, Producer } from '../../tools/loss-checker/index';
@@ -8,9 +8,9 @@ import { chaos, cidsByReplica, runningReplicas, waitFor } from '../stack';
 type Ack = { ok: boolean; duplicate?: boolean; error?: { code: string }; message?: { id: string; clientMsgId: string } };
 
 test('MongoDB down: pending outbox, resent with the same clientMsgId, stored once', async ({ openUser, uid }) => {
-  const cids = await cidsByReplica(await runningReplicas(), `s6-${uid}`);
+  const cids = await cidsByReplica(await runningReplicas(), `s8-${uid}`);
   const [ra, rb] = [...cids.keys()];
-  const room = `s6-${uid}`;
+  const room = `s8-${uid}`;
   const a = await openUser(`alice-${uid}`, cids.get(ra)!.cid);
   const b = await openUser(`bob-${uid}`, cids.get(rb)!.cid);
   await a.joinRoom(room);

@@ -42,15 +42,22 @@ export interface StackSpec {
   upArgs?: string[];
 }
 
+/** The exit code of a command stopped at its time limit (as timeout(1) has it). */
+const TIMED_OUT = 124;
+
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, log: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
     const out = fs.openSync(log, 'a');
     const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', out, out] });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
       fs.closeSync(out);
-      resolve(code ?? 1);
+      resolve(timedOut ? TIMED_OUT : (code ?? 1));
     });
     child.on('error', () => resolve(127));
   });
@@ -62,16 +69,29 @@ function stackEnv(s: StackSpec): NodeJS.ProcessEnv {
 
 const TSX = ['--import', 'tsx'];
 
+const logTail = (log: string) => fs.readFileSync(log, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+
+const UP_LIMIT_MS = 600_000;
+
+/**
+ * Every image the Switchboard stack runs, pulled or built (the stack CLI's
+ * `images`: the base images and the service image). The stock baseline is
+ * built on the same base images: preparing them once before either project
+ * starts keeps two builders of one image from running at once.
+ */
+export async function prepareImages(s: StackSpec): Promise<void> {
+  const code = await run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', 'images'], stackEnv(s), s.log, UP_LIMIT_MS);
+  if (code === TIMED_OUT) throw new Error(`preparing the images did not finish within ${UP_LIMIT_MS / 60_000} min; log ${s.log}:\n${logTail(s.log)}`);
+  if (code !== 0) throw new Error(`preparing the images failed (exit ${code}); log ${s.log}:\n${logTail(s.log)}`);
+}
+
 export async function stackUp(s: StackSpec): Promise<void> {
   const env = stackEnv(s);
   const code =
     s.target === 'switchboard'
-      ? await run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', 'up', '--replicas', String(s.replicas), ...(s.upArgs ?? [])], env, s.log, 600_000)
-      : await run(process.execPath, [...TSX, 'loadtest/baseline/stack.ts', 'up', String(s.replicas)], env, s.log, 600_000);
-  if (code !== 0) {
-    const tail = fs.readFileSync(s.log, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
-    throw new Error(`starting ${s.label} (project ${s.project}) failed (exit ${code}); log ${s.log}:\n${tail}`);
-  }
+      ? await run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', 'up', '--replicas', String(s.replicas), ...(s.upArgs ?? [])], env, s.log, UP_LIMIT_MS)
+      : await run(process.execPath, [...TSX, 'loadtest/baseline/stack.ts', 'up', String(s.replicas)], env, s.log, UP_LIMIT_MS);
+  if (code !== 0) throw new Error(`starting ${s.label} (project ${s.project}) failed (exit ${code}); log ${s.log}:\n${logTail(s.log)}`);
 }
 
 export async function stackDown(s: StackSpec): Promise<number> {

@@ -18,7 +18,7 @@ export async function prometheusImage(): Promise<string> {
     if ((await exec('docker', ['pull', OFFICIAL_PROMETHEUS], { timeoutMs: 5 * 60_000 })).code === 0) return OFFICIAL_PROMETHEUS;
   }
   const dir = path.join(ROOT, 'deploy/observability/prometheus');
-  // The classic builder caches every step: a second build takes a second.
+  // The classic builder caches every step, so building again when the image exists is cheap.
   await dockerBuild({ tag: LOCAL_PROMETHEUS, context: dir, dockerfile: path.join(dir, 'Dockerfile'), buildArgs: { BASE_IMAGE }, what: `local image ${LOCAL_PROMETHEUS}` });
   return LOCAL_PROMETHEUS;
 }

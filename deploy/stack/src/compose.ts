@@ -4,13 +4,13 @@ import path from 'node:path';
 import { exec, mustExec, type ExecOptions, type Result } from './exec';
 import type { ImageSet } from './images';
 import { COMPOSE_FILES, ROOT } from './paths';
-import { rememberedRedisMode, REDIS_OVERLAYS, type RedisMode } from './redisMode';
+import { rememberedRedisMode, REDIS_OVERLAYS, type RedisMode } from './redis-mode';
 import { settings } from './settings';
-import { upstreamDir } from './upstream';
+import { upstreamDir } from './upstream-dir';
 
 /**
  * The compose files: the stack's own plus the overlay of the project's Redis
- * topology (redisMode.ts), unless SB_COMPOSE_FILES names others
+ * topology (redis-mode.ts), unless SB_COMPOSE_FILES names others
  * (colon-separated, relative to the repository root). The load test uses it to
  * run its stock baseline (loadtest/baseline/docker-compose.yml) with the same
  * project, upstream and health helpers.

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { isErrno, readIfExists } from './errno';
 import { commandExists, exec, mustExec, sleep, tail } from './exec';
 import { info, StackError, step, withProgress } from './log';
 import { COMPOSE_PLUGIN, DOCKER_CONFIG_DIR, STACK_DIR } from './paths';
@@ -86,24 +87,20 @@ async function ensureDaemon(verbose: boolean): Promise<void> {
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-  } catch {
-    return false;
+  } catch (err) {
+    if (isErrno(err, 'ESRCH')) return false;
+    throw err;
   }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
+  const stat = readIfExists(`/proc/${pid}/stat`);
+  if (stat === undefined) return true; // no /proc: trust kill(0)
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
 
 function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  const text = readIfExists(file);
+  if (text === undefined) return undefined;
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 function dockerdRunning(): boolean {
@@ -124,6 +121,7 @@ function readTail(file: string): string {
   try {
     return tail(fs.readFileSync(file, 'utf8'), 20);
   } catch {
+    // Best effort: the log only adds details to the error being thrown, and must not replace it.
     return '';
   }
 }

@@ -29,9 +29,11 @@ export interface Probe {
 export async function probe(cid: string, url = baseUrl()): Promise<Probe | undefined> {
   try {
     const res = await fetch(`${url}/health?cid=${encodeURIComponent(cid)}`, { signal: AbortSignal.timeout(5000) });
+    // nginx's own error pages (502, 504) are HTML: the status says what happened.
     const body = (await res.json().catch(() => ({}))) as Probe['body'];
     return { cid, servedBy: res.headers.get('x-served-by') ?? '', status: res.status, body };
   } catch {
+    // No answer (refused, reset, timed out) is an answer here: callers retry until their deadline.
     return undefined;
   }
 }

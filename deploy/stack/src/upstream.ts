@@ -3,7 +3,7 @@
 // Why not `server realtime:3000` alone: nginx resolves the name to every
 // replica, but its hash balancer keys its ring on the `server` string, which
 // is the same for all of them, so `hash $sticky consistent` degrades to
-// round-robin (verified: one cid hit three replicas in a row). One line per
+// round-robin and a long-polling session loses its replica. One line per
 // replica gives each its own ring points: sticky, and consistent on scaling.
 // Addresses rather than container names: a reload or nginx restart never
 // fails on a name that no longer resolves (a killed replica), and a replica
@@ -12,12 +12,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listContainers } from './compose';
 import { exec } from './exec';
-import { STACK_DIR } from './paths';
 import { settings } from './settings';
+import { upstreamDir } from './upstream-dir';
 
-export function upstreamDir(project = settings().project): string {
-  return path.join(STACK_DIR, 'nginx', project);
-}
+// Re-exported so a caller that renders the upstream has the whole API here.
+export { upstreamDir };
 
 const FILE = 'realtime.conf';
 

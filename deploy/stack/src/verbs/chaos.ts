@@ -6,7 +6,7 @@ import { listContainers } from '../compose';
 import { exec, mustExec, sleep } from '../exec';
 import { info, StackError, step } from '../log';
 import { routeToLiveReplicas } from '../nginx';
-import { rememberedRedisMode, REDIS_NODES, SENTINELS, type RedisMode } from '../redisMode';
+import { rememberedRedisMode, REDIS_NODES, SENTINELS, type RedisMode } from '../redis-mode';
 import { settings } from '../settings';
 import type { Verb, VerbOptions } from './types';
 

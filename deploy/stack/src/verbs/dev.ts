@@ -3,10 +3,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { isErrno } from '../errno';
 import { info, StackError, step } from '../log';
 import { portFree } from '../ports';
 import { FERRETDB_BIN, ROOT, SERVICE_DIR, STACK_DIR } from '../paths';
-import { testDeps } from './testDeps';
+import { testDeps } from './test-deps';
 
 export const DEV_PORTS = {
   service: Number(process.env.PORT || 3000),
@@ -52,8 +53,8 @@ export async function dev(): Promise<number> {
         if (c.exitCode !== null || c.pid === undefined) continue;
         try {
           process.kill(-c.pid, 'SIGTERM');
-        } catch {
-          // already gone
+        } catch (err) {
+          if (!isErrno(err, 'ESRCH')) throw err; // ESRCH: the group is already gone
         }
       }
       // Wait for all three (the service drains for up to SHUTDOWN_TIMEOUT_MS).

@@ -2,9 +2,9 @@ import { ensureEngine } from '../engine';
 import { listContainers, mustCompose } from '../compose';
 import { info, step } from '../log';
 import fs from 'node:fs';
-import { forgetRedisMode } from '../redisMode';
+import { forgetRedisMode } from '../redis-mode';
 import { settings } from '../settings';
-import { upstreamDir } from '../upstream';
+import { upstreamDir } from '../upstream-dir';
 import type { VerbOptions } from './types';
 
 export async function down(opts: VerbOptions): Promise<void> {

@@ -6,7 +6,7 @@ import { images } from './images';
 import { logs } from './logs';
 import { scale } from './scale';
 import { status } from './status';
-import { e2eDeps, testDeps } from './testDeps';
+import { e2eDeps, testDeps } from './test-deps';
 import type { Verb } from './types';
 import { up } from './up';
 

@@ -1,8 +1,8 @@
 import { ensureEngine } from '../engine';
 import { listContainers } from '../compose';
 import { progressOnStderr } from '../log';
-import { redisModeOf, rememberedRedisMode } from '../redisMode';
-import { formatTopology, redisTopology } from '../redisTopology';
+import { redisModeOf, rememberedRedisMode } from '../redis-mode';
+import { formatTopology, redisTopology } from '../redis-topology';
 import { settings } from '../settings';
 import type { VerbOptions } from './types';
 

@@ -5,6 +5,7 @@
 // forgets it once no container of the project is left.
 import fs from 'node:fs';
 import path from 'node:path';
+import { readIfExists } from './errno';
 import { StackError } from './log';
 import { ROOT, STATE_DIR } from './paths';
 import { settings } from './settings';
@@ -47,12 +48,16 @@ function stateFile(project = settings().project): string {
 
 /** The topology `make up` last started for this project (single when none). */
 export function rememberedRedisMode(project = settings().project): RedisMode {
+  const file = stateFile(project);
+  const text = readIfExists(file);
+  if (text === undefined) return 'single';
+  let saved: { redis?: string };
   try {
-    const saved = JSON.parse(fs.readFileSync(stateFile(project), 'utf8')) as { redis?: string };
-    return parseRedisMode(saved.redis) ?? 'single';
+    saved = JSON.parse(text) as { redis?: string };
   } catch {
-    return 'single';
+    throw new StackError(`${path.relative(ROOT, file)} is not JSON (a write cut short?): remove it; the next make up writes it again.`);
   }
+  return parseRedisMode(saved.redis) ?? 'single';
 }
 
 export function rememberRedisMode(mode: RedisMode, project = settings().project): void {

@@ -6,7 +6,7 @@
 // Sentinel that answers, and each node's INFO replication; single: the one.
 import { listContainers, type ContainerInfo } from './compose';
 import { exec } from './exec';
-import { REDIS_NODES, SENTINELS, type RedisMode } from './redisMode';
+import { REDIS_NODES, SENTINELS, type RedisMode } from './redis-mode';
 
 export interface RedisNodeStatus {
   node: string;

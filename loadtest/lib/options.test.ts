@@ -1,0 +1,59 @@
+// Unit test of the load test's options: node --import tsx --test lib/options.test.ts (npm test)
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PROFILES } from '../profiles';
+import { OptionError, parseOptions } from './options';
+
+test('nothing set: the standard profile, its scenarios, the bridge path', () => {
+  const options = parseOptions({});
+  assert.equal(options.profile, PROFILES.standard);
+  assert.deepEqual([...options.scenarios], PROFILES.standard.scenarios);
+  assert.equal(options.only, undefined);
+  assert.equal(options.pathMode, 'bridge');
+  assert.deepEqual([...options.skip], []);
+  assert.deepEqual(options.variants, []);
+  assert.equal(options.k6Network, false);
+  assert.equal(options.redisAdapter, 'classic');
+});
+
+test('every variable is read', () => {
+  const options = parseOptions({
+    PROFILE: 'smoke',
+    LT_ONLY: 'stock',
+    LT_PATH: 'published',
+    LT_SKIP: 'k6,artillery',
+    LT_VARIANTS: 'sharded,polling',
+    LT_K6_NETWORK: '1',
+    REDIS_ADAPTER: 'sharded',
+  });
+  assert.equal(options.profile, PROFILES.smoke);
+  assert.equal(options.only, 'stock');
+  assert.equal(options.pathMode, 'published');
+  assert.deepEqual([...options.skip], ['k6', 'artillery']);
+  assert.deepEqual(options.variants, ['sharded', 'polling']);
+  assert.equal(options.k6Network, true);
+  assert.equal(options.redisAdapter, 'sharded');
+});
+
+test('LT_SCENARIOS replaces the profile list, LT_SKIP takes out of it', () => {
+  assert.deepEqual([...parseOptions({ PROFILE: 'smoke', LT_SCENARIOS: 'chaos,paths' }).scenarios], ['chaos', 'paths']);
+  assert.deepEqual([...parseOptions({ PROFILE: 'smoke', LT_SKIP: 'k6,artillery' }).scenarios], ['fanout', 'presence', 'storm', 'chat']);
+  // empty entries are ignored, an empty list means the profile's
+  assert.deepEqual([...parseOptions({ PROFILE: 'smoke', LT_SCENARIOS: ',' }).scenarios], PROFILES.smoke.scenarios);
+});
+
+test('any other LT_PATH is the bridge path', () => {
+  assert.equal(parseOptions({ LT_PATH: 'bridge' }).pathMode, 'bridge');
+  assert.equal(parseOptions({ LT_PATH: 'host' }).pathMode, 'bridge');
+});
+
+test('an unknown profile or scenario is an OptionError with exit code 2', () => {
+  const rejects = (env: NodeJS.ProcessEnv, message: string) =>
+    assert.throws(
+      () => parseOptions(env),
+      (error: unknown) => error instanceof OptionError && error.exitCode === 2 && error.message === message,
+    );
+  rejects({ PROFILE: 'huge' }, 'Unknown PROFILE "huge": use smoke, standard or capacity.');
+  rejects({ PROFILE: 'constructor' }, 'Unknown PROFILE "constructor": use smoke, standard or capacity.');
+  rejects({ LT_SCENARIOS: 'fanout,chatter' }, `Unknown scenario "chatter" in LT_SCENARIOS: use fanout, presence, k6, artillery, storm, chat, soak, chaos, capacity, variants, paths.`);
+});
