@@ -1,10 +1,10 @@
 import type { Socket } from 'socket.io';
 import type { z } from 'zod';
-import { AppError, toErrorBody } from '../infra/errors';
+import { toErrorBody } from '../infra/errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { LimitClass, RateLimiter } from '../ratelimit';
-import { describeIssue } from './schemas';
+import { parse } from '../infra/validation';
 
 export type Ack = (response: unknown) => void;
 
@@ -58,12 +58,7 @@ async function dispatch(socket: Socket, event: string, route: EventRoute, raw: u
     // Flood protection first: it is local and cheap, and a flood of garbage
     // should be refused without even parsing it.
     await limiter.enforce('events', socket.id);
-    let payload: unknown = raw;
-    if (route.schema) {
-      const parsed = route.schema.safeParse(raw);
-      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
-      payload = parsed.data;
-    }
+    const payload = route.schema ? parse(route.schema, raw) : raw;
     route.authorize?.(socket, payload);
     if (route.limit) await limiter.enforce(route.limit, deps.subjectOf(socket));
     const result = await route.handle(socket, payload);

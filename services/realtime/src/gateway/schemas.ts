@@ -11,6 +11,7 @@ export const room = z.string().regex(ROOM_RE, 'room must be 1 to 64 characters o
 export const userId = z.string().regex(USER_ID_RE, 'userId must be 1 to 64 characters of A-Z a-z 0-9 _ . -');
 export const geohash = z.string().regex(/^[0123456789bcdefghjkmnpqrstuvwxyz]{1,12}$/, 'region must be a geohash (1 to 12 base-32 characters)');
 export const messageId = z.string().regex(MESSAGE_ID_RE, 'message id must be 24 hex characters');
+export const jobId = z.string().regex(/^[A-Za-z0-9:_.-]{1,200}$/, 'job id must be 1 to 200 characters of A-Z a-z 0-9 : _ . -');
 /** Most users one presence:subscribe names: bounds the snapshot it reads (one Redis read per user). */
 export const PRESENCE_SUBSCRIBE_MAX_IDS = 500;
 

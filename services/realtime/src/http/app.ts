@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Server } from 'socket.io';
 import type { AuthService, TokenClaims } from '../auth';
 import type { ChatService } from '../chat';
-import { AppError, HTTP_STATUS, toErrorBody } from '../infra/errors';
+import { AppError, HTTP_STATUS, orUnavailable, toErrorBody } from '../infra/errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { MongoConnection } from '../infra/mongo';
@@ -15,7 +15,8 @@ import type { UsersService } from '../users';
 import type { Cache } from '../cache';
 import type { JobQueue } from '../jobs';
 import ngeohash from 'ngeohash';
-import { describeIssue, geohash as geohashSchema, room as roomSchema, schemas, userId as userIdSchema } from '../gateway/schemas';
+import { geohash as geohashSchema, jobId as jobIdSchema, room as roomSchema, schemas, userId as userIdSchema } from '../gateway/schemas';
+import { parse } from '../infra/validation';
 
 export interface HttpDeps {
   instance: string;
@@ -77,182 +78,113 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     });
   });
 
-  app.get('/metrics', async (_req, res, next) => {
-    try {
-      res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-    } catch (err) {
-      next(err);
-    }
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
   /** 429 with Retry-After (seconds) and the contract's body when the client's IP is over its limit. */
   const limitBy = (cls: LimitClass) => async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const d = await deps.limiter.check(cls, `ip:${req.ip ?? 'unknown'}`);
-      if (d.allowed) return next();
-      res.setHeader('Retry-After', String(Math.ceil(d.retryAfterMs / 1000)));
-      throw new AppError('RATE_LIMITED', `too many requests, retry in ${d.retryAfterMs} ms`, { retryAfterMs: d.retryAfterMs });
-    } catch (err) {
-      next(err);
-    }
+    const d = await deps.limiter.check(cls, `ip:${req.ip ?? 'unknown'}`);
+    if (d.allowed) return next();
+    res.setHeader('Retry-After', String(Math.ceil(d.retryAfterMs / 1000)));
+    throw new AppError('RATE_LIMITED', `too many requests, retry in ${d.retryAfterMs} ms`, { retryAfterMs: d.retryAfterMs });
   };
   app.use('/api', (req, res, next) => (req.path === '/login' ? next() : limitBy('http')(req, res, next)));
 
-  app.post('/api/login', limitBy('logins'), async (req, res, next) => {
-    try {
-      const parsed = schemas.login.safeParse(req.body ?? {});
-      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
-      const { userId, name } = parsed.data;
-      const session = await deps.auth.login(userId, name ?? userId);
-      // The durable profile is a side effect: a slow or stuck MongoDB must not hold the login.
-      deps.users.recordLogin(userId, session.name);
-      res.json({ ok: true, ...session });
-    } catch (err) {
-      next(err);
-    }
+  app.post('/api/login', limitBy('logins'), async (req, res) => {
+    const { userId, name } = parse(schemas.login, req.body ?? {});
+    const session = await deps.auth.login(userId, name ?? userId);
+    // The durable profile is a side effect: a slow or stuck MongoDB must not hold the login.
+    deps.users.recordLogin(userId, session.name);
+    res.json({ ok: true, ...session });
   });
 
   const requireAuth = async (req: Authed, _res: Response, next: NextFunction) => {
-    try {
-      const header = req.header('authorization') ?? '';
-      const token = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-      const user = await deps.auth.authenticate(token);
-      if (!user) throw new AppError('UNAUTHORIZED', 'a valid Bearer token is required');
-      req.user = user;
-      next();
-    } catch (err) {
-      next(err);
-    }
+    const header = req.header('authorization') ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    const user = await deps.auth.authenticate(token);
+    if (!user) throw new AppError('UNAUTHORIZED', 'a valid Bearer token is required');
+    req.user = user;
+    next();
   };
 
-  app.post('/api/logout', requireAuth, async (req: Authed, res, next) => {
-    try {
-      await deps.auth.logout(req.user!);
-      deps.io()?.in(`session:${req.user!.sessionId}`).disconnectSockets(true);
-      res.json({ ok: true });
-    } catch (err) {
-      next(err);
-    }
+  app.post('/api/logout', requireAuth, async (req: Authed, res) => {
+    await deps.auth.logout(req.user!);
+    deps.io()?.in(`session:${req.user!.sessionId}`).disconnectSockets(true);
+    res.json({ ok: true });
   });
 
-  app.get('/api/presence', requireAuth, async (_req, res, next) => {
-    try {
-      const { users, degraded } = await deps.presence.onlineUsers();
-      res.json({ ok: true, users, ...(degraded ? { degraded } : {}) });
-    } catch (err) {
-      next(err);
-    }
+  app.get('/api/presence', requireAuth, async (_req, res) => {
+    const { users, degraded } = await deps.presence.onlineUsers();
+    res.json({ ok: true, users, ...(degraded ? { degraded } : {}) });
   });
 
-  const roomParam = (req: Request): string => {
-    const parsed = roomSchema.safeParse(req.params.room);
-    if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
-    return parsed.data;
-  };
-
-  app.get('/api/rooms/:room/members', requireAuth, async (req, res, next) => {
-    try {
-      const room = roomParam(req);
-      const { members, degraded } = await deps.rooms.members(room);
-      res.json({ ok: true, room, members, ...(degraded ? { degraded } : {}) });
-    } catch (err) {
-      next(err);
-    }
+  app.get('/api/rooms/:room/members', requireAuth, async (req, res) => {
+    const room = parse(roomSchema, req.params.room);
+    const { members, degraded } = await deps.rooms.members(room);
+    res.json({ ok: true, room, members, ...(degraded ? { degraded } : {}) });
   });
 
-  app.get('/api/rooms/:room/messages', requireAuth, async (req, res, next) => {
-    try {
-      const room = roomParam(req);
-      const query = schemas.historyQuery.safeParse(req.query);
-      if (!query.success) throw new AppError('VALIDATION', describeIssue(query.error));
-      const messages = await deps.chat.history(room, query.data.limit, query.data.before);
-      res.json({ ok: true, room, messages });
-    } catch (err) {
-      next(err);
-    }
+  app.get('/api/rooms/:room/messages', requireAuth, async (req, res) => {
+    const room = parse(roomSchema, req.params.room);
+    const { limit, before } = parse(schemas.historyQuery, req.query);
+    const messages = await deps.chat.history(room, limit, before);
+    res.json({ ok: true, room, messages });
   });
 
-  app.get('/api/users/:id', requireAuth, async (req, res, next) => {
+  app.get('/api/users/:id', requireAuth, async (req, res) => {
+    const userId = parse(userIdSchema, req.params.id);
+    // Online state from Redis (or this replica while it is down), lastSeen from MongoDB.
+    const state = await deps.presence.stateOf(userId);
+    let profile = null;
+    let storage: 'ok' | 'unavailable' = 'ok';
     try {
-      const parsed = userIdSchema.safeParse(req.params.id);
-      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
-      const userId = parsed.data;
-      // Online state from Redis (or this replica while it is down), lastSeen from MongoDB.
-      const state = await deps.presence.stateOf(userId);
-      let profile = null;
-      let storage: 'ok' | 'unavailable' = 'ok';
-      try {
-        profile = await deps.users.profile(userId);
-      } catch {
-        storage = 'unavailable';
-      }
-      if (!profile && !state.online && storage === 'ok') throw new AppError('NOT_FOUND', `no user ${userId}`);
-      res.json({
-        ok: true,
-        user: { userId, name: profile?.name ?? userId, online: state.online, status: state.status, devices: state.devices, lastSeen: profile?.lastSeen ?? null },
-        ...(state.degraded || storage !== 'ok' ? { degraded: true } : {}),
-      });
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  app.get('/api/regions/:hash/members', requireAuth, async (req, res, next) => {
-    try {
-      const parsed = geohashSchema.safeParse(req.params.hash);
-      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
-      const region = parsed.data;
-      const cells = req.query.neighbors === '1' ? [region, ...ngeohash.neighbors(region)] : [region];
-      const byCell = await deps.regions.membersOfMany(cells);
-      res.json({ ok: true, region, cells: byCell });
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  app.get('/api/stats', requireAuth, async (_req, res, next) => {
-    try {
-      const [nodes, onlineUsers, rooms, cache, jobs] = await Promise.all([
-        deps.presence.liveNodes(),
-        deps.presence.onlineCount(),
-        deps.rooms.activeCount(),
-        deps.cache.stats(),
-        deps.jobs.stats(),
-      ]);
-      res.json({
-        ok: true,
-        replicas: nodes.map((n) => ({ instance: n.instance, nodeId: n.nodeId, connections: n.connections, reportedAt: n.reportedAt })),
-        connections: nodes.reduce((sum, n) => sum + n.connections, 0),
-        onlineUsers,
-        rooms,
-        cache,
-        jobs: jobs.counts,
-      });
+      profile = await deps.users.profile(userId);
     } catch {
-      next(new AppError('UNAVAILABLE', 'cluster statistics need Redis, which is unavailable'));
+      storage = 'unavailable';
     }
+    if (!profile && !state.online && storage === 'ok') throw new AppError('NOT_FOUND', `no user ${userId}`);
+    res.json({
+      ok: true,
+      user: { userId, name: profile?.name ?? userId, online: state.online, status: state.status, devices: state.devices, lastSeen: profile?.lastSeen ?? null },
+      ...(state.degraded || storage !== 'ok' ? { degraded: true } : {}),
+    });
   });
 
-  app.get('/api/jobs/stats', requireAuth, async (_req, res, next) => {
-    try {
-      res.json({ ok: true, ...(await deps.jobs.stats()) });
-    } catch {
-      next(new AppError('UNAVAILABLE', 'the job queue needs Redis, which is unavailable'));
-    }
+  app.get('/api/regions/:hash/members', requireAuth, async (req, res) => {
+    const region = parse(geohashSchema, req.params.hash);
+    const cells = req.query.neighbors === '1' ? [region, ...ngeohash.neighbors(region)] : [region];
+    const byCell = await deps.regions.membersOfMany(cells);
+    res.json({ ok: true, region, cells: byCell });
   });
 
-  app.get('/api/jobs/:id', requireAuth, async (req, res, next) => {
-    try {
-      const id = String(req.params.id);
-      if (!/^[A-Za-z0-9:_.-]{1,200}$/.test(id)) throw new AppError('VALIDATION', 'job id must be 1 to 200 characters of A-Z a-z 0-9 : _ . -');
-      const status = await deps.jobs.status(id).catch(() => {
-        throw new AppError('UNAVAILABLE', 'the job queue needs Redis, which is unavailable');
-      });
-      if (!status) throw new AppError('NOT_FOUND', `no job ${id}`);
-      res.json({ ok: true, job: status });
-    } catch (err) {
-      next(err);
-    }
+  app.get('/api/stats', requireAuth, async (_req, res) => {
+    const [nodes, onlineUsers, rooms, cache, jobs] = await orUnavailable(
+      () => Promise.all([deps.presence.liveNodes(), deps.presence.onlineCount(), deps.rooms.activeCount(), deps.cache.stats(), deps.jobs.stats()]),
+      'cluster statistics need Redis, which is unavailable',
+    );
+    res.json({
+      ok: true,
+      replicas: nodes.map((n) => ({ instance: n.instance, nodeId: n.nodeId, connections: n.connections, reportedAt: n.reportedAt })),
+      connections: nodes.reduce((sum, n) => sum + n.connections, 0),
+      onlineUsers,
+      rooms,
+      cache,
+      jobs: jobs.counts,
+    });
+  });
+
+  const queueDown = 'the job queue needs Redis, which is unavailable';
+
+  app.get('/api/jobs/stats', requireAuth, async (_req, res) => {
+    res.json({ ok: true, ...(await orUnavailable(() => deps.jobs.stats(), queueDown)) });
+  });
+
+  app.get('/api/jobs/:id', requireAuth, async (req, res) => {
+    const id = parse(jobIdSchema, req.params.id);
+    const status = await orUnavailable(() => deps.jobs.status(id), queueDown);
+    if (!status) throw new AppError('NOT_FOUND', `no job ${id}`);
+    res.json({ ok: true, job: status });
   });
 
   app.use('/api', (_req, _res, next) => next(new AppError('NOT_FOUND', 'no such route')));

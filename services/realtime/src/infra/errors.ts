@@ -44,3 +44,15 @@ export function toErrorBody(err: unknown): ErrorBody {
   }
   return { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
 }
+
+/**
+ * What a route answers when a store it needs fails: UNAVAILABLE with `message`
+ * instead of INTERNAL, for routes whose only failure is that store being down.
+ */
+export async function orUnavailable<T>(work: () => Promise<T>, message: string): Promise<T> {
+  try {
+    return await work();
+  } catch {
+    throw new AppError('UNAVAILABLE', message);
+  }
+}
