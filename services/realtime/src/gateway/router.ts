@@ -19,11 +19,6 @@ export interface EventRoute<S extends z.ZodType = z.ZodType> {
   handle(socket: Socket, payload: z.infer<S>): Promise<Record<string, unknown> | void>;
 }
 
-/**
- * validate -> authorize -> rate-limit -> handle -> ack for every socket event. Whatever a client sends,
- * it gets `{ ok: true, ... }` or `{ ok: false, error: { code, message } }`
- * when it asked for an ack, and nothing it sends can throw out of a handler.
- */
 export interface RouterDeps {
   log: Logger;
   metrics: Metrics;
@@ -37,7 +32,7 @@ export function attachRoutes(socket: Socket, routes: Record<string, EventRoute>,
   for (const [event, route] of Object.entries(routes)) {
     socket.on(event, (...args: unknown[]) => {
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
-      void dispatch(socket, event, route, args[0], ack, deps);
+      void runRoute(socket, event, route, args[0], ack, deps);
     });
   }
   socket.onAny((event: unknown, ...args: unknown[]) => {
@@ -50,7 +45,12 @@ export function attachRoutes(socket: Socket, routes: Record<string, EventRoute>,
   });
 }
 
-async function dispatch(socket: Socket, event: string, route: EventRoute, raw: unknown, ack: Ack | undefined, deps: RouterDeps): Promise<void> {
+/**
+ * validate -> authorize -> rate-limit -> handle -> ack for every socket event. Whatever a client sends,
+ * it gets `{ ok: true, ... }` or `{ ok: false, error: { code, message } }`
+ * when it asked for an ack, and nothing it sends can throw out of a handler.
+ */
+async function runRoute(socket: Socket, event: string, route: EventRoute, raw: unknown, ack: Ack | undefined, deps: RouterDeps): Promise<void> {
   const { log, metrics, limiter } = deps;
   const started = process.hrtime.bigint();
   let response: unknown;
