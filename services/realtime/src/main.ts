@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { Server } from 'socket.io';
 import { AuthService } from './auth';
 import { Cache } from './cache';
 import { ChatService } from './chat';
+import { chatSocket } from './chat/socket';
 import { loadConfig } from './config';
-import { createGateway } from './gateway';
+import { createSocketServer, serveConnections, type MainServer } from './gateway';
 import { createHttpApp } from './http/app';
 import { resolveInstanceName } from './infra/instance';
 import { Keyspace } from './infra/keys';
@@ -15,14 +15,19 @@ import { MongoConnection } from './infra/mongo';
 import { RedisConnections } from './infra/redis';
 import { RedisTopology } from './infra/redis-topology';
 import { PresenceService } from './presence';
+import { presenceSocket } from './presence/socket';
+import { userRoom } from './protocol';
 import { RateLimiter } from './ratelimit';
+import { regionSocket } from './regions/socket';
 import { RoomsService } from './rooms';
+import { roomSocket } from './rooms/socket';
 import { EventBus } from './events';
 import { SocketSessions } from './sessions';
+import { sessionSocket } from './sessions/socket';
 import { UsersService } from './users';
 import { JobQueue } from './jobs';
 import { Reminders } from './jobs/reminders';
-import { userRoom } from './gateway';
+import { reminderSocket } from './jobs/socket';
 import { registerDispatch } from './dispatch';
 
 async function main(): Promise<void> {
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
   );
 
   const jobs = new JobQueue(topology, config.REDIS_KEY_PREFIX, log, metrics, config.JOBS_CONCURRENCY);
-  let io: Server | undefined;
+  let io: MainServer | undefined;
   const reminders = new Reminders(jobs, redis, keys, chat, presence, mongo, config.REMINDER_DELAY_MS, (r) => io?.to(userRoom(r.to)).emit('reminder', r), log);
   jobs.handle('cleanup', async () => ({ sessions: await auth.pruneExpiredSessions(), rooms: await rooms.pruneEmptyRooms(), regions: await regions.pruneEmptyRooms() }));
   jobs.handle('cache-warmup', async () => ({ rooms: await chat.warmUp(config.WARMUP_ROOMS) }));
@@ -93,9 +98,20 @@ async function main(): Promise<void> {
   // (keepalive_timeout 60s), so nginx never reuses one Node is closing.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  io = createGateway(server, {
-    config, instance, redis, auth, presence, rooms, regions, sessions, users, events, chat, reminders, limiter, log, metrics,
-  });
+  io = createSocketServer(server, { config, instance, redis, auth });
+  // Connect hooks run in this order, disconnect hooks in reverse: rooms and regions are left before the session closes and presence goes.
+  serveConnections(
+    io,
+    [
+      presenceSocket(io, { presence, events, users, metrics }),
+      sessionSocket(sessions),
+      regionSocket({ regions, sessions, precision: config.REGION_PRECISION }),
+      roomSocket(io, { rooms, events, metrics }),
+      chatSocket(io, { chat, rooms, reminders, metrics, config }),
+      reminderSocket(reminders),
+    ],
+    { limiter, log, metrics },
+  );
   // The /dispatch namespace; registers its offer-timeout job handler, so before jobs.start().
   registerDispatch(io, { config, nodeId, redis, keys, jobs, auth, limiter, log, metrics });
 

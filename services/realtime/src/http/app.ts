@@ -1,7 +1,6 @@
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Server } from 'socket.io';
-import type { AuthService, TokenClaims } from '../auth';
+import type { AuthService } from '../auth';
 import type { ChatService } from '../chat';
 import { AppError, HTTP_STATUS, orUnavailable, toErrorBody } from '../infra/errors';
 import type { Logger } from '../infra/logger';
@@ -15,7 +14,8 @@ import type { UsersService } from '../users';
 import type { Cache } from '../cache';
 import type { JobQueue } from '../jobs';
 import ngeohash from 'ngeohash';
-import { geohash as geohashSchema, jobId as jobIdSchema, room as roomSchema, schemas, userId as userIdSchema } from '../gateway/schemas';
+import type { MainServer } from '../gateway';
+import { geohash as geohashSchema, jobId as jobIdSchema, room as roomSchema, schemas, sessionRoom, userId as userIdSchema, type SessionUser } from '../protocol';
 import { parse } from '../infra/validation';
 
 export interface HttpDeps {
@@ -38,10 +38,10 @@ export interface HttpDeps {
   /** Set once SIGTERM arrived: /health answers 503 so the balancer stops sending. */
   isShuttingDown: () => boolean;
   /** The Socket.IO server, once created (logout disconnects the session's sockets). */
-  io: () => Server | undefined;
+  io: () => MainServer | undefined;
 }
 
-type Authed = Request & { user?: TokenClaims };
+type Authed = Request & { user?: SessionUser };
 
 /** Express routes of the protocol; handlers call capability services, never Redis directly. */
 export function createHttpApp(deps: HttpDeps): express.Express {
@@ -110,7 +110,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
 
   app.post('/api/logout', requireAuth, async (req: Authed, res) => {
     await deps.auth.logout(req.user!);
-    deps.io()?.in(`session:${req.user!.sessionId}`).disconnectSockets(true);
+    deps.io()?.in(sessionRoom(req.user!.sessionId)).disconnectSockets(true);
     res.json({ ok: true });
   });
 

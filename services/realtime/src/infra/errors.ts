@@ -1,14 +1,4 @@
-/** The error codes of the protocol contract (docs/protocol.md). */
-export const ERROR_CODES = [
-  'VALIDATION',
-  'UNAUTHORIZED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'RATE_LIMITED',
-  'UNAVAILABLE',
-  'INTERNAL',
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+import type { ErrorBody, ErrorCode } from '../protocol';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   VALIDATION: 400,
@@ -30,11 +20,6 @@ export class AppError extends Error {
     super(message);
     this.name = 'AppError';
   }
-}
-
-export interface ErrorBody {
-  ok: false;
-  error: { code: ErrorCode; message: string } & Record<string, unknown>;
 }
 
 /** Turns anything thrown into the wire shape; unknown errors never leak their text. */

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { STATUSES } from '../presence';
-import type { PresenceSubscription } from '../presence/subscriptions';
+import { STATUSES, type PresenceSubscription } from './shapes';
 
-/** Payload schemas of the protocol (docs/protocol.md). Strict: unknown fields are refused. */
+/** Payload schemas of the main namespace and the HTTP routes (docs/protocol.md). Strict: unknown fields are refused. */
 export const ROOM_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 export const USER_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 export const MESSAGE_ID_RE = /^[0-9a-f]{24}$/i;
