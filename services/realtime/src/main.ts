@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { Server } from 'socket.io';
 import { AuthService } from './auth';
+import { authRouter, requireAuth } from './auth/http';
 import { Cache } from './cache';
 import { ChatService } from './chat';
+import { chatRouter } from './chat/http';
+import { chatSocket } from './chat/socket';
 import { loadConfig } from './config';
-import { createGateway } from './gateway';
+import { createSocketServer, serveConnections, type MainServer } from './gateway';
 import { createHttpApp } from './http/app';
+import { limitByAddress } from './http/guards';
+import { healthRouter } from './http/health';
 import { resolveInstanceName } from './infra/instance';
 import { Keyspace } from './infra/keys';
 import { createLogger } from './infra/logger';
@@ -15,14 +19,25 @@ import { MongoConnection } from './infra/mongo';
 import { RedisConnections } from './infra/redis';
 import { RedisTopology } from './infra/redis-topology';
 import { PresenceService } from './presence';
+import { presenceRouter } from './presence/http';
+import { presenceSocket } from './presence/socket';
+import { userRoom } from './protocol';
 import { RateLimiter } from './ratelimit';
+import { regionRouter } from './regions/http';
+import { regionSocket } from './regions/socket';
 import { RoomsService } from './rooms';
+import { roomRouter } from './rooms/http';
+import { roomSocket } from './rooms/socket';
 import { EventBus } from './events';
 import { SocketSessions } from './sessions';
+import { sessionSocket } from './sessions/socket';
+import { statsRouter } from './stats/http';
 import { UsersService } from './users';
+import { userRouter } from './users/http';
 import { JobQueue } from './jobs';
+import { jobRouter } from './jobs/http';
 import { Reminders } from './jobs/reminders';
-import { userRoom } from './gateway';
+import { reminderSocket } from './jobs/socket';
 import { registerDispatch } from './dispatch';
 
 async function main(): Promise<void> {
@@ -77,25 +92,48 @@ async function main(): Promise<void> {
   );
 
   const jobs = new JobQueue(topology, config.REDIS_KEY_PREFIX, log, metrics, config.JOBS_CONCURRENCY);
-  let io: Server | undefined;
+  let io: MainServer | undefined;
   const reminders = new Reminders(jobs, redis, keys, chat, presence, mongo, config.REMINDER_DELAY_MS, (r) => io?.to(userRoom(r.to)).emit('reminder', r), log);
   jobs.handle('cleanup', async () => ({ sessions: await auth.pruneExpiredSessions(), rooms: await rooms.pruneEmptyRooms(), regions: await regions.pruneEmptyRooms() }));
   jobs.handle('cache-warmup', async () => ({ rooms: await chat.warmUp(config.WARMUP_ROOMS) }));
 
   let shuttingDown = false;
+  const guards = { limitBy: limitByAddress(limiter), requireAuth: requireAuth(auth) };
   const app = createHttpApp({
-    instance, nodeId, startedAt: Date.now(), redis, mongo, auth, presence, rooms, regions, users, cache, jobs, chat, limiter, metrics, log,
-    isShuttingDown: () => shuttingDown,
-    io: () => io,
+    instance,
+    log,
+    limitBy: guards.limitBy,
+    routers: [
+      healthRouter({ instance, nodeId, startedAt: Date.now(), redis, mongo, presence, limiter, metrics, isShuttingDown: () => shuttingDown }),
+      authRouter({ ...guards, auth, users, disconnectRoom: (room) => io?.in(room).disconnectSockets(true) }),
+      presenceRouter({ ...guards, presence }),
+      roomRouter({ ...guards, rooms }),
+      chatRouter({ ...guards, chat }),
+      userRouter({ ...guards, users, presence }),
+      regionRouter({ ...guards, regions }),
+      statsRouter({ ...guards, presence, rooms, cache, jobs }),
+      jobRouter({ ...guards, jobs }),
+    ],
   });
   const server = http.createServer(app);
   // Idle keep-alive connections from nginx live longer here than in nginx
   // (keepalive_timeout 60s), so nginx never reuses one Node is closing.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  io = createGateway(server, {
-    config, instance, redis, auth, presence, rooms, regions, sessions, users, events, chat, reminders, limiter, log, metrics,
-  });
+  io = createSocketServer(server, { config, instance, redis, auth });
+  // Connect hooks run in this order, disconnect hooks in reverse: rooms and regions are left before the session closes and presence goes.
+  serveConnections(
+    io,
+    [
+      presenceSocket(io, { presence, events, users, metrics }),
+      sessionSocket(sessions),
+      regionSocket({ regions, sessions, precision: config.REGION_PRECISION }),
+      roomSocket(io, { rooms, events, metrics }),
+      chatSocket(io, { chat, rooms, reminders, metrics, config }),
+      reminderSocket(reminders),
+    ],
+    { limiter, log, metrics },
+  );
   // The /dispatch namespace; registers its offer-timeout job handler, so before jobs.start().
   registerDispatch(io, { config, nodeId, redis, keys, jobs, auth, limiter, log, metrics });
 

@@ -1,13 +1,9 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import type { SessionUser } from '../protocol';
 
 /** What a login token carries: the user and the Redis session that vouches for it. */
-export interface TokenClaims {
-  userId: string;
-  sessionId: string;
-  name: string;
-  expiresAt: number; // epoch ms
-}
+export type TokenClaims = SessionUser;
 
 const ISSUER = 'switchboard';
 

@@ -8,17 +8,7 @@ import type { MongoConnection } from '../infra/mongo';
 import { messageModel, type MessageDoc } from './message.model';
 import { MessageWriter } from './message-writer';
 import { RecentWindow } from './recent-window';
-
-/** A chat message as clients see it (`message:new`, acks, history). */
-export interface ChatMessage {
-  id: string;
-  room: string;
-  userId: string;
-  text: string;
-  ts: number;
-  clientMsgId: string;
-  instance: string;
-}
+import type { ChatMessage } from '../protocol';
 
 /**
  * Durable chat: a message is stored in MongoDB before anyone is told about

@@ -1,7 +1,7 @@
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import type { RedisConnections } from '../infra/redis';
-import type { ChatMessage as WindowMessage } from '.';
+import type { ChatMessage as WindowMessage } from '../protocol';
 
 /**
  * Marks a window filled from the database. Its score is generation * 2, plus 1

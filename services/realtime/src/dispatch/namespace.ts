@@ -1,15 +1,23 @@
-import { tokenAuth } from '../gateway/auth-middleware';
-import type { Namespace, Server, Socket } from 'socket.io';
-import type { AuthService, TokenClaims } from '../auth';
+import type { Namespace, Socket } from 'socket.io';
+import type { AuthService } from '../auth';
 import type { Config } from '../config';
-import { attachRoutes, type EventRoute } from '../gateway/router';
+import { tokenAuth } from '../gateway/auth-middleware';
+import { attachRoutes, type RouteTable } from '../gateway/router';
+import type { MainServer } from '../gateway/sockets';
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
 import type { JobQueue } from '../jobs';
 import type { RateLimiter } from '../ratelimit';
-import { dispatchSchemas, type Point } from './schemas';
+import {
+  dispatchSchemas,
+  dispatchUserRoom,
+  type DispatchClientToServerEvents,
+  type DispatchRequests,
+  type DispatchServerToClientEvents,
+  type DispatchSocketData,
+} from '../protocol';
 import { DispatchService } from './service';
 import { DispatchStore } from './store';
 
@@ -25,12 +33,8 @@ export interface DispatchDeps {
   metrics: Metrics;
 }
 
-interface SocketData {
-  user: TokenClaims;
-}
-
-/** Every /dispatch socket joins its user's room here: offers and order updates go to it, on any replica. */
-export const dispatchUserRoom = (userId: string) => `user:${userId}`;
+type DispatchNamespace = Namespace<DispatchClientToServerEvents, DispatchServerToClientEvents, Record<string, never>, DispatchSocketData>;
+type DispatchSocket = Socket<DispatchClientToServerEvents, DispatchServerToClientEvents, Record<string, never>, DispatchSocketData>;
 
 /**
  * The /dispatch namespace: providers go online with a location and get offers, customers
@@ -38,18 +42,19 @@ export const dispatchUserRoom = (userId: string) => `user:${userId}`;
  * auth as the main namespace and the same router (validation, acks, rate limits, metrics).
  * Call before jobs.start(): it registers the offer-timeout job handler.
  */
-export function registerDispatch(io: Server, deps: DispatchDeps): { nsp: Namespace; service: DispatchService; stop(): void } {
+export function registerDispatch(io: MainServer, deps: DispatchDeps): { nsp: DispatchNamespace; service: DispatchService; stop(): void } {
   const { config, redis, keys, jobs, auth, limiter, log, metrics, nodeId } = deps;
-  const nsp = io.of('/dispatch');
+  // Socket.IO types every namespace with the server's event maps; /dispatch has its own.
+  const nsp = io.of('/dispatch') as unknown as DispatchNamespace;
   const store = new DispatchStore(redis, keys, config.PRESENCE_TTL_MS);
   const service = new DispatchService(
     store,
     jobs,
     redis,
     {
-      toUser(userId, event, payload) {
+      toUser(userId, event, ...payload) {
         metrics.broadcasts.inc({ event });
-        nsp.to(dispatchUserRoom(userId)).emit(event, payload);
+        nsp.to(dispatchUserRoom(userId)).emit(event, ...payload);
       },
     },
     { offerTimeoutMs: config.DISPATCH_OFFER_TIMEOUT_MS, radiusKm: config.DISPATCH_RADIUS_KM, nodeId },
@@ -67,12 +72,12 @@ export function registerDispatch(io: Server, deps: DispatchDeps): { nsp: Namespa
 
   nsp.use(tokenAuth(auth));
 
-  const userOf = (socket: Socket) => (socket.data as SocketData).user.userId;
+  const userOf = (socket: DispatchSocket) => socket.data.user.userId;
 
-  const routes: Record<string, EventRoute> = {
+  const routes: RouteTable<DispatchRequests, DispatchSocket> = {
     'provider:online': {
       schema: dispatchSchemas.providerOnline,
-      async handle(socket, p: Point) {
+      async handle(socket, p) {
         const { provider, offer } = await service.online(userOf(socket), socket.id, p);
         localProviders.set(socket.id, provider.userId);
         return offer ? { provider, offer } : { provider };
@@ -80,7 +85,7 @@ export function registerDispatch(io: Server, deps: DispatchDeps): { nsp: Namespa
     },
     'provider:location': {
       schema: dispatchSchemas.providerLocation,
-      async handle(socket, p: Point) {
+      async handle(socket, p) {
         return { provider: await service.location(userOf(socket), socket.id, p) };
       },
     },
@@ -93,43 +98,43 @@ export function registerDispatch(io: Server, deps: DispatchDeps): { nsp: Namespa
     },
     'order:create': {
       schema: dispatchSchemas.orderCreate,
-      async handle(socket, { pickup, radiusKm, clientOrderId }: { pickup: Point; radiusKm?: number; clientOrderId?: string }) {
+      async handle(socket, { pickup, radiusKm, clientOrderId }) {
         return await service.create(userOf(socket), pickup, radiusKm, clientOrderId);
       },
     },
     'order:update': {
       schema: dispatchSchemas.orderUpdate,
-      async handle(socket, { orderId, pickup, radiusKm }: { orderId: string; pickup?: Point; radiusKm?: number }) {
+      async handle(socket, { orderId, pickup, radiusKm }) {
         return { order: await service.update(userOf(socket), orderId, pickup, radiusKm) };
       },
     },
     'order:cancel': {
       schema: dispatchSchemas.orderRef,
-      async handle(socket, { orderId }: { orderId: string }) {
+      async handle(socket, { orderId }) {
         return { order: await service.cancel(userOf(socket), orderId) };
       },
     },
     'order:get': {
       schema: dispatchSchemas.orderRef,
-      async handle(socket, { orderId }: { orderId: string }) {
+      async handle(socket, { orderId }) {
         return { order: await service.get(userOf(socket), orderId) };
       },
     },
     'offer:accept': {
       schema: dispatchSchemas.orderRef,
-      async handle(socket, { orderId }: { orderId: string }) {
+      async handle(socket, { orderId }) {
         return { order: await service.accept(userOf(socket), orderId) };
       },
     },
     'offer:decline': {
       schema: dispatchSchemas.orderRef,
-      async handle(socket, { orderId }: { orderId: string }) {
+      async handle(socket, { orderId }) {
         return { order: await service.decline(userOf(socket), orderId) };
       },
     },
     'order:complete': {
       schema: dispatchSchemas.orderRef,
-      async handle(socket, { orderId }: { orderId: string }) {
+      async handle(socket, { orderId }) {
         return { order: await service.complete(userOf(socket), orderId) };
       },
     },
@@ -138,7 +143,7 @@ export function registerDispatch(io: Server, deps: DispatchDeps): { nsp: Namespa
   nsp.on('connection', (socket) => {
     const userId = userOf(socket);
     void socket.join(dispatchUserRoom(userId));
-    attachRoutes(socket, routes, { log, metrics, limiter, subjectOf: () => `user:${userId}` });
+    attachRoutes(socket, routes, { log, metrics, limiter });
     socket.on('disconnect', (reason) => {
       const wasProvider = localProviders.delete(socket.id);
       // A client that says goodbye goes offline now; a dropped connection (network, replica

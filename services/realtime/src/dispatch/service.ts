@@ -4,26 +4,19 @@ import { AppError } from '../infra/errors';
 import type { Logger } from '../infra/logger';
 import type { RedisConnections } from '../infra/redis';
 import type { JobQueue } from '../jobs';
-import type { Point } from './schemas';
-import type { DispatchStore, Order, Outcome, Provider } from './store';
+import type { DispatchServerToClientEvents, Offer, Order, Point, Provider } from '../protocol';
+import type { DispatchStore, Outcome } from './store';
 
 export const OFFER_TIMEOUT_JOB = 'dispatch:offer-timeout';
 
 /** How the service reaches people; the namespace sends to the user's room in /dispatch. */
 export interface DispatchNotifier {
-  toUser(userId: string, event: string, payload: unknown): void;
+  toUser<E extends keyof DispatchServerToClientEvents>(userId: string, event: E, ...payload: Parameters<DispatchServerToClientEvents[E]>): void;
 }
 
 export interface OfferTimeoutData {
   orderId: string;
   attempt: number;
-}
-
-/** What a provider sees: the offer, without the customer's identity. */
-export interface Offer {
-  orderId: string;
-  pickup: Point;
-  expiresAt: number;
 }
 
 export const offerOf = (o: Order): Offer => ({ orderId: o.id, pickup: o.pickup, expiresAt: o.offerExpiresAt ?? 0 });

@@ -1,38 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Keyspace } from '../infra/keys';
 import type { RedisConnections } from '../infra/redis';
-
-export const ORDER_STATUSES = ['searching', 'offered', 'assigned', 'completed', 'unassigned', 'cancelled'] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
-export const PROVIDER_STATUSES = ['available', 'offered', 'busy'] as const;
-export type ProviderStatus = (typeof PROVIDER_STATUSES)[number];
-
-export interface Order {
-  id: string;
-  customerId: string;
-  status: OrderStatus;
-  pickup: { lat: number; lng: number };
-  radiusKm: number;
-  /** The provider holding the offer (offered) or the order (assigned, completed); null otherwise. */
-  providerId: string | null;
-  /** Search step: +1 for every offer made and every new search of an unassigned order. */
-  attempt: number;
-  offerExpiresAt: number | null;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface Provider {
-  userId: string;
-  status: ProviderStatus;
-  lat: number;
-  lng: number;
-  /** The order offered to (offered) or held by (busy) the provider. */
-  orderId: string | null;
-  socket: string;
-  node: string;
-  updatedAt: number;
-}
+import type { Order, OrderStatus, Provider, ProviderStatus } from '../protocol';
 
 /** Every script answers {tag, extra, HGETALL of the hash it is about...}. */
 const REPLY = `

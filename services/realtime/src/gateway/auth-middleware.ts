@@ -1,5 +1,9 @@
 import type { Socket } from 'socket.io';
 import type { AuthService } from '../auth';
+import type { SessionUser } from '../protocol';
+
+/** What the check needs of a socket of any namespace. */
+type HandshakeSocket = Pick<Socket, 'handshake'> & { data: { user?: SessionUser } };
 
 /**
  * Handshake check shared by every namespace: a valid token naming a live
@@ -7,7 +11,7 @@ import type { AuthService } from '../auth';
  * detail: a client cannot tell a forged token from a revoked one).
  */
 export function tokenAuth(auth: AuthService) {
-  return (socket: Socket, next: (err?: Error) => void) => {
+  return (socket: HandshakeSocket, next: (err?: Error) => void) => {
     auth
       .authenticate(socket.handshake.auth?.token)
       .then((user) => {

@@ -1,46 +1,59 @@
 import type { Socket } from 'socket.io';
 import type { z } from 'zod';
-import { AppError, toErrorBody } from '../infra/errors';
+import { toErrorBody } from '../infra/errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
+import { parse } from '../infra/validation';
+import type { Ack, AckResponse, EventContract, SessionUser } from '../protocol';
 import type { LimitClass, RateLimiter } from '../ratelimit';
-import { describeIssue } from './schemas';
 
-export type Ack = (response: unknown) => void;
+/** The payload a handler gets: the schema's output, or nothing for an event without schema. */
+type Parsed<C extends EventContract> = C extends { schema: infer S extends z.ZodType } ? z.output<S> : undefined;
+/** An event without reply fields may return nothing. */
+type Reply<C extends EventContract> = Record<never, never> extends C['reply'] ? C['reply'] | void : C['reply'];
 
-export interface EventRoute<S extends z.ZodType = z.ZodType> {
-  /** Payload schema; omit for events that take none (presence:heartbeat). */
-  schema?: S;
+/** How one event of a protocol contract (protocol/events.ts) is served on socket type S. */
+export type EventRoute<C extends EventContract, S> = (C extends { schema: infer Schema } ? { schema: Schema } : { schema?: undefined }) & {
   /** Throws FORBIDDEN when the socket may not do this; runs before the rate limit is charged. */
-  authorize?(socket: Socket, payload: z.infer<S>): void;
+  authorize?(socket: S, payload: Parsed<C>): void;
   /** Rate-limit class charged after validation and authorization, per user across replicas. */
   limit?: LimitClass;
   /** Returns the ack's fields besides `ok`; throw AppError to answer an error. */
-  handle(socket: Socket, payload: z.infer<S>): Promise<Record<string, unknown> | void>;
+  handle(socket: S, payload: Parsed<C>): Promise<Reply<C>>;
+};
+
+/** Every event of a contract table with its route. */
+export type RouteTable<T extends Record<keyof T, EventContract>, S> = { [E in keyof T]: EventRoute<T[E], S> };
+
+/** A route with its types erased, as the router runs it; every RouteTable's routes are one. */
+export interface AnyRoute<S> {
+  schema?: z.ZodType;
+  authorize?(socket: S, payload: unknown): void;
+  limit?: LimitClass;
+  handle(socket: S, payload: unknown): Promise<object | void>;
 }
 
-/**
- * validate -> authorize -> rate-limit -> handle -> ack for every socket event. Whatever a client sends,
- * it gets `{ ok: true, ... }` or `{ ok: false, error: { code, message } }`
- * when it asked for an ack, and nothing it sends can throw out of a handler.
- */
+/** Any namespace's socket whose handshake (auth-middleware.ts) put the session's user in `socket.data`. */
+type AuthedSocket = { id: string; data: { user: SessionUser } };
+
 export interface RouterDeps {
   log: Logger;
   metrics: Metrics;
   limiter: RateLimiter;
-  /** The rate-limit subject of a socket (its user id). */
-  subjectOf: (socket: Socket) => string;
 }
 
-export function attachRoutes(socket: Socket, routes: Record<string, EventRoute>, deps: RouterDeps): void {
+/** Serves `routes` on one socket; any other event is answered NOT_FOUND. */
+export function attachRoutes<S extends AuthedSocket>(socket: S, routes: Readonly<Record<string, AnyRoute<S>>>, deps: RouterDeps): void {
   const { metrics } = deps;
+  // The protocol's typed event maps stop at this layer, which looks events up by name.
+  const untyped = socket as unknown as Socket;
   for (const [event, route] of Object.entries(routes)) {
-    socket.on(event, (...args: unknown[]) => {
+    untyped.on(event, (...args: unknown[]) => {
       const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
-      void dispatch(socket, event, route, args[0], ack, deps);
+      void runRoute(socket, event, route, args[0], ack, deps);
     });
   }
-  socket.onAny((event: unknown, ...args: unknown[]) => {
+  untyped.onAny((event: unknown, ...args: unknown[]) => {
     if (typeof event === 'string' && Object.hasOwn(routes, event)) return;
     metrics.eventsIn.inc({ event: 'unknown', result: 'NOT_FOUND' });
     const ack = args.at(-1);
@@ -50,28 +63,28 @@ export function attachRoutes(socket: Socket, routes: Record<string, EventRoute>,
   });
 }
 
-async function dispatch(socket: Socket, event: string, route: EventRoute, raw: unknown, ack: Ack | undefined, deps: RouterDeps): Promise<void> {
+/**
+ * validate -> authorize -> rate-limit -> handle -> ack for every socket event. Whatever a client sends,
+ * it gets `{ ok: true, ... }` or `{ ok: false, error: { code, message } }`
+ * when it asked for an ack, and nothing it sends can throw out of a handler.
+ */
+async function runRoute<S extends AuthedSocket>(socket: S, event: string, route: AnyRoute<S>, raw: unknown, ack: Ack | undefined, deps: RouterDeps): Promise<void> {
   const { log, metrics, limiter } = deps;
   const started = process.hrtime.bigint();
-  let response: unknown;
+  let response: AckResponse;
   try {
     // Flood protection first: it is local and cheap, and a flood of garbage
     // should be refused without even parsing it.
     await limiter.enforce('events', socket.id);
-    let payload: unknown = raw;
-    if (route.schema) {
-      const parsed = route.schema.safeParse(raw);
-      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
-      payload = parsed.data;
-    }
+    const payload = route.schema ? parse(route.schema, raw) : raw;
     route.authorize?.(socket, payload);
-    if (route.limit) await limiter.enforce(route.limit, deps.subjectOf(socket));
+    if (route.limit) await limiter.enforce(route.limit, `user:${socket.data.user.userId}`);
     const result = await route.handle(socket, payload);
     response = { ok: true, ...(result ?? {}) };
     metrics.eventsIn.inc({ event, result: 'ok' });
   } catch (err) {
     response = toErrorBody(err);
-    const code = (response as { error: { code: string } }).error.code;
+    const { code } = response.error;
     metrics.eventsIn.inc({ event, result: code });
     if (code === 'INTERNAL') log.error({ err, event }, 'socket handler failed');
   }

@@ -1,4 +1,4 @@
-import type { Server } from 'socket.io';
+import type { MainServer } from './sockets';
 import type { RedisConnections } from '../infra/redis';
 
 /** How long Redis must stay settled before clients are told to sync. */
@@ -13,7 +13,7 @@ export const SYNC_SETTLE_MS = 1000;
  * has followed for SYNC_SETTLE_MS, with `since` the start of the earliest gap,
  * so a thousand clients do not each sync four times.
  */
-export function notifySyncAfterRedisGaps(io: Server, redis: RedisConnections, settleMs = SYNC_SETTLE_MS): void {
+export function notifySyncAfterRedisGaps(io: Pick<MainServer, 'local'>, redis: RedisConnections, settleMs = SYNC_SETTLE_MS): void {
   let downSince: number | undefined;
   let pendingSince: number | undefined;
   let timer: NodeJS.Timeout | undefined;

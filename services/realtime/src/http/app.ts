@@ -1,261 +1,36 @@
 import path from 'node:path';
-import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Server } from 'socket.io';
-import type { AuthService, TokenClaims } from '../auth';
-import type { ChatService } from '../chat';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { AppError, HTTP_STATUS, toErrorBody } from '../infra/errors';
 import type { Logger } from '../infra/logger';
-import type { Metrics } from '../infra/metrics';
-import type { MongoConnection } from '../infra/mongo';
-import type { RedisConnections } from '../infra/redis';
-import type { PresenceService } from '../presence';
-import type { LimitClass, RateLimiter } from '../ratelimit';
-import type { RoomsService } from '../rooms';
-import type { UsersService } from '../users';
-import type { Cache } from '../cache';
-import type { JobQueue } from '../jobs';
-import ngeohash from 'ngeohash';
-import { describeIssue, geohash as geohashSchema, room as roomSchema, schemas, userId as userIdSchema } from '../gateway/schemas';
+import type { LimitBy } from './guards';
 
-export interface HttpDeps {
+export interface HttpAppDeps {
   instance: string;
-  nodeId: string;
-  startedAt: number;
-  redis: RedisConnections;
-  mongo: MongoConnection;
-  auth: AuthService;
-  presence: PresenceService;
-  rooms: RoomsService;
-  regions: RoomsService;
-  users: UsersService;
-  cache: Cache;
-  jobs: JobQueue;
-  chat: ChatService;
-  limiter: RateLimiter;
-  metrics: Metrics;
   log: Logger;
-  /** Set once SIGTERM arrived: /health answers 503 so the balancer stops sending. */
-  isShuttingDown: () => boolean;
-  /** The Socket.IO server, once created (logout disconnects the session's sockets). */
-  io: () => Server | undefined;
+  limitBy: LimitBy;
+  /** /health and /metrics, then each capability's router (its routes carry their own guards). */
+  routers: Router[];
 }
 
-type Authed = Request & { user?: TokenClaims };
-
-/** Express routes of the protocol; handlers call capability services, never Redis directly. */
-export function createHttpApp(deps: HttpDeps): express.Express {
+/** The Express app: the capabilities' routers, the demo page, and the contract's error bodies. */
+export function createHttpApp({ instance, log, limitBy, routers }: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   // One proxy hop (nginx): req.ip is the address nginx saw, not whatever a client
   // wrote into X-Forwarded-For, so per-IP rate limits cannot be dodged.
   app.set('trust proxy', 1);
   app.use((_req, res, next) => {
-    res.setHeader('X-Served-By', deps.instance);
+    res.setHeader('X-Served-By', instance);
     next();
   });
   app.use(express.json({ limit: '16kb' }));
 
-  app.get('/health', async (_req, res) => {
-    // Cluster: PINGs every primary (bounded by a short timeout), so a failover shows as degraded.
-    const redis = await deps.redis.health();
-    const redisUp = redis.state === 'connected';
-    const mongoUp = deps.mongo.isUp();
-    const shuttingDown = deps.isShuttingDown();
-    res.status(shuttingDown ? 503 : 200).json({
-      status: shuttingDown ? 'shutting_down' : redisUp && mongoUp ? 'ok' : 'degraded',
-      instance: deps.instance,
-      nodeId: deps.nodeId,
-      uptimeSec: Math.round((Date.now() - deps.startedAt) / 1000),
-      connections: deps.presence.localCount,
-      services: {
-        redis: redis.state,
-        mongo: mongoUp ? 'connected' : 'disconnected',
-        socketio: 'active',
-        ratelimit: deps.limiter.backend,
-      },
-      redis,
-    });
+  for (const router of routers) app.use(router);
+
+  // An unknown /api route costs like any other.
+  app.use('/api', limitBy('http'), () => {
+    throw new AppError('NOT_FOUND', 'no such route');
   });
-
-  app.get('/metrics', async (_req, res, next) => {
-    try {
-      res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  /** 429 with Retry-After (seconds) and the contract's body when the client's IP is over its limit. */
-  const limitBy = (cls: LimitClass) => async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const d = await deps.limiter.check(cls, `ip:${req.ip ?? 'unknown'}`);
-      if (d.allowed) return next();
-      res.setHeader('Retry-After', String(Math.ceil(d.retryAfterMs / 1000)));
-      throw new AppError('RATE_LIMITED', `too many requests, retry in ${d.retryAfterMs} ms`, { retryAfterMs: d.retryAfterMs });
-    } catch (err) {
-      next(err);
-    }
-  };
-  app.use('/api', (req, res, next) => (req.path === '/login' ? next() : limitBy('http')(req, res, next)));
-
-  app.post('/api/login', limitBy('logins'), async (req, res, next) => {
-    try {
-      const parsed = schemas.login.safeParse(req.body ?? {});
-      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
-      const { userId, name } = parsed.data;
-      const session = await deps.auth.login(userId, name ?? userId);
-      // The durable profile is a side effect: a slow or stuck MongoDB must not hold the login.
-      deps.users.recordLogin(userId, session.name);
-      res.json({ ok: true, ...session });
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  const requireAuth = async (req: Authed, _res: Response, next: NextFunction) => {
-    try {
-      const header = req.header('authorization') ?? '';
-      const token = header.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-      const user = await deps.auth.authenticate(token);
-      if (!user) throw new AppError('UNAUTHORIZED', 'a valid Bearer token is required');
-      req.user = user;
-      next();
-    } catch (err) {
-      next(err);
-    }
-  };
-
-  app.post('/api/logout', requireAuth, async (req: Authed, res, next) => {
-    try {
-      await deps.auth.logout(req.user!);
-      deps.io()?.in(`session:${req.user!.sessionId}`).disconnectSockets(true);
-      res.json({ ok: true });
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  app.get('/api/presence', requireAuth, async (_req, res, next) => {
-    try {
-      const { users, degraded } = await deps.presence.onlineUsers();
-      res.json({ ok: true, users, ...(degraded ? { degraded } : {}) });
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  const roomParam = (req: Request): string => {
-    const parsed = roomSchema.safeParse(req.params.room);
-    if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
-    return parsed.data;
-  };
-
-  app.get('/api/rooms/:room/members', requireAuth, async (req, res, next) => {
-    try {
-      const room = roomParam(req);
-      const { members, degraded } = await deps.rooms.members(room);
-      res.json({ ok: true, room, members, ...(degraded ? { degraded } : {}) });
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  app.get('/api/rooms/:room/messages', requireAuth, async (req, res, next) => {
-    try {
-      const room = roomParam(req);
-      const query = schemas.historyQuery.safeParse(req.query);
-      if (!query.success) throw new AppError('VALIDATION', describeIssue(query.error));
-      const messages = await deps.chat.history(room, query.data.limit, query.data.before);
-      res.json({ ok: true, room, messages });
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  app.get('/api/users/:id', requireAuth, async (req, res, next) => {
-    try {
-      const parsed = userIdSchema.safeParse(req.params.id);
-      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
-      const userId = parsed.data;
-      // Online state from Redis (or this replica while it is down), lastSeen from MongoDB.
-      const state = await deps.presence.stateOf(userId);
-      let profile = null;
-      let storage: 'ok' | 'unavailable' = 'ok';
-      try {
-        profile = await deps.users.profile(userId);
-      } catch {
-        storage = 'unavailable';
-      }
-      if (!profile && !state.online && storage === 'ok') throw new AppError('NOT_FOUND', `no user ${userId}`);
-      res.json({
-        ok: true,
-        user: { userId, name: profile?.name ?? userId, online: state.online, status: state.status, devices: state.devices, lastSeen: profile?.lastSeen ?? null },
-        ...(state.degraded || storage !== 'ok' ? { degraded: true } : {}),
-      });
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  app.get('/api/regions/:hash/members', requireAuth, async (req, res, next) => {
-    try {
-      const parsed = geohashSchema.safeParse(req.params.hash);
-      if (!parsed.success) throw new AppError('VALIDATION', describeIssue(parsed.error));
-      const region = parsed.data;
-      const cells = req.query.neighbors === '1' ? [region, ...ngeohash.neighbors(region)] : [region];
-      const byCell = await deps.regions.membersOfMany(cells);
-      res.json({ ok: true, region, cells: byCell });
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  app.get('/api/stats', requireAuth, async (_req, res, next) => {
-    try {
-      const [nodes, onlineUsers, rooms, cache, jobs] = await Promise.all([
-        deps.presence.liveNodes(),
-        deps.presence.onlineCount(),
-        deps.rooms.activeCount(),
-        deps.cache.stats(),
-        deps.jobs.stats(),
-      ]);
-      res.json({
-        ok: true,
-        replicas: nodes.map((n) => ({ instance: n.instance, nodeId: n.nodeId, connections: n.connections, reportedAt: n.reportedAt })),
-        connections: nodes.reduce((sum, n) => sum + n.connections, 0),
-        onlineUsers,
-        rooms,
-        cache,
-        jobs: jobs.counts,
-      });
-    } catch {
-      next(new AppError('UNAVAILABLE', 'cluster statistics need Redis, which is unavailable'));
-    }
-  });
-
-  app.get('/api/jobs/stats', requireAuth, async (_req, res, next) => {
-    try {
-      res.json({ ok: true, ...(await deps.jobs.stats()) });
-    } catch {
-      next(new AppError('UNAVAILABLE', 'the job queue needs Redis, which is unavailable'));
-    }
-  });
-
-  app.get('/api/jobs/:id', requireAuth, async (req, res, next) => {
-    try {
-      const id = String(req.params.id);
-      if (!/^[A-Za-z0-9:_.-]{1,200}$/.test(id)) throw new AppError('VALIDATION', 'job id must be 1 to 200 characters of A-Z a-z 0-9 : _ . -');
-      const status = await deps.jobs.status(id).catch(() => {
-        throw new AppError('UNAVAILABLE', 'the job queue needs Redis, which is unavailable');
-      });
-      if (!status) throw new AppError('NOT_FOUND', `no job ${id}`);
-      res.json({ ok: true, job: status });
-    } catch (err) {
-      next(err);
-    }
-  });
-
-  app.use('/api', (_req, _res, next) => next(new AppError('NOT_FOUND', 'no such route')));
   app.use(express.static(path.join(__dirname, '..', '..', 'public')));
 
   // Malformed JSON, AppErrors and anything unexpected end here as the contract's error body.
@@ -267,7 +42,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
           ? new AppError('VALIDATION', 'body too large')
           : err;
     const body = toErrorBody(mapped);
-    if (body.error.code === 'INTERNAL') deps.log.error({ err }, 'http handler failed');
+    if (body.error.code === 'INTERNAL') log.error({ err }, 'http handler failed');
     res.status(HTTP_STATUS[body.error.code]).json(body);
   });
 

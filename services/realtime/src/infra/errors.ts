@@ -1,14 +1,4 @@
-/** The error codes of the protocol contract (docs/protocol.md). */
-export const ERROR_CODES = [
-  'VALIDATION',
-  'UNAUTHORIZED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'RATE_LIMITED',
-  'UNAVAILABLE',
-  'INTERNAL',
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+import type { ErrorBody, ErrorCode } from '../protocol';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   VALIDATION: 400,
@@ -32,15 +22,22 @@ export class AppError extends Error {
   }
 }
 
-export interface ErrorBody {
-  ok: false;
-  error: { code: ErrorCode; message: string } & Record<string, unknown>;
-}
-
 /** Turns anything thrown into the wire shape; unknown errors never leak their text. */
 export function toErrorBody(err: unknown): ErrorBody {
   if (err instanceof AppError) {
     return { ok: false, error: { code: err.code, message: err.message, ...err.details } };
   }
   return { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
+}
+
+/**
+ * What a route answers when a store it needs fails: UNAVAILABLE with `message`
+ * instead of INTERNAL, for routes whose only failure is that store being down.
+ */
+export async function orUnavailable<T>(work: () => Promise<T>, message: string): Promise<T> {
+  try {
+    return await work();
+  } catch {
+    throw new AppError('UNAVAILABLE', message);
+  }
 }

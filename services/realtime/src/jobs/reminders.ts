@@ -1,23 +1,13 @@
 import { Schema, type Model } from 'mongoose';
 import type { Job } from 'bullmq';
-import type { ChatMessage, ChatService } from '../chat';
+import type { ChatService } from '../chat';
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import type { MongoConnection } from '../infra/mongo';
 import type { RedisConnections } from '../infra/redis';
 import type { PresenceService } from '../presence';
+import type { ChatMessage, Reminder } from '../protocol';
 import type { JobQueue } from './index';
-
-/** What a user receives as the `reminder` event. */
-export interface Reminder {
-  id: string;
-  to: string;
-  from: string;
-  room: string;
-  messageId: string;
-  text: string;
-  mentionedAt: number;
-}
 
 interface ReminderDoc extends Omit<Reminder, 'id'> {
   _id: string;

@@ -3,18 +3,7 @@ import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import { throwOnMultiError, type RedisConnections } from '../infra/redis';
-
-export const STATUSES = ['online', 'away', 'busy'] as const;
-export type Status = (typeof STATUSES)[number];
-
-/** What every replica's clients receive as `presence:update`. */
-export interface PresenceUpdate {
-  userId: string;
-  status: Status | 'offline';
-  online: boolean;
-  devices: number;
-  ts: number;
-}
+import { STATUSES, type PresenceUpdate, type Status } from '../protocol';
 
 export interface OnlineUser {
   userId: string;

@@ -1,38 +1,25 @@
-import type { Server, Socket } from 'socket.io';
-import type { PresenceService, PresenceUpdate, Status } from './index';
+import {
+  PRESENCE_ALL_ROOM,
+  presenceUserRoom,
+  type PresenceEntry,
+  type PresenceSnapshot,
+  type PresenceSubscription,
+  type PresenceUpdate,
+} from '../protocol';
+import type { MainServer, MainSocket } from '../gateway/sockets';
+import type { PresenceService } from './index';
+
+const roomsOf = (sub: PresenceSubscription): string[] => ('all' in sub ? [PRESENCE_ALL_ROOM] : sub.userIds.map(presenceUserRoom));
 
 /**
  * Opt-in presence: `presence:update` goes only to sockets that subscribed to
  * that user (or to everyone), not to every socket. Broadcasting each change to
  * all N sockets made a connect ramp of N sockets cost ~N^2 deliveries.
  *
- * Subscriptions are Socket.IO rooms, so the adapter routes them across
- * replicas and they end with the socket (a reconnecting client subscribes again).
- * The `presence:` prefix cannot collide with the other rooms (`room:<name>`,
- * `user:<id>`, `session:<id>`, `region:<hash>`), and user ids hold no `:`.
+ * Subscriptions are Socket.IO rooms (protocol/rooms.ts), so the adapter routes
+ * them across replicas and they end with the socket (a reconnecting client
+ * subscribes again).
  */
-export const PRESENCE_ALL_ROOM = 'presence:all';
-export const presenceUserRoom = (userId: string) => `presence:user:${userId}`;
-
-/** A validated presence:subscribe / presence:unsubscribe payload (gateway/schemas.ts). */
-export type PresenceSubscription = { all: true } | { userIds: string[] };
-
-/** One user in a subscription snapshot: a presence:update without `ts`. */
-export interface PresenceEntry {
-  userId: string;
-  status: Status | 'offline';
-  online: boolean;
-  devices: number;
-}
-
-export interface PresenceSnapshot {
-  users: PresenceEntry[];
-  /** Redis was down: the states come from this replica's own connections only. */
-  degraded?: true;
-}
-
-const roomsOf = (sub: PresenceSubscription): string[] => ('all' in sub ? [PRESENCE_ALL_ROOM] : sub.userIds.map(presenceUserRoom));
-
 export class PresenceSubscriptions {
   constructor(private readonly presence: PresenceService) {}
 
@@ -40,18 +27,18 @@ export class PresenceSubscriptions {
    * Joins the rooms first, then reads the snapshot: a change made in between
    * is in the snapshot or arrives as an update, never lost between the two.
    */
-  async subscribe(socket: Socket, sub: PresenceSubscription): Promise<PresenceSnapshot> {
+  async subscribe(socket: MainSocket, sub: PresenceSubscription): Promise<PresenceSnapshot> {
     await socket.join(roomsOf(sub));
     return 'all' in sub ? this.everyoneOnline() : this.statesOf(sub.userIds);
   }
 
-  async unsubscribe(socket: Socket, sub: PresenceSubscription): Promise<void> {
+  async unsubscribe(socket: MainSocket, sub: PresenceSubscription): Promise<void> {
     // Socket#leave takes one room at a time; with the in-memory adapter it is synchronous.
     await Promise.all(roomsOf(sub).map((room) => socket.leave(room)));
   }
 
   /** One adapter broadcast per update; a socket in both rooms gets it once. */
-  broadcast(io: Server, update: PresenceUpdate): void {
+  broadcast(io: MainServer, update: PresenceUpdate): void {
     io.to([PRESENCE_ALL_ROOM, presenceUserRoom(update.userId)]).emit('presence:update', update);
   }
 

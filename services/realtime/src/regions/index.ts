@@ -4,7 +4,3 @@ import ngeohash from 'ngeohash';
 export function regionOf(lat: number, lng: number, precision: number): string {
   return ngeohash.encode(lat, lng, precision);
 }
-
-export function regionRoom(hash: string): string {
-  return `region:${hash}`;
-}

@@ -1,10 +1,11 @@
 import pino from 'pino';
-import { ChatService, type ChatMessage } from '../../src/chat';
+import { ChatService } from '../../src/chat';
 import { messageModel } from '../../src/chat/message.model';
 import { Keyspace } from '../../src/infra/keys';
 import { createMetrics } from '../../src/infra/metrics';
 import { MongoConnection } from '../../src/infra/mongo';
 import { RedisConnections } from '../../src/infra/redis';
+import type { ChatMessage } from '../../src/protocol';
 import { startFerretDb, startRedisServer } from '../support/cluster';
 import { waitFor } from '../support/processes';
 

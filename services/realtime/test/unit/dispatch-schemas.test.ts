@@ -1,5 +1,4 @@
-import { describeIssue } from '../../src/gateway/schemas';
-import { dispatchSchemas } from '../../src/dispatch/schemas';
+import { describeIssue, dispatchSchemas } from '../../src/protocol';
 
 describe('dispatch payload schemas', () => {
   it('accepts the payloads of the contract', () => {

@@ -1,4 +1,4 @@
-import { describeIssue, schemas } from '../../src/gateway/schemas';
+import { describeIssue, schemas } from '../../src/protocol';
 
 describe('payload schemas', () => {
   const send = schemas.messageSend(4000);

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { STATUSES } from '../presence';
-import type { PresenceSubscription } from '../presence/subscriptions';
+import { STATUSES, type PresenceSubscription } from './shapes';
 
-/** Payload schemas of the protocol (docs/protocol.md). Strict: unknown fields are refused. */
+/** Payload schemas of the main namespace and the HTTP routes (docs/protocol.md). Strict: unknown fields are refused. */
 export const ROOM_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 export const USER_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 export const MESSAGE_ID_RE = /^[0-9a-f]{24}$/i;
@@ -11,6 +10,7 @@ export const room = z.string().regex(ROOM_RE, 'room must be 1 to 64 characters o
 export const userId = z.string().regex(USER_ID_RE, 'userId must be 1 to 64 characters of A-Z a-z 0-9 _ . -');
 export const geohash = z.string().regex(/^[0123456789bcdefghjkmnpqrstuvwxyz]{1,12}$/, 'region must be a geohash (1 to 12 base-32 characters)');
 export const messageId = z.string().regex(MESSAGE_ID_RE, 'message id must be 24 hex characters');
+export const jobId = z.string().regex(/^[A-Za-z0-9:_.-]{1,200}$/, 'job id must be 1 to 200 characters of A-Z a-z 0-9 : _ . -');
 /** Most users one presence:subscribe names: bounds the snapshot it reads (one Redis read per user). */
 export const PRESENCE_SUBSCRIBE_MAX_IDS = 500;
 

@@ -18,5 +18,3 @@ export const dispatchSchemas = {
   orderUpdate: z.strictObject({ orderId, pickup: point.optional(), radiusKm: radiusKm.optional() }),
   orderRef: z.strictObject({ orderId }),
 };
-
-export type Point = z.infer<typeof point>;

@@ -1,0 +1,70 @@
+import type { Config } from '../config';
+import type { MainServer, SocketCapability } from '../gateway/sockets';
+import { AppError } from '../infra/errors';
+import type { Metrics } from '../infra/metrics';
+import type { Reminders } from '../jobs/reminders';
+import { chatRoom, schemas, type ChatMessage } from '../protocol';
+import type { RoomsService } from '../rooms';
+import type { ChatService } from './index';
+
+export interface ChatSocketDeps {
+  chat: ChatService;
+  rooms: Pick<RoomsService, 'isMember'>;
+  /** Every broadcast message may start or cancel reminders. */
+  reminders: Pick<Reminders, 'onMessage'>;
+  metrics: Metrics;
+  config: Pick<Config, 'MESSAGE_MAX_CHARS' | 'HISTORY_SYNC_MAX'>;
+}
+
+/** message:send, history:sync and typing, for the rooms a socket joined. */
+export function chatSocket(io: MainServer, { chat, rooms, reminders, metrics, config }: ChatSocketDeps): SocketCapability<'message:send' | 'history:sync' | 'typing'> {
+  const broadcast = (message: ChatMessage) => {
+    metrics.broadcasts.inc({ event: 'message:new' });
+    io.to(chatRoom(message.room)).emit('message:new', message);
+    void reminders.onMessage(message);
+  };
+  // A write that outran its deadline and was stored after all: its sender heard UNAVAILABLE, the room hears it now.
+  chat.onLateMessage(broadcast);
+
+  return {
+    routes: {
+      'message:send': {
+        schema: schemas.messageSend(config.MESSAGE_MAX_CHARS),
+        limit: 'messages',
+        authorize(socket, { room }) {
+          if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} before sending to it`);
+        },
+        async handle(socket, { room, text, clientMsgId }) {
+          // One socket's sends are stored and broadcast in the order it sent them.
+          // Storing starts at once: the writer stores first in, first out, so a
+          // socket's messages keep their order without waiting for each other.
+          // Only the broadcasts wait for this socket's earlier sends, so a fast
+          // sender is limited by the database's throughput, not by its latency.
+          const data = socket.data;
+          const storing = chat.send(data.user.userId, room, text, clientMsgId);
+          storing.catch(() => undefined); // answered below, in turn: not an unhandled rejection meanwhile
+          const turn = (data.sendChain ?? Promise.resolve()).then(() => storing);
+          data.sendChain = turn.catch(() => undefined);
+          const { message, duplicate } = await turn;
+          // Persisted first; a retry of a stored message is not broadcast again
+          // (clients that missed the first broadcast get it from history:sync).
+          if (!duplicate) broadcast(message);
+          return { message, duplicate };
+        },
+      },
+      'history:sync': {
+        schema: schemas.historySync,
+        async handle(_socket, { room, after }) {
+          return await chat.since(room, after, config.HISTORY_SYNC_MAX);
+        },
+      },
+      typing: {
+        schema: schemas.typing,
+        async handle(socket, { room, typing }) {
+          if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} first`);
+          socket.to(chatRoom(room)).emit('typing', { room, userId: socket.data.user.userId, typing });
+        },
+      },
+    },
+  };
+}

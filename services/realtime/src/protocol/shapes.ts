@@ -1,0 +1,128 @@
+/** The shapes clients receive (docs/protocol.md): plain types, the service builds them. */
+
+export const STATUSES = ['online', 'away', 'busy'] as const;
+/** A status a user sets with presence:set. */
+export type Status = (typeof STATUSES)[number];
+
+/** What a login token carries: the user and the Redis session that vouches for it. */
+export interface SessionUser {
+  userId: string;
+  sessionId: string;
+  name: string;
+  expiresAt: number; // epoch ms
+}
+
+/** A chat message as clients see it (`message:new`, acks, history). */
+export interface ChatMessage {
+  id: string;
+  room: string;
+  userId: string;
+  text: string;
+  ts: number;
+  clientMsgId: string;
+  instance: string;
+}
+
+/** What every replica's clients receive as `presence:update`. */
+export interface PresenceUpdate {
+  userId: string;
+  status: Status | 'offline';
+  online: boolean;
+  devices: number;
+  ts: number;
+}
+
+/** A validated presence:subscribe / presence:unsubscribe payload. */
+export type PresenceSubscription = { all: true } | { userIds: string[] };
+
+/** One user in a subscription snapshot: a presence:update without `ts`. */
+export type PresenceEntry = Omit<PresenceUpdate, 'ts'>;
+
+/** The presence:subscribe ack: the states to start from. */
+export interface PresenceSnapshot {
+  users: PresenceEntry[];
+  /** Redis was down: the states come from this replica's own connections only. */
+  degraded?: true;
+}
+
+export interface RoomEvent {
+  type: 'join' | 'leave';
+  room: string;
+  userId: string;
+}
+
+export interface TypingEvent {
+  room: string;
+  userId: string;
+  typing: boolean;
+}
+
+export interface SyncRequired {
+  reason: 'redis-recovered';
+  ts: number;
+  /** When the gap began: sync from before it. */
+  since: number;
+}
+
+/** What a user receives as the `reminder` event. */
+export interface Reminder {
+  id: string;
+  to: string;
+  from: string;
+  room: string;
+  messageId: string;
+  text: string;
+  mentionedAt: number;
+}
+
+// ---- the /dispatch namespace ----
+
+export interface Point {
+  lat: number;
+  lng: number;
+}
+
+export const ORDER_STATUSES = ['searching', 'offered', 'assigned', 'completed', 'unassigned', 'cancelled'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+export const PROVIDER_STATUSES = ['available', 'offered', 'busy'] as const;
+export type ProviderStatus = (typeof PROVIDER_STATUSES)[number];
+
+/** An order as its customer (and its provider) sees it in acks and `order:update`. */
+export interface Order {
+  id: string;
+  customerId: string;
+  status: OrderStatus;
+  pickup: Point;
+  radiusKm: number;
+  /** The provider holding the offer (offered) or the order (assigned, completed); null otherwise. */
+  providerId: string | null;
+  /** Search step: +1 for every offer made and every new search of an unassigned order. */
+  attempt: number;
+  offerExpiresAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Provider {
+  userId: string;
+  status: ProviderStatus;
+  lat: number;
+  lng: number;
+  /** The order offered to (offered) or held by (busy) the provider. */
+  orderId: string | null;
+  socket: string;
+  node: string;
+  updatedAt: number;
+}
+
+/** What a provider sees: the offer, without the customer's identity. */
+export interface Offer {
+  orderId: string;
+  pickup: Point;
+  expiresAt: number;
+}
+
+export interface OfferRevoked {
+  orderId: string;
+  reason: 'timeout' | 'cancelled';
+}
