@@ -9,7 +9,7 @@ import { nowMs, sleep } from '../lib/clock';
 import { withDeadline } from '../lib/deadline';
 import { encode, newHist, recordMs, type Histogram } from '../lib/hist';
 import { ackOk, login, openSocket } from './client';
-import type { Counters } from './protocol';
+import type { Counters } from './counters';
 
 export interface ChatUser {
   key: string;

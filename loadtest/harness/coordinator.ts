@@ -7,7 +7,9 @@ import { scheduleSpreadMs, setupDeadlineMs, WORKER_GRACE_MS, withDeadline } from
 import { merge, summarise, type LatencySummary } from '../lib/hist';
 import { addLoss, emptyLoss, type LossSummary } from './loss';
 import type { ChatCmd, ChatCollect, ChatUser } from './chat';
-import { clientBudgetMs, type ClientSpec, type Cmd, type ConnectResult, type Counters, type PhaseCollect, type ProducerSpec } from './protocol';
+import { clientBudgetMs, type ClientSpec } from './client-spec';
+import type { Counters } from './counters';
+import type { Cmd, ConnectResult, PhaseCollect, ProducerSpec } from './protocol';
 import type { ResyncResult } from './resync';
 
 export interface PhaseResult {
