@@ -53,7 +53,7 @@ function machine() {
     try {
       return execSync(c, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     } catch {
-      return '';
+      return ''; // the machine facts are context, not results: a missing docker leaves its field empty
     }
   };
   const others = sh("docker ps --format '{{.Names}}'").split('\n').filter(Boolean);
@@ -336,6 +336,7 @@ async function runHarness(s: StackSpec, target: Target, { profile, scenarios }: 
         await runFanout(s, target, h, sampler, out, profile);
       } catch (e) {
         fail('fanout', e);
+        // The failure is recorded above; this only frees the sockets for presence churn, and close() ends the workers anyway.
         await h.disconnectAll().catch(() => undefined);
       }
     if (target.presence && scenarios.has('presence')) {

@@ -250,6 +250,7 @@ export class Coordinator {
 
   async close(): Promise<void> {
     this.progress(false);
+    // A worker that cannot take the exit command (already gone, or stuck) is killed just below.
     await Promise.race([this.all(() => ({ type: 'exit' })).catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
     for (const w of this.workers) if (w.exitCode === null) w.kill('SIGKILL');
   }

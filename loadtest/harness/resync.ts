@@ -56,7 +56,7 @@ export async function resync(cmd: ResyncCmd, w: WorkerClients): Promise<ResyncRe
         c.socket = socket;
         out.reconnected++;
       } catch {
-        out.reconnectFailed++;
+        out.reconnectFailed++; // counted, not itemised: the report says how many clients stayed offline
       }
     }),
   );

@@ -125,7 +125,7 @@ export async function replicaOf(url: string, cid: string): Promise<string> {
     await res.arrayBuffer();
     return res.headers.get('x-served-by') ?? '?';
   } catch {
-    return '?'; // no answer within 5 s: unknown replica
+    return '?'; // no answer (down, refused or timed out): the replica is unknown, shown as "?"
   }
 }
 

@@ -146,6 +146,7 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
     }
   } catch (e) {
     client.socket?.disconnect();
+    // Already settled: the phase deadline counted this client as failed.
     if (!slot.settled) {
       slot.settled = true;
       delete result.connectedAt[spec.key];
