@@ -260,9 +260,10 @@ async function main(): Promise<number> {
         return [];
       });
     }
-    // The connect storm last: on the local MongoDB stand-in (FerretDB +
-    // SQLite) a 500 logins/s burst left writes hanging (SQLITE_BUSY, then
-    // inserts that never return), which would spoil every later measurement.
+    // The connect storm last: a login burst can leave the local MongoDB
+    // stand-in (FerretDB on SQLite) with writes hanging (SQLITE_BUSY, then
+    // inserts that never return, docs/benchmarks.md), which would spoil every
+    // later measurement.
     if (scenarios.has('storm'))
       for (const s of specs) {
         const url = urls.get(s.label)!;
@@ -367,9 +368,7 @@ async function runStorm(s: StackSpec, target: Target, out: TargetReport, profile
   h.label = `${s.label} storm`;
   h.progress(true);
   try {
-    // The connect storm last: on the local MongoDB stand-in (FerretDB + SQLite)
-    // a 500 logins/s burst left writes hanging (SQLITE_BUSY, then inserts that
-    // never return), which would spoil every later phase of this target.
+    // Run last of all (see main()): a login burst can wedge the database stand-in.
     step(`[${s.label}] connect storm: ${profile.storm.sockets} sockets at ${profile.storm.rate}/s into ${profile.storm.rooms} rooms`);
     const storm = await connectStorm(h, target, { ...profile.storm, transports: ['websocket'], tag: s.label });
     out.storm = storm.result;
