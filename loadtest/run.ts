@@ -28,7 +28,7 @@ import { OptionError, parseOptions, type RunOptions } from './lib/options';
 import { freePort, LOAD_LIMITS, LOADTEST, nginxBridgeUrl, prepareImages, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
 import type { Profile, Scenario, Variant } from './profiles';
 import type { ScenarioCtx } from './harness/context';
-import { runChatMix } from './harness/chatmix';
+import { runChatMix } from './harness/chat-mix';
 import { runSoak } from './harness/soak';
 import { runChaos } from './harness/chaos';
 import { runCapacity } from './harness/capacity';

@@ -36,7 +36,7 @@ export interface ChatCmd {
   /** what the target speaks beyond join/leave/send/typing: the stock server has no history */
   history: boolean;
   typing: boolean;
-  /** epoch ms (lib/deadline.ts, chatmix.ts): users still busy then are cut off and counted as errors */
+  /** epoch ms (lib/deadline.ts, chat-mix.ts): users still busy then are cut off and counted as errors */
   deadlineAt: number;
 }
 
