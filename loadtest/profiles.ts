@@ -1,5 +1,5 @@
-// What each PROFILE runs. The fan-out case of `standard` is the one measured
-// in ENVIRONMENT.md on a stock cluster (5,000 sockets, 100 rooms, 300 msg/s).
+// What each PROFILE runs. The fan-out case of `standard` is the load
+// docs/benchmarks.md compares Switchboard and stock under.
 export interface FanoutSpec {
   phase: string;
   msgPerSec: number;

@@ -28,7 +28,7 @@ import { OptionError, parseOptions, type RunOptions } from './lib/options';
 import { freePort, LOAD_LIMITS, LOADTEST, nginxBridgeUrl, prepareImages, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
 import type { Profile, Scenario, Variant } from './profiles';
 import type { ScenarioCtx } from './harness/context';
-import { runChatMix } from './harness/chatmix';
+import { runChatMix } from './harness/chat-mix';
 import { runSoak } from './harness/soak';
 import { runChaos } from './harness/chaos';
 import { runCapacity } from './harness/capacity';
@@ -53,7 +53,7 @@ function machine() {
     try {
       return execSync(c, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     } catch {
-      return '';
+      return ''; // the machine facts are context, not results: a missing docker leaves its field empty
     }
   };
   const others = sh("docker ps --format '{{.Names}}'").split('\n').filter(Boolean);
@@ -260,9 +260,10 @@ async function main(): Promise<number> {
         return [];
       });
     }
-    // The connect storm last: on the local MongoDB stand-in (FerretDB +
-    // SQLite) a 500 logins/s burst left writes hanging (SQLITE_BUSY, then
-    // inserts that never return), which would spoil every later measurement.
+    // The connect storm last: a login burst can leave the local MongoDB
+    // stand-in (FerretDB on SQLite) with writes hanging (SQLITE_BUSY, then
+    // inserts that never return, docs/benchmarks.md), which would spoil every
+    // later measurement.
     if (scenarios.has('storm'))
       for (const s of specs) {
         const url = urls.get(s.label)!;
@@ -336,6 +337,7 @@ async function runHarness(s: StackSpec, target: Target, { profile, scenarios }: 
         await runFanout(s, target, h, sampler, out, profile);
       } catch (e) {
         fail('fanout', e);
+        // The failure is recorded above; this only frees the sockets for presence churn, and close() ends the workers anyway.
         await h.disconnectAll().catch(() => undefined);
       }
     if (target.presence && scenarios.has('presence')) {
@@ -366,9 +368,7 @@ async function runStorm(s: StackSpec, target: Target, out: TargetReport, profile
   h.label = `${s.label} storm`;
   h.progress(true);
   try {
-    // The connect storm last: on the local MongoDB stand-in (FerretDB + SQLite)
-    // a 500 logins/s burst left writes hanging (SQLITE_BUSY, then inserts that
-    // never return), which would spoil every later phase of this target.
+    // Run last of all (see main()): a login burst can wedge the database stand-in.
     step(`[${s.label}] connect storm: ${profile.storm.sockets} sockets at ${profile.storm.rate}/s into ${profile.storm.rooms} rooms`);
     const storm = await connectStorm(h, target, { ...profile.storm, transports: ['websocket'], tag: s.label });
     out.storm = storm.result;

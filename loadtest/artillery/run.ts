@@ -29,7 +29,7 @@ export async function runArtillery(url: string, load: ToolLoad, outPrefix: strin
     try {
       const res = await fetch(`${url}/api/login?cid=${cid}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId }), signal: AbortSignal.timeout(20_000) });
       why = `HTTP ${res.status}`;
-      token = ((await res.json().catch(() => ({}))) as { token?: string }).token;
+      token = ((await res.json().catch(() => ({}))) as { token?: string }).token; // not JSON: `why` already names the HTTP status
     } catch (e) {
       why = (e as Error).message;
     }

@@ -18,7 +18,7 @@ import type { Sample } from '../lib/sampler';
 import { Sampler } from '../lib/sampler';
 import type { ScenarioCtx } from './context';
 import { Coordinator } from './coordinator';
-import type { ClientSpec } from './protocol';
+import type { ClientSpec } from './client-spec';
 import { cidPerReplica, connectStorm, fanout, requireConnected } from './scenarios';
 
 export interface CapacityStep {

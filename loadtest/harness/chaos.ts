@@ -62,7 +62,10 @@ export interface ChaosResult {
 
 const run = promisify(execFile);
 
-/** Each replica's restart count, and its last log lines next to the report (what a crash said). */
+/**
+ * Each replica's restart count, and its last log lines next to the report (what a crash said).
+ * Evidence only: a docker call that fails leaves a count or a log out rather than failing the run.
+ */
 async function replicaEvidence(project: string, label: string, dir: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const names = (await run('docker', ['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=realtime', '--format', '{{.Names}}']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
@@ -166,6 +169,7 @@ export async function runChaos(ctx: ScenarioCtx, workers: number): Promise<Chaos
     if (redisDown) await stackVerb(spec, 'start', 'redis').catch((e: Error) => out.errors.push(`restoring redis: ${e.message}`));
     if (replicaDown) await stackVerb(spec, 'start', replicaDown).catch((e: Error) => out.errors.push(`restoring ${replicaDown}: ${e.message}`));
     probe?.stop();
+    // Evidence and cleanup only: the chaos figures above stand without them, and close() ends the workers anyway.
     out.restarts = await replicaEvidence(spec.project, spec.label, path.dirname(spec.log)).catch(() => ({}));
     await h.disconnectAll().catch(() => undefined);
     await h.close();

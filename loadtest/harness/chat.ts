@@ -9,7 +9,7 @@ import { nowMs, sleep } from '../lib/clock';
 import { withDeadline } from '../lib/deadline';
 import { encode, newHist, recordMs, type Histogram } from '../lib/hist';
 import { ackOk, login, openSocket } from './client';
-import type { Counters } from './protocol';
+import type { Counters } from './counters';
 
 export interface ChatUser {
   key: string;
@@ -36,7 +36,7 @@ export interface ChatCmd {
   /** what the target speaks beyond join/leave/send/typing: the stock server has no history */
   history: boolean;
   typing: boolean;
-  /** epoch ms (lib/deadline.ts, chatmix.ts): users still busy then are cut off and counted as errors */
+  /** epoch ms (lib/deadline.ts, chat-mix.ts): users still busy then are cut off and counted as errors */
   deadlineAt: number;
 }
 

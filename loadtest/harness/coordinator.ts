@@ -7,7 +7,9 @@ import { scheduleSpreadMs, setupDeadlineMs, WORKER_GRACE_MS, withDeadline } from
 import { merge, summarise, type LatencySummary } from '../lib/hist';
 import { addLoss, emptyLoss, type LossSummary } from './loss';
 import type { ChatCmd, ChatCollect, ChatUser } from './chat';
-import { clientBudgetMs, type ClientSpec, type Cmd, type ConnectResult, type Counters, type PhaseCollect, type ProducerSpec } from './protocol';
+import { clientBudgetMs, type ClientSpec } from './client-spec';
+import type { Counters } from './counters';
+import type { Cmd, ConnectResult, PhaseCollect, ProducerSpec } from './protocol';
 import type { ResyncResult } from './resync';
 
 export interface PhaseResult {
@@ -248,6 +250,7 @@ export class Coordinator {
 
   async close(): Promise<void> {
     this.progress(false);
+    // A worker that cannot take the exit command (already gone, or stuck) is killed just below.
     await Promise.race([this.all(() => ({ type: 'exit' })).catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
     for (const w of this.workers) if (w.exitCode === null) w.kill('SIGKILL');
   }

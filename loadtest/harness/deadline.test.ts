@@ -11,7 +11,7 @@ import { judgeSetup } from '../lib/deadline';
 import { nowMs } from '../lib/clock';
 import { Coordinator } from './coordinator';
 import { CrossReplicaProbe } from './probe';
-import type { ClientSpec } from './protocol';
+import type { ClientSpec } from './client-spec';
 
 let server: http.Server;
 let url = '';

@@ -91,6 +91,7 @@ export class CrossReplicaProbe {
     }
     let n = 0;
     p.timer = setInterval(() => {
+      // Sends fail while Redis or a replica is down; that is what the probe measures, as a gap in arrivals.
       if (p.sender?.connected) void ack(p.sender, 2000, 'message:send', { room, text: `pr|${nowMs()}`, clientMsgId: `probe-${run}-${n++}` }).catch(() => undefined);
     }, everyMs);
     return p;

@@ -1,23 +1,7 @@
 // Messages between the coordinator and its worker processes (Node IPC).
 import type { ChatCmd } from './chat';
+import type { ClientSpec } from './client-spec';
 import type { ResyncCmd } from './resync';
-
-/** The server's limit on user ids per presence:subscribe (docs/protocol.md). */
-export const PRESENCE_SUBSCRIBE_MAX_IDS = 500;
-
-export interface ClientSpec {
-  /** unique over the run; also the receiver name in loss counting */
-  key: string;
-  userId: string;
-  /** what nginx hashes: picks the replica */
-  cid: string;
-  /** rooms to join right after connecting (the first one is timed) */
-  rooms: string[];
-  /** when to start (epoch ms): the open arrival model's schedule */
-  at: number;
-  /** presence observers: presence:subscribe to these users right after connecting, and record their presence:update receipts */
-  observePresence?: { userIds: string[] };
-}
 
 export interface ConnectCmd {
   type: 'connect';
@@ -31,12 +15,6 @@ export interface ConnectCmd {
   /** the phase's deadline (epoch ms; the coordinator's, lib/deadline.ts): clients still unsettled then count as failed */
   deadlineAt?: number;
   deadlineMs?: number;
-}
-
-/** The most one client may take to connect: login, connect, then one ack per presence:subscribe chunk and per room, each within the timeout. */
-export function clientBudgetMs(spec: ClientSpec, timeoutMs: number): number {
-  const subscribes = Math.ceil((spec.observePresence?.userIds.length ?? 0) / PRESENCE_SUBSCRIBE_MAX_IDS);
-  return (2 + subscribes + Math.max(1, spec.rooms.length)) * timeoutMs;
 }
 
 export interface ProducerSpec {
@@ -72,15 +50,6 @@ export type Cmd =
   | { type: 'exit' }
   | ChatCmd
   | ResyncCmd;
-
-export interface Counters {
-  connected: number;
-  connecting: number;
-  sends: number;
-  acks: number;
-  deliveries: number;
-  errors: number;
-}
 
 export interface ConnectResult {
   ok: number;

@@ -9,7 +9,7 @@ import type { Socket } from 'socket.io-client';
 import { nowMs } from '../lib/clock';
 import { ackOk, login, openSocket } from './client';
 import type { LossChecker } from './loss';
-import type { ClientSpec } from './protocol';
+import type { ClientSpec } from './client-spec';
 
 export interface ResyncCmd {
   type: 'resync';
@@ -56,7 +56,7 @@ export async function resync(cmd: ResyncCmd, w: WorkerClients): Promise<ResyncRe
         c.socket = socket;
         out.reconnected++;
       } catch {
-        out.reconnectFailed++;
+        out.reconnectFailed++; // counted, not itemised: the report says how many clients stayed offline
       }
     }),
   );

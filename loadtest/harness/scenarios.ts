@@ -6,7 +6,8 @@ import { judgeSetup, MIN_SETUP_DEADLINE_MS } from '../lib/deadline';
 import { newHist, recordMs, summarise, type LatencySummary } from '../lib/hist';
 import type { Coordinator, PhaseResult } from './coordinator';
 import type { LossSummary } from './loss';
-import type { ClientSpec, ConnectResult, ProducerSpec } from './protocol';
+import type { ClientSpec } from './client-spec';
+import type { ConnectResult, ProducerSpec } from './protocol';
 
 export interface Target {
   name: 'switchboard' | 'stock' | string;
@@ -124,7 +125,7 @@ export async function replicaOf(url: string, cid: string): Promise<string> {
     await res.arrayBuffer();
     return res.headers.get('x-served-by') ?? '?';
   } catch {
-    return '?'; // no answer within 5 s: unknown replica
+    return '?'; // no answer (down, refused or timed out): the replica is unknown, shown as "?"
   }
 }
 

@@ -9,7 +9,9 @@ import { createLossChecker, type LossChecker } from './loss';
 import { runChat } from './chat';
 import { login, openSocket } from './client';
 import { resync } from './resync';
-import { clientBudgetMs, PRESENCE_SUBSCRIBE_MAX_IDS, type Cmd, type ConnectCmd, type ConnectResult, type Counters, type PhaseCollect, type SendCmd } from './protocol';
+import { clientBudgetMs, PRESENCE_SUBSCRIBE_MAX_IDS } from './client-spec';
+import type { Counters } from './counters';
+import type { Cmd, ConnectCmd, ConnectResult, PhaseCollect, SendCmd } from './protocol';
 
 interface Client {
   key: string;
@@ -144,6 +146,7 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
     }
   } catch (e) {
     client.socket?.disconnect();
+    // Already settled: the phase deadline counted this client as failed.
     if (!slot.settled) {
       slot.settled = true;
       delete result.connectedAt[spec.key];

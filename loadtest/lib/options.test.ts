@@ -47,7 +47,7 @@ test('any other LT_PATH is the bridge path', () => {
   assert.equal(parseOptions({ LT_PATH: 'host' }).pathMode, 'bridge');
 });
 
-test('an unknown profile or scenario is an OptionError with exit code 2', () => {
+test('an unknown profile, scenario or target is an OptionError with exit code 2', () => {
   const rejects = (env: NodeJS.ProcessEnv, message: string) =>
     assert.throws(
       () => parseOptions(env),
@@ -56,4 +56,5 @@ test('an unknown profile or scenario is an OptionError with exit code 2', () => 
   rejects({ PROFILE: 'huge' }, 'Unknown PROFILE "huge": use smoke, standard or capacity.');
   rejects({ PROFILE: 'constructor' }, 'Unknown PROFILE "constructor": use smoke, standard or capacity.');
   rejects({ LT_SCENARIOS: 'fanout,chatter' }, `Unknown scenario "chatter" in LT_SCENARIOS: use fanout, presence, k6, artillery, storm, chat, soak, chaos, capacity, variants, paths.`);
+  rejects({ LT_ONLY: 'stok' }, 'Unknown target "stok" in LT_ONLY: use switchboard or stock.');
 });

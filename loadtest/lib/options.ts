@@ -4,8 +4,8 @@ import { PROFILES, SCENARIOS, type Profile, type Scenario } from '../profiles';
 
 export interface RunOptions {
   profile: Profile;
-  /** one target only (LT_ONLY, development): switchboard or stock */
-  only?: string;
+  /** one target only (LT_ONLY, development) */
+  only?: Target;
   /** how the generators reach nginx: its address on the compose network, or the published port */
   pathMode: 'bridge' | 'published';
   /** tools left out (LT_SKIP, development) */
@@ -25,6 +25,10 @@ export class OptionError extends Error {
   readonly exitCode = 2;
 }
 
+const TARGETS = ['switchboard', 'stock'] as const;
+type Target = (typeof TARGETS)[number];
+const isTarget = (value: string): value is Target => (TARGETS as readonly string[]).includes(value);
+
 const list = (value: string | undefined) => (value ?? '').split(',').filter(Boolean);
 
 export function parseOptions(env: NodeJS.ProcessEnv): RunOptions {
@@ -34,12 +38,14 @@ export function parseOptions(env: NodeJS.ProcessEnv): RunOptions {
   const asked = list(env.LT_SCENARIOS);
   for (const scenario of asked)
     if (!(SCENARIOS as readonly string[]).includes(scenario)) throw new OptionError(`Unknown scenario "${scenario}" in LT_SCENARIOS: use ${SCENARIOS.join(', ')}.`);
+  const only = env.LT_ONLY || undefined;
+  if (only !== undefined && !isTarget(only)) throw new OptionError(`Unknown target "${only}" in LT_ONLY: use ${TARGETS.join(' or ')}.`);
   const skip = new Set(list(env.LT_SKIP));
   const scenarios = new Set<Scenario>(asked.length ? (asked as Scenario[]) : profile.scenarios);
   for (const skipped of skip) scenarios.delete(skipped as Scenario);
   return {
     profile,
-    only: env.LT_ONLY || undefined,
+    only,
     pathMode: env.LT_PATH === 'published' ? 'published' : 'bridge',
     skip,
     scenarios,

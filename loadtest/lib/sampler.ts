@@ -60,7 +60,7 @@ export class Sampler {
             }
             if (rss !== undefined) this.samples.push({ t, replica, rssMb: Math.round(rss / 1e5) / 10, heapMb: heap === undefined ? undefined : Math.round(heap / 1e5) / 10, cpuPct, lagMs: lag === undefined ? undefined : Math.round(lag * 1e5) / 100 });
           } catch {
-            /* a replica busy beyond 3 s: no sample this round */
+            /* a replica down or too busy to answer in time: no sample this round, a gap in the chart */
           }
         }),
       );

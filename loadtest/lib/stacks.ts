@@ -104,8 +104,8 @@ export async function stackDown(s: StackSpec): Promise<number> {
 /**
  * nginx's address on the project's bridge network. The host reaches it
  * directly, without Docker's userland proxy (docker-proxy) in front of the
- * published port: the proxy died here under a 500 connects/s storm of 5,000
- * sockets (port refused afterwards), and it adds a copy per byte. The
+ * published port: a connect storm can kill the proxy (the port refuses
+ * connections afterwards, docs/benchmarks.md), and it adds a copy per byte. The
  * daemon-wide alternative, `--userland-proxy=false`, would change a Docker
  * engine other people share.
  */
@@ -116,7 +116,7 @@ export async function nginxBridgeUrl(s: StackSpec): Promise<string> {
       let out = '';
       p.stdout.on('data', (c: Buffer) => (out += c));
       p.on('close', () => resolve(out.trim()));
-      p.on('error', () => resolve(''));
+      p.on('error', () => resolve('')); // docker missing: no address, which the caller reports
     });
   const name = (await sh(['ps', '--filter', `label=com.docker.compose.project=${s.project}`, '--filter', 'label=com.docker.compose.service=nginx', '--format', '{{.Names}}'])).split('\n')[0];
   const ip = name ? (await sh(['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', name])).split(/\s+/)[0] : '';

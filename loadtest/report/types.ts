@@ -1,7 +1,7 @@
 // What a run records: report.json is this object, report.md and the charts are rendered from it.
 import type { CapacityResult } from '../harness/capacity';
 import type { ChaosResult } from '../harness/chaos';
-import type { ChatMixResult } from '../harness/chatmix';
+import type { ChatMixResult } from '../harness/chat-mix';
 import type { FanoutResult, PresenceResult, StormResult } from '../harness/scenarios';
 import type { SoakResult } from '../harness/soak';
 import type { VariantResult } from '../harness/variants';

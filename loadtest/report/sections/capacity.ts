@@ -1,6 +1,6 @@
 // Capacity: per target the socket steps held, then the fan-out rate search.
 import type { CapacityResult } from '../../harness/capacity';
-import { deliveryRatio, markdownTable, ms, ratio } from '../table';
+import { deliveryRatio, escapeCell, markdownTable, ms, ratio } from '../table';
 import type { Report, TargetReport } from '../types';
 
 function stepsTable(capacity: CapacityResult): string[] {
@@ -33,7 +33,7 @@ function searchLines(search: CapacityResult['search']): string[] {
 }
 
 function targetLines(target: TargetReport, capacity: CapacityResult): string[] {
-  const errors = capacity.errors.length ? `; **errors:** ${capacity.errors.join('; ')}` : '';
+  const errors = capacity.errors.length ? `; **errors:** ${capacity.errors.map(escapeCell).join('; ')}` : '';
   return [
     `${target.label}: **${capacity.maxHeld} sockets held** (the last step every socket connected and stayed connected)${errors}.`,
     '',

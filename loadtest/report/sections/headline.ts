@@ -108,7 +108,7 @@ export function headlineSection(report: Report): string[] {
     '',
     ...headlineTable(switchboard, stock, phases),
     '',
-    '### Targets (issue 11)',
+    '### Targets',
     '',
     ...goalsTable(switchboard, stock, phases),
     '',

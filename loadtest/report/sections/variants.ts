@@ -1,7 +1,7 @@
 // The variants: the same short load on other configurations (adapter, replica
 // count, transport, Redis topology), each against the stock measurement.
 import type { VariantResult } from '../../harness/variants';
-import { count, deliveryRatio, ms, tableHeader, tableRow, type Cell } from '../table';
+import { count, deliveryRatio, escapeCell, ms, tableHeader, tableRow, type Cell } from '../table';
 import type { Report } from '../types';
 
 const HEADERS = ['variant', 'target', 'replicas', 'transport', 'settings', 'connected', 'ratio', 'lost', 'p50 (ms)', 'p99 (ms)', 'deliveries/s', 'connect+join p99 (ms)', 'p99 / stock'];
@@ -20,6 +20,12 @@ function p99VsStock(variant: VariantResult): string {
   return variant.target === 'stock' ? '-' : 'n/a';
 }
 
+/** The last cell; a failed variant's reason goes there too (the status table above has it in full). */
+function lastCell(variant: VariantResult): string {
+  const failed = variant.error ? ` **failed:** ${escapeCell(variant.error.slice(0, 120))}` : '';
+  return p99VsStock(variant) + failed;
+}
+
 function variantCells(variant: VariantResult): Cell[] {
   return [
     variant.label,
@@ -34,16 +40,11 @@ function variantCells(variant: VariantResult): Cell[] {
     ms(variant.p99),
     count(variant.deliveriesPerSec),
     ms(variant.connectJoinP99),
-    p99VsStock(variant),
+    lastCell(variant),
   ];
-}
-
-/** A failed variant's reason follows its row (the status table above has it in full). */
-function variantLine(variant: VariantResult): string {
-  return tableRow(variantCells(variant)) + (variant.error ? ` **failed:** ${variant.error.slice(0, 120)}` : '');
 }
 
 export function variantsSection(report: Report): string[] {
   if (!report.variants?.length) return [];
-  return ['## Variants (same load on each)', '', ...tableHeader(HEADERS), ...report.variants.map(variantLine), ''];
+  return ['## Variants (same load on each)', '', ...tableHeader(HEADERS), ...report.variants.map((variant) => tableRow(variantCells(variant))), ''];
 }
