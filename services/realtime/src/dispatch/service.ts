@@ -55,7 +55,8 @@ export class DispatchService {
   // ---- providers ----
 
   async online(userId: string, socketId: string, p: Point): Promise<{ provider: Provider; offer?: Offer }> {
-    const provider = (await this.guard(() => this.store.providerUp('online', userId, socketId, this.opts.nodeId, p.lat, p.lng)))!;
+    // Going online always answers 'ok' with the provider.
+    const provider = (await this.guard(() => this.store.providerUp('online', userId, socketId, this.opts.nodeId, p.lat, p.lng))).provider!;
     // A reconnecting provider gets its pending offer back in the ack.
     if (provider.status === 'offered' && provider.orderId) {
       const order = await this.guard(() => this.store.getOrder(provider.orderId!));
@@ -65,7 +66,7 @@ export class DispatchService {
   }
 
   async location(userId: string, socketId: string, p: Point): Promise<Provider> {
-    const provider = await this.guard(() => this.store.providerUp('location', userId, socketId, this.opts.nodeId, p.lat, p.lng));
+    const { provider } = await this.guard(() => this.store.providerUp('location', userId, socketId, this.opts.nodeId, p.lat, p.lng));
     if (!provider) throw new AppError('FORBIDDEN', 'go online (provider:online) before sending locations');
     return provider;
   }
