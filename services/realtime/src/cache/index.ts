@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Keyspace } from '../infra/keys';
+import { luaScript, type RunnerOf } from '../infra/lua-scripts';
 import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
 
@@ -15,11 +16,7 @@ export interface CacheStats {
   keys: number;
 }
 
-// Deletes the lock only if we still own it (it may have expired and been taken).
-const RELEASE_LOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
+const RELEASE_LOCK = luaScript<[lock: string], [token: string], 0 | 1>('cache', 'release-lock', 1);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,6 +36,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export class Cache {
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly releaseLock: RunnerOf<typeof RELEASE_LOCK>;
 
   constructor(
     private readonly redis: RedisConnections,
@@ -46,7 +44,7 @@ export class Cache {
     private readonly metrics: Metrics,
     private readonly lockMs = 5000,
   ) {
-    redis.command.defineCommand('sbReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK });
+    this.releaseLock = RELEASE_LOCK.on(redis.command);
   }
 
   async get<T>(key: string): Promise<T | undefined> {
@@ -157,8 +155,7 @@ export class Cache {
             if ((await this.tagVersions(opts.tags)) === before) await this.write(key, value, opts);
             return value;
           } finally {
-            const cmd = this.redis.command as unknown as { sbReleaseLock(k: string, t: string): Promise<number> };
-            await cmd.sbReleaseLock(lockKey, token).catch(() => undefined);
+            await this.releaseLock([lockKey], [token]).catch(() => undefined);
           }
         }
         // Another replica is computing it: wait for its value.

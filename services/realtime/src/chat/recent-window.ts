@@ -1,5 +1,6 @@
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
+import { luaScript, type RunnerOf } from '../infra/lua-scripts';
 import type { RedisConnections } from '../infra/redis';
 import type { ChatMessage as WindowMessage } from '../protocol';
 
@@ -7,33 +8,15 @@ import type { ChatMessage as WindowMessage } from '../protocol';
  * Marks a window filled from the database. Its score is generation * 2, plus 1
  * while the window holds the room's whole history (cleared as soon as the
  * oldest message is trimmed away). It sorts before every message (ts scores).
+ * lua/add-to-window.lua writes the same string.
  */
 const FILLED = '!filled';
 
-/**
- * Adds messages to one window and trims it, in one step so trimming and the
- * "whole history" bit stay consistent. ARGV: size, ttl ms, fill mark ('' for a
- * plain add), then ts/member pairs. A fill mark of an older generation than
- * the window's does not replace it. Returns the window's mark (nil: not filled).
- */
-const ADD_TO_WINDOW = `
-local key = KEYS[1]
-for i = 4, #ARGV, 2 do redis.call('ZADD', key, ARGV[i], ARGV[i + 1]) end
-local filled = redis.call('ZSCORE', key, '${FILLED}')
-if ARGV[3] ~= '' and (not filled or math.floor(tonumber(filled) / 2) <= math.floor(tonumber(ARGV[3]) / 2)) then
-  filled = ARGV[3]
-  redis.call('ZADD', key, filled, '${FILLED}')
-end
-local removed = redis.call('ZREMRANGEBYRANK', key, 1, -(tonumber(ARGV[1]) + 1))
-if filled and removed > 0 and tonumber(filled) % 2 == 1 then
-  filled = tostring(tonumber(filled) - 1)
-  redis.call('ZADD', key, filled, '${FILLED}')
-end
-redis.call('PEXPIRE', key, ARGV[2])
-return filled
-`;
-
-type WindowScripts = { sbAddToWindow(key: string, ...args: Array<string | number>): Promise<string | null> };
+const ADD_TO_WINDOW = luaScript<[window: string], [size: number, ttlMs: number, fillMark: string, ...tsAndMembers: Array<string | number>], string | null>(
+  'chat',
+  'add-to-window',
+  1,
+);
 
 /**
  * The newest messages of each room in Redis, so history pages and
@@ -62,6 +45,7 @@ type WindowScripts = { sbAddToWindow(key: string, ...args: Array<string | number
 export class RecentWindow {
   /** False from a Redis outage until this replica has bumped the generation. */
   private trusted = false;
+  private readonly addAndTrim: RunnerOf<typeof ADD_TO_WINDOW>;
 
   constructor(
     private readonly redis: RedisConnections,
@@ -73,7 +57,7 @@ export class RecentWindow {
     /** Told when a message was added to a window that is not trusted: the caller refills it in the background. */
     private readonly onUntrusted: (room: string) => void = () => undefined,
   ) {
-    redis.command.defineCommand('sbAddToWindow', { numberOfKeys: 1, lua: ADD_TO_WINDOW });
+    this.addAndTrim = ADD_TO_WINDOW.on(redis.command);
     redis.on('down', () => (this.trusted = false));
     redis.on('up', () => void this.invalidateAll());
     if (redis.isUp()) void this.invalidateAll();
@@ -146,7 +130,7 @@ export class RecentWindow {
 
   private addToWindow(room: string, messages: WindowMessage[], mark: string): Promise<string | null> {
     const args = messages.flatMap((m) => [m.ts, encode(m)]);
-    return (this.redis.command as unknown as WindowScripts).sbAddToWindow(this.key(room), this.size, this.ttlMs, mark, ...args);
+    return this.addAndTrim([this.key(room)], [this.size, this.ttlMs, mark, ...args]);
   }
 
   /**

@@ -5,7 +5,8 @@ import type { Logger } from '../infra/logger';
 import type { RedisConnections } from '../infra/redis';
 import type { JobQueue } from '../jobs';
 import type { DispatchServerToClientEvents, Offer, Order, Point, Provider } from '../protocol';
-import type { DispatchStore, Outcome } from './store';
+import type { DispatchStore } from './store';
+import { orderAfter, settle } from './transitions';
 
 export const OFFER_TIMEOUT_JOB = 'dispatch:offer-timeout';
 
@@ -25,7 +26,8 @@ export const offerOf = (o: Order): Offer => ({ orderId: o.id, pickup: o.pickup, 
  * The dispatch state machine. Order: searching -> offered -> assigned -> completed, with
  * offered -> searching after a decline, a timeout or the provider going offline, searching ->
  * unassigned when no provider in the radius is left to try, unassigned -> searching when the
- * customer updates the order, and cancelled from any state before completed.
+ * customer updates the order, and cancelled from any state before completed. transitions.ts
+ * holds it as a table, with what each reply of each step's script means (and which AppError).
  *
  * No in-memory authority: every step reads and changes Redis atomically (store.ts), so any
  * replica can serve any step. Offer timeouts are delayed BullMQ jobs scheduled *before* the
@@ -48,7 +50,8 @@ export class DispatchService {
   // ---- providers ----
 
   async online(userId: string, socketId: string, p: Point): Promise<{ provider: Provider; offer?: Offer }> {
-    const provider = (await this.guard(() => this.store.providerUp('online', userId, socketId, this.opts.nodeId, p.lat, p.lng)))!;
+    // Going online always answers 'ok' with the provider.
+    const provider = (await this.guard(() => this.store.providerUp('online', userId, socketId, this.opts.nodeId, p.lat, p.lng))).provider!;
     // A reconnecting provider gets its pending offer back in the ack.
     if (provider.status === 'offered' && provider.orderId) {
       const order = await this.guard(() => this.store.getOrder(provider.orderId!));
@@ -58,9 +61,9 @@ export class DispatchService {
   }
 
   async location(userId: string, socketId: string, p: Point): Promise<Provider> {
-    const provider = await this.guard(() => this.store.providerUp('location', userId, socketId, this.opts.nodeId, p.lat, p.lng));
-    if (!provider) throw new AppError('FORBIDDEN', 'go online (provider:online) before sending locations');
-    return provider;
+    const { tag, provider } = await this.guard(() => this.store.providerUp('location', userId, socketId, this.opts.nodeId, p.lat, p.lng));
+    settle('location', tag);
+    return provider!;
   }
 
   async offline(userId: string): Promise<void> {
@@ -106,8 +109,7 @@ export class DispatchService {
 
   async update(customerId: string, orderId: string, pickup?: Point, radiusKm?: number): Promise<Order> {
     const res = await this.guard(() => this.store.update(orderId, customerId, pickup, radiusKm));
-    const order = this.expect(res, orderId, 'not your order');
-    if (res.tag === 'final') throw new AppError('FORBIDDEN', `order is ${order.status}`);
+    const { order } = orderAfter('update', res, orderId);
     this.notify.toUser(customerId, 'order:update', order);
     if (order.status === 'assigned' && order.providerId) this.notify.toUser(order.providerId, 'order:update', order);
     if (res.tag === 'research') return (await this.guard(() => this.advance(orderId))) ?? order;
@@ -116,11 +118,8 @@ export class DispatchService {
 
   async cancel(customerId: string, orderId: string): Promise<Order> {
     const res = await this.guard(() => this.store.cancel(orderId, customerId));
-    const order = this.expect(res, orderId, 'not your order');
-    if (res.tag === 'final') {
-      if (order.status === 'cancelled') return order; // cancelling twice is harmless
-      throw new AppError('FORBIDDEN', `order is ${order.status}`);
-    }
+    const { order, changed } = orderAfter('cancel', res, orderId);
+    if (!changed) return order;
     this.notify.toUser(customerId, 'order:update', order);
     if (order.providerId && res.extra === 'offered') this.notify.toUser(order.providerId, 'offer:revoked', { orderId, reason: 'cancelled' });
     if (order.providerId && res.extra === 'assigned') this.notify.toUser(order.providerId, 'order:update', order);
@@ -132,9 +131,8 @@ export class DispatchService {
 
   async accept(providerId: string, orderId: string): Promise<Order> {
     const res = await this.guard(() => this.store.accept(orderId, providerId));
-    const order = this.expect(res, orderId, 'this order is not offered to you (declined, expired or never made)');
-    if (res.tag === 'busy') throw new AppError('FORBIDDEN', 'complete your current order first');
-    if (res.tag === 'already') return order;
+    const { order, changed } = orderAfter('accept', res, orderId);
+    if (!changed) return order;
     this.notify.toUser(order.customerId, 'order:update', order);
     void this.jobs.remove(timeoutJobId(orderId, order.attempt));
     return order;
@@ -142,7 +140,7 @@ export class DispatchService {
 
   async decline(providerId: string, orderId: string): Promise<Order> {
     const res = await this.guard(() => this.store.release(orderId, providerId, null));
-    const order = this.expect(res, orderId, 'this order is not offered to you');
+    const { order } = orderAfter('decline', res, orderId);
     this.notify.toUser(order.customerId, 'order:update', order);
     // The timer of the declined offer stays: if we die before the next offer, it searches again.
     return (await this.guard(() => this.advance(orderId))) ?? order;
@@ -150,8 +148,8 @@ export class DispatchService {
 
   async complete(providerId: string, orderId: string): Promise<Order> {
     const res = await this.guard(() => this.store.complete(orderId, providerId));
-    const order = this.expect(res, orderId, 'this order is not assigned to you');
-    if (res.tag === 'already') return order;
+    const { order, changed } = orderAfter('complete', res, orderId);
+    if (!changed) return order;
     this.notify.toUser(order.customerId, 'order:update', order);
     return order;
   }
@@ -187,7 +185,7 @@ export class DispatchService {
       const exhausted = candidates.length < count;
       const expiresAt = Date.now() + this.opts.offerTimeoutMs;
       if (candidates.length > 0) await this.scheduleTimeout(orderId, order.attempt + 1, expiresAt);
-      const res: Outcome = await this.store.offer(orderId, order.attempt, expiresAt, candidates, exhausted);
+      const res = await this.store.offer(orderId, order.attempt, expiresAt, candidates, exhausted);
       if (res.tag === 'offered' && res.order) {
         this.notify.toUser(res.order.providerId!, 'offer:new', offerOf(res.order));
         this.notify.toUser(res.order.customerId, 'order:update', res.order);
@@ -213,13 +211,6 @@ export class DispatchService {
       attempts: 5,
       backoff: { type: 'exponential', delay: 500 },
     });
-  }
-
-  /** Script outcome -> order, NOT_FOUND or FORBIDDEN. */
-  private expect(res: Outcome, orderId: string, forbidden: string): Order {
-    if (res.tag === 'missing' || !res.order) throw new AppError('NOT_FOUND', `no order ${orderId}`);
-    if (res.tag === 'forbidden' || res.tag === 'stale') throw new AppError('FORBIDDEN', forbidden);
-    return res.order;
   }
 
   /** Redis trouble becomes UNAVAILABLE; script errors (bugs) stay INTERNAL. */

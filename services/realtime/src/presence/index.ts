@@ -1,6 +1,7 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
+import { luaScript, type RunnerOf } from '../infra/lua-scripts';
 import type { Metrics } from '../infra/metrics';
 import { throwOnMultiError, type RedisConnections } from '../infra/redis';
 import { STATUSES, type PresenceUpdate, type Status } from '../protocol';
@@ -35,26 +36,8 @@ export interface RefreshContributor {
   sweepConnection?(pipeline: ChainableCommander, nodeId: string, socketId: string, userId: string): void;
 }
 
-// Removes one connection, prunes expired ones, and returns the removed entry's
-// expiry and how many live connections remain, atomically on the user's key.
-const REMOVE_CONNECTION = `
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local left = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf')
-return {score or '0', left}
-`;
-
-// Drops a user from the online set only if nobody refreshed them later than
-// the connection that just went away (a device that connected meanwhile on
-// another replica has a later score and keeps the user listed).
-const REMOVE_USER_IF_NOT_NEWER = `
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score and tonumber(score) <= tonumber(ARGV[2]) then
-  return redis.call('ZREM', KEYS[1], ARGV[1])
-end
-return 0
-`;
+const REMOVE_CONNECTION = luaScript<[conns: string], [member: string, now: number], [expiry: string, left: number]>('presence', 'remove-connection', 1);
+const REMOVE_USER_IF_NOT_NEWER = luaScript<[users: string], [userId: string, expiry: string], 0 | 1>('presence', 'remove-user-if-not-newer', 1);
 
 /**
  * Presence per connection, not per user (DESIGN section 5).
@@ -78,6 +61,8 @@ export class PresenceService {
   private readonly local = new Map<string, LocalConnection>();
   private readonly statuses = new Map<string, Status>();
   private readonly contributors: RefreshContributor[] = [];
+  private readonly removeConnectionScript: RunnerOf<typeof REMOVE_CONNECTION>;
+  private readonly removeUserIfNotNewer: RunnerOf<typeof REMOVE_USER_IF_NOT_NEWER>;
   private refreshTimer?: NodeJS.Timeout;
   private sweepTimer?: NodeJS.Timeout;
   private refreshing = false;
@@ -100,9 +85,8 @@ export class PresenceService {
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {
-    const cmd = this.redis.command;
-    cmd.defineCommand('sbRemoveConnection', { numberOfKeys: 1, lua: REMOVE_CONNECTION });
-    cmd.defineCommand('sbRemoveUserIfNotNewer', { numberOfKeys: 1, lua: REMOVE_USER_IF_NOT_NEWER });
+    this.removeConnectionScript = REMOVE_CONNECTION.on(redis.command);
+    this.removeUserIfNotNewer = REMOVE_USER_IF_NOT_NEWER.on(redis.command);
   }
 
   /** Where updates go (the gateway broadcasts them to every replica). */
@@ -373,17 +357,14 @@ export class PresenceService {
 
   /** Returns how many live connections the user has left. Throws when Redis is down. */
   private async removeConnection(nodeId: string, socketId: string, userId: string): Promise<number> {
-    const cmd = this.redis.command as Redis & {
-      sbRemoveConnection(key: string, member: string, now: number): Promise<[string, number]>;
-      sbRemoveUserIfNotNewer(key: string, member: string, score: string): Promise<number>;
-    };
-    const [removedScore, left] = await cmd.sbRemoveConnection(this.connsKey(userId), `${nodeId}:${socketId}`, Date.now());
+    const cmd = this.redis.command;
+    const [removedExpiry, left] = await this.removeConnectionScript([this.connsKey(userId)], [`${nodeId}:${socketId}`, Date.now()]);
     await cmd.hdel(this.nodeConnsKey(nodeId), socketId);
-    if (Number(left) === 0) {
+    if (left === 0) {
       await cmd.del(this.statusKey(userId));
-      await cmd.sbRemoveUserIfNotNewer(this.keys.plain('presence', 'users'), userId, removedScore);
+      await this.removeUserIfNotNewer([this.keys.plain('presence', 'users')], [userId, removedExpiry]);
     }
-    return Number(left);
+    return left;
   }
 
   private async devicesOf(userId: string): Promise<number> {

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { AppError } from '../infra/errors';
 import type { Keyspace } from '../infra/keys';
+import { luaScript, type RunnerOf } from '../infra/lua-scripts';
 import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
 import type { Limit } from './limit';
@@ -16,23 +16,11 @@ export interface Decision {
   backend: 'redis' | 'memory';
 }
 
-// Sliding-window log in one sorted set, checked and recorded atomically, on
-// Redis's clock so every replica agrees on time. Returns {allowed, retryAfterMs}.
-const SLIDING_WINDOW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-if count < limit then
-  redis.call('ZADD', KEYS[1], now, now .. ':' .. ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
-  return {1, 0}
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, math.max(1, tonumber(oldest[2]) + window - now)}
-`;
+const SLIDING_WINDOW = luaScript<[hits: string], [windowMs: number, limit: number, hitId: string], [allowed: 0 | 1, retryAfterMs: number]>(
+  'ratelimit',
+  'sliding-window',
+  1,
+);
 
 /**
  * Sliding-window rate limits per class and subject (user id or IP), shared by
@@ -45,6 +33,7 @@ export class RateLimiter {
   private readonly memory = new Map<string, number[]>();
   private seq = 0;
   private lastBackend: 'redis' | 'memory' = 'redis';
+  private readonly slidingWindow: RunnerOf<typeof SLIDING_WINDOW>;
 
   constructor(
     private readonly redis: RedisConnections,
@@ -52,7 +41,7 @@ export class RateLimiter {
     private readonly limits: Record<LimitClass, Limit>,
     private readonly metrics: Metrics,
   ) {
-    redis.command.defineCommand('sbSlidingWindow', { numberOfKeys: 1, lua: SLIDING_WINDOW });
+    this.slidingWindow = SLIDING_WINDOW.on(redis.command);
     setInterval(() => this.pruneMemory(), 60_000).unref();
   }
 
@@ -70,9 +59,8 @@ export class RateLimiter {
       decision = this.checkMemory(key, limit, windowMs);
     } else if (this.redis.isUp()) {
       try {
-        const cmd = this.redis.command as Redis & { sbSlidingWindow(key: string, window: number, limit: number, id: string): Promise<[number, number]> };
-        const [allowed, retryAfterMs] = await cmd.sbSlidingWindow(key, windowMs, limit, `${process.pid}-${++this.seq}`);
-        decision = { allowed: allowed === 1, retryAfterMs: Number(retryAfterMs), backend: 'redis' };
+        const [allowed, retryAfterMs] = await this.slidingWindow([key], [windowMs, limit, `${process.pid}-${++this.seq}`]);
+        decision = { allowed: allowed === 1, retryAfterMs, backend: 'redis' };
       } catch {
         decision = this.checkMemory(key, limit, windowMs);
       }

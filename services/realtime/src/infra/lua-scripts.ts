@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { RedisClient } from './redis-topology';
+
+/** A KEYS or ARGV value as a script receives it (Redis turns every argument into a string). */
+export type LuaArg = string | number;
+
+/** Runs a script on the client it was registered on, with typed KEYS and ARGV and a typed reply. */
+export type LuaRunner<Keys extends readonly string[], Argv extends readonly LuaArg[], Reply> = (keys: Keys, argv: Argv) => Promise<Reply>;
+
+/**
+ * A Lua script of one capability. Each `.lua` file opens with its contract;
+ * the type parameters restate it.
+ */
+export interface LuaScript<Keys extends readonly string[], Argv extends readonly LuaArg[], Reply> {
+  /** The text sent to Redis. */
+  readonly lua: string;
+  /**
+   * Registers the script on a client and returns its runner there. Call it
+   * when the capability is built, before any traffic: an ioredis pipeline
+   * (auto-pipelining makes one of every burst of commands) only knows the
+   * scripts registered before it was created.
+   */
+  on(client: RedisClient): LuaRunner<Keys, Argv, Reply>;
+}
+
+/** The runner type of a script, for a field that holds it. */
+export type RunnerOf<S> = S extends LuaScript<infer Keys, infer Argv, infer Reply> ? LuaRunner<Keys, Argv, Reply> : never;
+
+/**
+ * The folder holding the capability folders: `src/` under ts-jest and tsx,
+ * `dist/` once built (the build copies every `<capability>/lua/*.lua` beside
+ * the compiled code: scripts/copy-lua.mjs).
+ */
+/**
+ * How many KEYS a script takes: the length of its KEYS tuple, or 'variadic'
+ * when the tuple ends in a rest element (the call then sends the count).
+ */
+export type KeyCount<Keys extends readonly string[]> = number extends Keys['length'] ? 'variadic' : Keys['length'];
+
+const CODE_ROOT = path.resolve(__dirname, '..');
+
+const files = new Map<string, string>();
+
+function readScript(capability: string, name: string): string {
+  const file = path.join(CODE_ROOT, capability, 'lua', `${name}.lua`);
+  let text = files.get(file);
+  if (text === undefined) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`Lua script ${file} cannot be read (a build that skipped scripts/copy-lua.mjs?)`, { cause: err });
+    }
+    files.set(file, text);
+  }
+  return text;
+}
+
+/**
+ * Loads `<capability>/lua/<name>.lua` now, so a missing file stops the service
+ * when the module is imported (at startup) rather than on its first call.
+ * `prelude` names a file of the same folder put before the script (helpers that
+ * several scripts share; Redis scripts cannot include one another).
+ *
+ * `on(client)` registers it with ioredis' defineCommand, which runs it with
+ * EVALSHA, and EVAL when Redis does not know the script yet
+ * (new connection, restarted or failed-over Redis, SCRIPT FLUSH). On a Redis
+ * Cluster the call goes to the primary of KEYS[1]'s slot, so every key of one
+ * call must share that slot (one hash tag; test/unit/key-slots.test.ts).
+ *
+ * `keys` must be the fixed count whenever there is one: ioredis' Cluster
+ * auto-pipelining groups a script call by the slot of its first argument,
+ * which is KEYS[1] only when defineCommand knows the count (otherwise it is
+ * the count itself, and calls for different slots end up in one pipeline).
+ */
+export function luaScript<Keys extends readonly string[], Argv extends readonly LuaArg[], Reply>(
+  capability: string,
+  name: string,
+  keys: KeyCount<Keys>,
+  opts: { prelude?: string } = {},
+): LuaScript<Keys, Argv, Reply> {
+  const body = readScript(capability, name);
+  const lua = opts.prelude ? `${readScript(capability, opts.prelude)}\n${body}` : body;
+  const command = `sb:${capability}:${name}`;
+  const numberOfKeys = typeof keys === 'number' ? keys : undefined;
+  return {
+    lua,
+    on(client) {
+      client.defineCommand(command, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
+      // defineCommand adds the method at runtime; its reply is the script's contract.
+      const evalsha = (client as unknown as Record<string, (...args: LuaArg[]) => Promise<Reply>>)[command].bind(client);
+      return (keyNames, argv) => (numberOfKeys === undefined ? evalsha(keyNames.length, ...keyNames, ...argv) : evalsha(...keyNames, ...argv));
+    },
+  };
+}
