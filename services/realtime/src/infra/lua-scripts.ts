@@ -87,6 +87,12 @@ export function luaScript<Keys extends readonly string[], Argv extends readonly 
     lua,
     on(client) {
       client.defineCommand(command, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
+      // A variadic call's first argument is the key count, so auto-pipelining would group it by
+      // the wrong slot: send it on its own (ioredis reads this list at each call).
+      if (numberOfKeys === undefined) {
+        const ignored = (client.options.autoPipeliningIgnoredCommands ??= []);
+        if (!ignored.includes(command)) ignored.push(command);
+      }
       // defineCommand adds the method at runtime; its reply is the script's contract.
       const evalsha = (client as unknown as Record<string, (...args: LuaArg[]) => Promise<Reply>>)[command].bind(client);
       return (keyNames, argv) => (numberOfKeys === undefined ? evalsha(keyNames.length, ...keyNames, ...argv) : evalsha(...keyNames, ...argv));

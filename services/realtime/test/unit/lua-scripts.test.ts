@@ -10,7 +10,9 @@ const filesEndingWith = (ext: string) => (readdirSync(SRC, { recursive: true }) 
 function fakeClient() {
   const defined: Array<{ name: string; lua: string; numberOfKeys?: number }> = [];
   const calls: unknown[][] = [];
+  const options: { autoPipeliningIgnoredCommands?: string[] } = {};
   const client = {
+    options,
     defineCommand(name: string, def: { lua: string; numberOfKeys?: number }) {
       defined.push({ name, ...def });
       (client as Record<string, unknown>)[name] = (...args: unknown[]) => {
@@ -19,7 +21,7 @@ function fakeClient() {
       };
     },
   };
-  return { client: client as unknown as RedisClient, defined, calls };
+  return { client: client as unknown as RedisClient, defined, calls, options };
 }
 
 describe('Lua scripts', () => {
@@ -52,8 +54,9 @@ describe('Lua scripts', () => {
     // Registered before any call: a pipeline only knows the scripts registered before it was created.
     // KEYS[1] first: on a cluster, ioredis' auto-pipelining groups a call by its first argument's slot.
     const script = luaScript<[a: string, b: string], [n: number, s: string], [string, string]>('dispatch', 'accept', 2, { prelude: 'reply' });
-    const { client, defined, calls } = fakeClient();
+    const { client, defined, calls, options } = fakeClient();
     const run = script.on(client);
+    expect(options.autoPipeliningIgnoredCommands).toBeUndefined();
     expect(defined).toEqual([{ name: 'sb:dispatch:accept', lua: script.lua, numberOfKeys: 2 }]);
     await run(['k1', 'k2'], [1, 'x']);
     await run(['k3', 'k4'], [2, 'y']);
@@ -66,9 +69,11 @@ describe('Lua scripts', () => {
 
   it('sends the key count of a call when the script takes any number of keys', async () => {
     const script = luaScript<[a: string, ...rest: string[]], [n: number], unknown>('dispatch', 'offer', 'variadic', { prelude: 'reply' });
-    const { client, defined, calls } = fakeClient();
+    const { client, defined, calls, options } = fakeClient();
     await script.on(client)(['k1', 'k2', 'k3'], [1]);
     expect(defined).toEqual([{ name: 'sb:dispatch:offer', lua: script.lua }]);
     expect(calls).toEqual([[3, 'k1', 'k2', 'k3', 1]]);
+    // Its first argument is the count, not a key: auto-pipelining would group it by the wrong slot.
+    expect(options.autoPipeliningIgnoredCommands).toEqual(['sb:dispatch:offer']);
   });
 });
