@@ -2,6 +2,7 @@ import { kill, pause, resume, start } from './chaos';
 import { dev } from './dev';
 import { down } from './down';
 import { composePlugin, engine } from './engine';
+import { freshInstall } from './fresh-install';
 import { images } from './images';
 import { logs } from './logs';
 import { scale } from './scale';
@@ -26,6 +27,7 @@ export const verbs: Record<string, Verb> = {
   dev,
   'test-deps': testDeps,
   'e2e-deps': e2eDeps,
+  'fresh-install': freshInstall,
 };
 
 export function usage(): string {
