@@ -109,6 +109,12 @@ TEST_STAGES ?= "typecheck test-unit" "test-int-single test-int-cluster test-int-
 test: ## every suite, timed; starts and stops what it needs
 	@scripts/run-suites.sh $(TEST_STAGES)
 
+# make test's install steps from a clean clone of HEAD in a bare Debian container:
+# proves the install path on machines that already have the tools.
+.PHONY: test-fresh-install
+test-fresh-install: node_modules/.installed ## make test's install steps in a bare Debian container (clean clone of HEAD)
+	@$(STACK) fresh-install
+
 clean: ## remove build output (not .tools/)
 	rm -rf $(SERVICE)/dist node_modules $(SERVICE)/node_modules
 

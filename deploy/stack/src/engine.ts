@@ -29,7 +29,7 @@ export async function ensureEngine({ verbose = false } = {}): Promise<void> {
   await ensureCompose(verbose);
 }
 
-async function ensureDaemon(verbose: boolean): Promise<void> {
+export async function ensureDaemon(verbose = false): Promise<void> {
   if ((await commandExists('docker')) && (await dockerAnswers())) {
     if (!verbose) return;
     const v = await exec('docker', ['info', '--format', '{{.ServerVersion}}']);
@@ -152,7 +152,8 @@ function useOwnPluginDir(): void {
   process.env.DOCKER_CONFIG = DOCKER_CONFIG_DIR;
 }
 
-async function ensureCompose(verbose: boolean): Promise<void> {
+/** Needs no engine: `docker compose version` answers without one, so the plugin can be built anywhere. */
+export async function ensureCompose(verbose = false): Promise<void> {
   const report = () => (verbose ? reportCompose() : undefined);
   if (await composeAnswers()) return report();
   if (fs.existsSync(COMPOSE_PLUGIN)) {

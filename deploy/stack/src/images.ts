@@ -123,7 +123,7 @@ async function ensureLocalImage(name: ImageVar): Promise<string> {
 }
 
 /** Debian bookworm minbase made with debootstrap and imported as an image. */
-async function ensureBaseImage(): Promise<void> {
+export async function ensureBaseImage(): Promise<void> {
   if (await imageExists(BASE_IMAGE)) return;
   if (process.getuid?.() !== 0) {
     throw new StackError('Building the local Debian base image needs root (debootstrap): run `sudo make images`, or set REDIS_IMAGE, MONGO_IMAGE, NGINX_IMAGE and NODE_IMAGE to images you can pull.');

@@ -1,7 +1,8 @@
 import { kill, pause, resume, start } from './chaos';
 import { dev } from './dev';
 import { down } from './down';
-import { engine } from './engine';
+import { composePlugin, engine } from './engine';
+import { freshInstall } from './fresh-install';
 import { images } from './images';
 import { logs } from './logs';
 import { scale } from './scale';
@@ -22,9 +23,11 @@ export const verbs: Record<string, Verb> = {
   resume,
   images,
   engine,
+  'compose-plugin': composePlugin,
   dev,
   'test-deps': testDeps,
   'e2e-deps': e2eDeps,
+  'fresh-install': freshInstall,
 };
 
 export function usage(): string {
