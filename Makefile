@@ -104,8 +104,14 @@ test-failover: test-deps build ## Redis failover under traffic (Sentinel, Cluste
 test-stack: install ## smoke test of the Docker Compose stack through nginx
 	npx jest --config deploy/stack/jest.config.js --runInBand
 
-# Every suite, each timed (table at the end); all run even when one fails.
-TEST_STAGES ?= "typecheck test-unit" "test-int-single test-int-cluster test-int-sentinel test-failover" "test-stack e2e test-deploy loadtest-smoke"
+# Every suite, each timed (table at the end); all run even when one fails. The suites without
+# Docker (integration and failover, real processes on free ports) run beside the Docker ones
+# (their own compose projects): on 2 cores the two groups wait on different things. The load-test
+# smoke runs alone, as it samples the machine. TEST_STAGES="..." runs another plan (one stage per
+# quoted word, '|' between groups that run side by side).
+TEST_STAGES ?= "typecheck test-unit test-deps e2e-deps engine" \
+  "test-int-single test-int-cluster test-int-sentinel test-failover|test-fresh-install test-stack e2e test-deploy" \
+  "loadtest-smoke"
 test: ## every suite, timed; starts and stops what it needs
 	@scripts/run-suites.sh $(TEST_STAGES)
 
@@ -119,12 +125,14 @@ clean: ## remove build output (not .tools/)
 	rm -rf $(SERVICE)/dist node_modules $(SERVICE)/node_modules
 
 # --- e2e: Playwright in Debian's Chromium through nginx against the compose stack ----------
-.PHONY: e2e
+.PHONY: e2e e2e-deps
+e2e-deps: install ## Debian's Chromium for the browser suites
+	@$(STACK) e2e-deps
+
 e2e: export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
-e2e: install ## browser suites (e2e/): chaos through nginx on their own compose project
+e2e: e2e-deps ## browser suites (e2e/): chaos through nginx on their own compose project
 	node --import tsx --test tools/loss-checker/index.test.ts
 	npx tsc -p e2e/tsconfig.json
-	@$(STACK) e2e-deps
 	npx playwright test -c e2e/playwright.config.ts
 
 # --- deploy templates: production (TLS, secrets), observability, swarm, kubernetes (deploy/) ----
