@@ -6,7 +6,7 @@
 // fires only when something else does.
 const EXIT_GRACE_MS = Number(process.env.JEST_EXIT_GRACE_MS || 60_000);
 
-/** Sockets and child processes, with where they lead (timers are only counted: Node does not list them). */
+/** Sockets and child processes, with where they lead (Node lists timers only by kind: see describeTimers). */
 function describeHandles() {
   const stdio = new Set([process.stdin, process.stdout, process.stderr]);
   const lines = [];
@@ -20,15 +20,32 @@ function describeHandles() {
   return lines;
 }
 
+/** Where each timer still holding the process was created (jest-timer-tracker.cjs), a few frames each. */
+function describeTimers() {
+  const lines = [];
+  for (const { timer, origin } of process.sbLiveTimers?.values() ?? []) {
+    const live = timer.deref();
+    if (!live || (typeof live.hasRef === 'function' && !live.hasRef())) continue;
+    const frames = String(origin.stack)
+      .split('\n')
+      .slice(1)
+      .map((frame) => frame.trim())
+      .filter((frame) => !frame.includes('(node:') && !frame.includes('jest-timer-tracker'))
+      .slice(0, 6);
+    lines.push(`Timeout (${live._idleTimeout} ms${live._repeat ? ', repeating' : ''}) created at\n      ${frames.join('\n      ')}`);
+  }
+  return lines;
+}
+
 module.exports = async function exitWatchdog() {
   const timer = setTimeout(() => {
-    const handles = describeHandles();
+    const handles = [...describeHandles(), ...describeTimers()];
     const resources = process.getActiveResourcesInfo().filter((kind) => kind !== 'PipeWrap' && kind !== 'TTYWrap');
     process.stderr.write(
       `\nThe test run ended ${EXIT_GRACE_MS / 1000} s ago but the process has not exited: something keeps the event loop alive.\n` +
         `Active resources: ${resources.join(', ') || 'none'}\n` +
         (handles.length ? handles.map((line) => `  - ${line}`).join('\n') + '\n' : '') +
-        'Close it where it is created (afterAll), or run with --detectOpenHandles to see its stack.\n',
+        'Close it where it is created (afterAll).\n',
     );
     process.exit(1);
   }, EXIT_GRACE_MS);

@@ -9,6 +9,8 @@ module.exports = {
   // Building images from nothing takes minutes on a fresh machine.
   testTimeout: 20 * 60 * 1000,
   verbose: true,
-  // A run that does not exit within a minute of its last test fails, naming what holds it.
+  // A run that does not exit within a minute of its last test fails, naming what holds it
+  // (the tracker remembers where each timer was created).
+  globalSetup: '<rootDir>/../../scripts/jest-timer-tracker.cjs',
   globalTeardown: '<rootDir>/../../scripts/jest-exit-watchdog.cjs',
 };

@@ -4,7 +4,9 @@ const transform = { '^.+\\.ts$': ['ts-jest', {}] };
 module.exports = {
   // Generous: a loaded 2-core machine starts redis, FerretDB and three Node processes per file.
   testTimeout: 90_000,
-  // A run that does not exit within a minute of its last test fails, naming what holds it.
+  // A run that does not exit within a minute of its last test fails, naming what holds it
+  // (the tracker remembers where each timer was created).
+  globalSetup: '<rootDir>/../../scripts/jest-timer-tracker.cjs',
   globalTeardown: '<rootDir>/../../scripts/jest-exit-watchdog.cjs',
   projects: [
     {
