@@ -46,10 +46,19 @@ describeTopology.each<TopologyKind>(['single', 'cluster', 'sentinel'])('%s Redis
     topology = await startRedisTopology(kind);
     const client = topology.client();
     try {
-      await client.set('topology:victim', 'before');
+      // Wait until the write reached the replica, so the promoted replica has it. WAIT counts the
+      // replicas that have this connection's writes, on the node it runs on; it takes no key, so a
+      // Cluster client alone would send it to any node: in one pipeline with the write it runs on
+      // the key's primary.
+      await waitFor(
+        'replica caught up',
+        async () => {
+          const replies = await client.pipeline().set('topology:victim', 'before').call('WAIT', '1', '1000').exec();
+          return Number(replies?.[1]?.[1]) >= 1;
+        },
+        10_000,
+      );
       const primary = await topology.primaryForKey('topology:victim');
-      // Wait until the write reached the replica, so the promoted replica has it.
-      await waitFor('replica caught up', async () => Number(await client.call('WAIT', '1', '1000')) >= 1, 10_000);
       const killedAt = Date.now();
       await primary.kill('SIGKILL');
 
