@@ -3,6 +3,7 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { settlePendingStartOnStop } from './ioredis-sharded-stop';
+import { redisFallback, type RedisFallback } from './redis-fallback';
 import { crossSlotBatch, isCluster, SLOTS_REFRESH_INTERVAL_MS, type RedisClient, type RedisMode, type RedisTopology } from './redis-topology';
 
 /** What /health says about Redis. */
@@ -53,6 +54,8 @@ export class RedisConnections extends EventEmitter {
   readonly command: RedisClient;
   readonly pub: RedisClient;
   readonly sub: RedisClient;
+  /** Runs a Redis operation, or answers from local state when Redis is unavailable (counted in sb_redis_fallbacks_total). */
+  readonly orLocal: RedisFallback;
   private up = false;
   private readonly extra: RedisClient[] = [];
   /** Cluster: the last probe of every primary (undefined until the first one answered). */
@@ -64,6 +67,7 @@ export class RedisConnections extends EventEmitter {
     this.command = topology.create({ name: 'sb-command', offlineQueue: false, commandTimeout: 2000, maxRetriesPerRequest: 1, autoPipelining: true });
     this.pub = topology.create({ name: 'sb-pub', offlineQueue: false, commandTimeout: 2000, maxRetriesPerRequest: 1 });
     this.sub = topology.create({ name: 'sb-sub', offlineQueue: true, maxRetriesPerRequest: null });
+    this.orLocal = redisFallback(metrics.redisFallbacks);
 
     this.swallowPublishRejections();
     for (const [name, client] of this.entries()) {
