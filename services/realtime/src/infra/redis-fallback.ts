@@ -49,10 +49,11 @@ export function isRedisUnavailable(err: unknown): boolean {
 }
 
 /**
- * Runs a Redis operation, or answers with `local` when Redis is unavailable
- * (isRedisUnavailable), counting it under `operation`. Every other error is rethrown.
+ * Runs a Redis operation, or answers with `local` (given the error) when Redis
+ * is unavailable (isRedisUnavailable), counting it under `operation`. Every
+ * other error is rethrown.
  */
-export type RedisFallback = <T>(operation: string, work: () => Promise<T>, local: () => T | Promise<T>) => Promise<T>;
+export type RedisFallback = <T>(operation: string, work: () => Promise<T>, local: (err: Error) => T | Promise<T>) => Promise<T>;
 
 export function redisFallback(fallbacks: Counter<'operation'>): RedisFallback {
   return async (operation, work, local) => {
@@ -61,7 +62,7 @@ export function redisFallback(fallbacks: Counter<'operation'>): RedisFallback {
     } catch (err) {
       if (!isRedisUnavailable(err)) throw err;
       fallbacks.inc({ operation });
-      return local();
+      return local(err as Error);
     }
   };
 }
