@@ -202,6 +202,7 @@ export class RedisConnections extends EventEmitter {
       }),
     );
     const answering = answers.filter(Boolean).length;
+    // No answer is a verdict too: cluster_state "unknown", so not ok.
     const info = await withTimeout(cluster.cluster('INFO'), HEALTH_PING_TIMEOUT_MS).catch(() => '');
     const clusterState = /cluster_state:(\w+)/.exec(String(info))?.[1] ?? 'unknown';
     const probe = {
@@ -218,6 +219,7 @@ export class RedisConnections extends EventEmitter {
   async close(): Promise<void> {
     clearInterval(this.probeTimer);
     const all = [...this.entries().map(([, c]) => c), ...this.extra];
+    // QUIT fails on a connection that is already down: drop it instead.
     await Promise.allSettled(all.map((c) => c.quit().catch(() => c.disconnect())));
   }
 
@@ -246,6 +248,7 @@ export class RedisConnections extends EventEmitter {
       const original = target[method].bind(this.pub);
       target[method] = (...args: unknown[]) => {
         const result = original(...args);
+        // Counted, and the caller still gets the rejection if it awaits.
         result.catch(() => {
           this.metrics.redisErrors.inc({ client: 'pub' });
           this.metrics.adapterPublishErrors.inc();
