@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   mongo.start();
 
   const cache = new Cache(redis, keys, metrics);
-  const auth = new AuthService(redis.command, keys, config.AUTH_SECRET, config.SESSION_TTL_SEC, log);
+  const auth = new AuthService(redis, keys, config.AUTH_SECRET, config.SESSION_TTL_SEC, log);
   const presence = new PresenceService(
     redis,
     keys,
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
     // Remove our presence first so other replicas see the truth at once; then
     // close the sockets: clients see a transport close and reconnect through
     // nginx to a replica that stays.
-    await presence.removeNode().catch(() => undefined);
+    await presence.removeNode().catch((err: unknown) => log.error({ err }, 'could not remove this replica from presence'));
     await new Promise<void>((resolve) => io!.close(() => resolve()));
     // A worker waits for its running jobs; do not let a dead Redis hold the exit.
     await Promise.race([jobs.close(), new Promise((r) => setTimeout(r, 2000).unref())]);

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../infra/errors';
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
-import { throwOnMultiError } from '../infra/redis';
-import { crossSlotBatch, scanEveryPrimary, type RedisClient } from '../infra/redis-topology';
+import { throwOnMultiError, type RedisConnections } from '../infra/redis';
+import { isRedisUnavailable } from '../infra/redis-fallback';
+import { crossSlotBatch, scanEveryPrimary } from '../infra/redis-topology';
 import { signToken, verifyToken, type TokenClaims } from './tokens';
 
 export type { TokenClaims };
@@ -28,7 +29,7 @@ export class AuthService {
   private readonly locallyRevoked = new Map<string, number>();
 
   constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: RedisConnections,
     private readonly keys: Keyspace,
     private readonly secret: string,
     private readonly ttlSec: number,
@@ -41,15 +42,16 @@ export class AuthService {
     const sessionKey = this.sessionKey(sessionId);
     const userSessions = this.keys.tagged('u', userId, 'sessions');
     try {
-      await this.redis
+      await this.redis.command
         .multi()
         .hset(sessionKey, { userId, name, createdAt: Date.now(), expiresAt })
         .pexpireat(sessionKey, expiresAt)
         .exec()
         .then(throwOnMultiError);
       // A separate call: the user's set lives in another hash slot than the session.
-      await this.redis.multi().sadd(userSessions, sessionId).expire(userSessions, this.ttlSec).exec().then(throwOnMultiError);
+      await this.redis.command.multi().sadd(userSessions, sessionId).expire(userSessions, this.ttlSec).exec().then(throwOnMultiError);
     } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
       this.log.warn({ err: (err as Error).message }, 'login failed: redis unavailable');
       throw new AppError('UNAVAILABLE', 'sessions are unavailable right now, try again shortly');
     }
@@ -65,20 +67,17 @@ export class AuthService {
     const claims = verifyToken(token, this.secret);
     if (!claims) return null;
     if (this.locallyRevoked.has(claims.sessionId)) return null;
-    try {
-      const exists = await this.redis.exists(this.sessionKey(claims.sessionId));
-      return exists === 1 ? claims : null;
-    } catch {
-      return claims;
-    }
+    const exists = await this.redis.orLocal('auth.session', () => this.redis.command.exists(this.sessionKey(claims.sessionId)), () => 1);
+    return exists === 1 ? claims : null;
   }
 
   async logout(claims: TokenClaims): Promise<void> {
     this.rememberRevoked(claims);
     try {
-      await this.redis.del(this.sessionKey(claims.sessionId));
-      await this.redis.srem(this.keys.tagged('u', claims.userId, 'sessions'), claims.sessionId);
-    } catch {
+      await this.redis.command.del(this.sessionKey(claims.sessionId));
+      await this.redis.command.srem(this.keys.tagged('u', claims.userId, 'sessions'), claims.sessionId);
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
       throw new AppError('UNAVAILABLE', 'sessions are unavailable right now, try again shortly');
     }
   }
@@ -86,16 +85,16 @@ export class AuthService {
   /** Maintenance: drops ids of expired sessions from every user's session set (SCAN, never KEYS). */
   async pruneExpiredSessions(): Promise<number> {
     let removed = 0;
-    for await (const batch of scanEveryPrimary(this.redis, this.keys.tagged('u', '*', 'sessions'))) {
+    for await (const batch of scanEveryPrimary(this.redis.command, this.keys.tagged('u', '*', 'sessions'))) {
       for (const setKey of batch) {
-        const ids = await this.redis.smembers(setKey);
+        const ids = await this.redis.command.smembers(setKey);
         if (ids.length === 0) continue;
         // Each session key has its own slot: a cross-slot batch, not a pipeline.
-        const p = crossSlotBatch(this.redis);
+        const p = crossSlotBatch(this.redis.command);
         for (const id of ids) p.exists(this.sessionKey(id));
         const exists = (await p.exec()) ?? [];
         const gone = ids.filter((_, i) => exists[i]?.[1] === 0);
-        if (gone.length > 0) removed += await this.redis.srem(setKey, ...gone);
+        if (gone.length > 0) removed += await this.redis.command.srem(setKey, ...gone);
       }
     }
     return removed;

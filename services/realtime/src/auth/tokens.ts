@@ -40,7 +40,9 @@ export function verifyToken(token: unknown, secret: string, now = Date.now()): T
     const { sub, sid, name, exp } = payload as Record<string, unknown>;
     if (typeof sub !== 'string' || typeof sid !== 'string' || typeof exp !== 'number') return null;
     return { userId: sub, sessionId: sid, name: typeof name === 'string' ? name : sub, expiresAt: exp * 1000 };
-  } catch {
-    return null;
+  } catch (err) {
+    // Forged, malformed, expired or not yet valid (TokenExpiredError and NotBeforeError are JsonWebTokenErrors too).
+    if (err instanceof jwt.JsonWebTokenError) return null;
+    throw err;
   }
 }

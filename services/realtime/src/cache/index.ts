@@ -49,45 +49,36 @@ export class Cache {
 
   async get<T>(key: string): Promise<T | undefined> {
     if (!this.redis.isUp()) return undefined;
-    try {
-      const raw = await this.redis.command.get(this.valueKey(key));
-      this.count(raw !== null);
-      return raw === null ? undefined : (JSON.parse(raw) as T);
-    } catch {
-      return undefined;
-    }
+    const raw = await this.redis.orLocal('cache.get', () => this.redis.command.get(this.valueKey(key)), () => undefined);
+    if (raw === undefined) return undefined;
+    this.count(raw !== null);
+    return raw === null ? undefined : (JSON.parse(raw) as T);
   }
 
   async set<T>(key: string, value: T, opts: CacheOptions): Promise<void> {
     if (!this.redis.isUp()) return;
-    try {
-      await this.write(key, value, opts);
-    } catch {
-      // A cache that cannot write is only a slower cache.
-    }
+    // A cache that cannot write is only a slower cache.
+    await this.redis.orLocal('cache.set', () => this.write(key, value, opts), () => undefined);
   }
 
   async mget<T>(keys: string[]): Promise<Array<T | undefined>> {
     if (keys.length === 0) return [];
     if (!this.redis.isUp()) return keys.map(() => undefined);
-    try {
-      // One GET per key in a batch: MGET would be a cross-slot command on a cluster.
-      const p = this.redis.batch();
-      for (const k of keys) p.get(this.valueKey(k));
-      const res = (await p.exec()) ?? [];
-      return res.map(([err, raw]) => {
-        const hit = !err && raw !== null;
-        this.count(hit);
-        return hit ? (JSON.parse(raw as string) as T) : undefined;
-      });
-    } catch {
-      return keys.map(() => undefined);
-    }
+    // One GET per key in a batch: MGET would be a cross-slot command on a cluster.
+    const p = this.redis.batch();
+    for (const k of keys) p.get(this.valueKey(k));
+    const res = await this.redis.orLocal('cache.get', () => p.exec(), () => null);
+    if (!res) return keys.map(() => undefined);
+    return res.map(([err, raw]) => {
+      const hit = !err && raw !== null;
+      this.count(hit);
+      return hit ? (JSON.parse(raw as string) as T) : undefined;
+    });
   }
 
   async mset<T>(entries: Array<{ key: string; value: T }>, opts: CacheOptions): Promise<void> {
     if (!this.redis.isUp()) return;
-    await Promise.all(entries.map((e) => this.write(e.key, e.value, opts))).catch(() => undefined);
+    await this.redis.orLocal('cache.set', () => Promise.all(entries.map((e) => this.write(e.key, e.value, opts))), () => []);
   }
 
   /** The cached value, or compute it once (cluster-wide) and cache it. */
@@ -101,31 +92,33 @@ export class Cache {
 
   async invalidate(tag: string): Promise<number> {
     if (!this.redis.isUp()) return 0;
-    try {
-      const tagKey = this.tagKey(tag);
-      // Bump the tag's version first (a computation that started before this
-      // invalidation sees the change and does not store its stale result), and
-      // read the tag's keys in the same round trip: this runs on every message.
-      const [[versionErr], [membersErr, found]] = ((await this.redis.command.pipeline().incr(this.tagVersionKey(tag)).smembers(tagKey).exec()) ??
-        []) as Array<[Error | null, unknown]>;
-      if (versionErr || membersErr) throw versionErr ?? membersErr;
-      const members = found as string[];
-      if (members.length === 0) return 0;
-      const p = this.redis.batch();
-      for (const k of members) {
-        p.del(this.valueKey(k));
-        p.zrem(this.indexKey(), k);
-      }
-      p.del(tagKey);
-      await p.exec();
-      return members.length;
-    } catch {
-      return 0;
-    }
+    return this.redis.orLocal(
+      'cache.invalidate',
+      async () => {
+        const tagKey = this.tagKey(tag);
+        // Bump the tag's version first (a computation that started before this
+        // invalidation sees the change and does not store its stale result), and
+        // read the tag's keys in the same round trip: this runs on every message.
+        const [[versionErr], [membersErr, found]] = ((await this.redis.command.pipeline().incr(this.tagVersionKey(tag)).smembers(tagKey).exec()) ??
+          []) as Array<[Error | null, unknown]>;
+        if (versionErr || membersErr) throw versionErr ?? membersErr;
+        const members = found as string[];
+        if (members.length === 0) return 0;
+        const p = this.redis.batch();
+        for (const k of members) {
+          p.del(this.valueKey(k));
+          p.zrem(this.indexKey(), k);
+        }
+        p.del(tagKey);
+        await p.exec();
+        return members.length;
+      },
+      () => 0,
+    );
   }
 
   async delete(key: string): Promise<void> {
-    await this.redis.command.del(this.valueKey(key)).catch(() => undefined);
+    await this.redis.orLocal('cache.delete', () => this.redis.command.del(this.valueKey(key)), () => 0);
   }
 
   async stats(): Promise<CacheStats> {
@@ -142,29 +135,33 @@ export class Cache {
   private async fetchOrCompute<T>(key: string, compute: () => Promise<T>, opts: CacheOptions): Promise<T> {
     if (!this.redis.isUp()) return compute();
     const deadline = Date.now() + this.lockMs;
-    try {
-      for (;;) {
-        const cached = await this.get<T>(key);
-        if (cached !== undefined) return cached;
-        const token = randomUUID();
-        const lockKey = this.valueKey(key) + ':lock';
-        if ((await this.redis.command.set(lockKey, token, 'PX', this.lockMs, 'NX')) === 'OK') {
-          try {
-            const before = await this.tagVersions(opts.tags);
-            const value = await compute();
-            if ((await this.tagVersions(opts.tags)) === before) await this.write(key, value, opts);
-            return value;
-          } finally {
-            await this.releaseLock([lockKey], [token]).catch(() => undefined);
+    return this.redis.orLocal(
+      'cache.get-or-set',
+      async () => {
+        for (;;) {
+          const cached = await this.get<T>(key);
+          if (cached !== undefined) return cached;
+          const token = randomUUID();
+          const lockKey = this.valueKey(key) + ':lock';
+          if ((await this.redis.command.set(lockKey, token, 'PX', this.lockMs, 'NX')) === 'OK') {
+            try {
+              const before = await this.tagVersions(opts.tags);
+              const value = await compute();
+              if ((await this.tagVersions(opts.tags)) === before) await this.write(key, value, opts);
+              return value;
+            } finally {
+              // Redis away: the lock expires by itself (PX lockMs).
+              await this.redis.orLocal('cache.unlock', () => this.releaseLock([lockKey], [token]), () => 0);
+            }
           }
+          // Another replica is computing it: wait for its value.
+          if (Date.now() > deadline) return compute();
+          await sleep(20);
         }
-        // Another replica is computing it: wait for its value.
-        if (Date.now() > deadline) return compute();
-        await sleep(20);
-      }
-    } catch {
-      return compute();
-    }
+      },
+      // Redis away: straight to the source.
+      () => compute(),
+    );
   }
 
   private async write<T>(key: string, value: T, opts: CacheOptions): Promise<void> {
@@ -195,7 +192,8 @@ export class Cache {
 
   private count(hit: boolean): void {
     this.metrics.cacheLookups.inc({ result: hit ? 'hit' : 'miss' });
-    this.redis.command.hincrby(this.keys.plain('cache', 'stats'), hit ? 'hits' : 'misses', 1).catch(() => undefined);
+    // Not awaited: the shared counters are best effort (sb_cache_lookups_total counts every lookup).
+    void this.redis.orLocal('cache.stats', () => this.redis.command.hincrby(this.keys.plain('cache', 'stats'), hit ? 'hits' : 'misses', 1), () => 0);
   }
 
   private valueKey(key: string): string {

@@ -147,7 +147,10 @@ export class ChatService {
           this.toFill.delete(r);
           return list;
         });
-        await this.fillRooms(rooms).catch(() => undefined);
+        await this.fillRooms(rooms).catch((err: unknown) => {
+          // UNAVAILABLE (MongoDB, logged by run()): the readers read MongoDB themselves and answer that.
+          if (!(err instanceof AppError)) this.log.error({ err }, 'history window fill failed');
+        });
         for (const done of waiting) done();
       }
     } finally {
@@ -235,7 +238,8 @@ export class ChatService {
   /** Per-minute buckets of message counts per room (one key each, so no cross-slot union). */
   private countActivity(room: string): void {
     const key = this.activityKey(Math.floor(Date.now() / 60_000));
-    this.redis.command.pipeline().zincrby(key, 1, room).pexpire(key, 15 * 60_000).exec().catch(() => undefined);
+    // Not awaited: the activity counts only rank rooms for the cache warm-up.
+    void this.redis.orLocal('chat.activity', () => this.redis.command.pipeline().zincrby(key, 1, room).pexpire(key, 15 * 60_000).exec(), () => null);
   }
 
   private activityKey(minute: number): string {

@@ -70,12 +70,14 @@ export class RecentWindow {
   /** Every window filled before now is refilled on its next read. Runs on each (re)connect. */
   async invalidateAll(): Promise<void> {
     if (!this.enabled) return;
-    try {
-      await this.redis.command.incr(this.generationKey());
-      this.trusted = this.redis.isUp();
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not invalidate the history windows; history is read from MongoDB until redis is back');
-    }
+    await this.redis.orLocal(
+      'history.invalidate',
+      async () => {
+        await this.redis.command.incr(this.generationKey());
+        this.trusted = this.redis.isUp();
+      },
+      (err) => this.log.warn({ err: err.message }, 'could not invalidate the history windows; history is read from MongoDB until redis is back'),
+    );
   }
 
   /**
@@ -95,27 +97,27 @@ export class RecentWindow {
     // Read alongside the adds (same round trip) to tell whether each window is trusted.
     const generation = this.generation();
     await Promise.all(
-      [...byRoom].map(async ([room, list]) => {
-        try {
-          const filled = await this.addToWindow(room, list, '');
-          const current = await generation;
-          if (this.trusted && current !== undefined && !isTrusted(filled, current)) this.onUntrusted(room);
-        } catch {
-          // DEL is allowed even when Redis is out of memory; if Redis is gone
-          // altogether, the generation bump on reconnect covers this window.
-          await this.redis.command.del(this.key(room)).catch(() => undefined);
-        }
-      }),
+      [...byRoom].map((entry) => this.addToRoom(...entry, generation)),
+    );
+  }
+
+  private async addToRoom(room: string, messages: WindowMessage[], generation: Promise<number | undefined>): Promise<void> {
+    await this.redis.orLocal(
+      'history.add',
+      async () => {
+        const filled = await this.addToWindow(room, messages, '');
+        const current = await generation;
+        if (this.trusted && current !== undefined && !isTrusted(filled, current)) this.onUntrusted(room);
+      },
+      // DEL is allowed even when Redis is out of memory; if Redis is gone
+      // altogether, the generation bump on reconnect covers this window.
+      async () => void (await this.redis.orLocal('history.drop', () => this.redis.command.del(this.key(room)), () => 0)),
     );
   }
 
   /** The current generation, or undefined when Redis does not answer. */
   async generation(): Promise<number | undefined> {
-    try {
-      return Number((await this.redis.command.get(this.generationKey())) ?? 0);
-    } catch {
-      return undefined;
-    }
+    return this.redis.orLocal('history.generation', async () => Number((await this.redis.command.get(this.generationKey())) ?? 0), () => undefined);
   }
 
   /**
@@ -125,7 +127,8 @@ export class RecentWindow {
    */
   async fill(room: string, messages: WindowMessage[], generation: number, complete: boolean): Promise<void> {
     if (!this.enabled) return;
-    await this.addToWindow(room, messages, String(generation * 2 + (complete ? 1 : 0))).catch(() => undefined);
+    // Redis away: the window stays untrusted, and its readers read MongoDB.
+    await this.redis.orLocal('history.fill', () => this.addToWindow(room, messages, String(generation * 2 + (complete ? 1 : 0))), () => null);
   }
 
   private addToWindow(room: string, messages: WindowMessage[], mark: string): Promise<string | null> {
@@ -140,22 +143,21 @@ export class RecentWindow {
    */
   async read(room: string): Promise<{ messages: WindowMessage[]; complete: boolean } | undefined> {
     if (!this.enabled || !this.trusted || !this.redis.isUp()) return undefined;
-    try {
-      const key = this.key(room);
-      // Sent together: one round trip. A bump landing between the two is seen
-      // at the next read; the window it distrusts was already missing only
-      // what it missed before the bump.
-      const [generation, res] = await Promise.all([
-        this.redis.command.get(this.generationKey()),
-        this.redis.command.pipeline().zscore(key, FILLED).zrange(key, 0, -1).exec(),
-      ]);
-      const [[scoreErr, filled], [rangeErr, members]] = (res ?? []) as Array<[Error | null, unknown]>;
-      if (scoreErr || rangeErr || !isTrusted(filled as string | null, Number(generation ?? 0))) return undefined;
-      const messages = (members as string[]).filter((m) => m !== FILLED).map(decode);
-      return { messages, complete: Number(filled) % 2 === 1 };
-    } catch {
-      return undefined;
-    }
+    const key = this.key(room);
+    // Sent together: one round trip. A bump landing between the two is seen
+    // at the next read; the window it distrusts was already missing only
+    // what it missed before the bump.
+    const read = await this.redis.orLocal(
+      'history.read',
+      () => Promise.all([this.redis.command.get(this.generationKey()), this.redis.command.pipeline().zscore(key, FILLED).zrange(key, 0, -1).exec()]),
+      () => undefined,
+    );
+    if (!read) return undefined;
+    const [generation, res] = read;
+    const [[scoreErr, filled], [rangeErr, members]] = (res ?? []) as Array<[Error | null, unknown]>;
+    if (scoreErr || rangeErr || !isTrusted(filled as string | null, Number(generation ?? 0))) return undefined;
+    const messages = (members as string[]).filter((m) => m !== FILLED).map(decode);
+    return { messages, complete: Number(filled) % 2 === 1 };
   }
 
   private key(room: string): string {

@@ -44,7 +44,7 @@ export function chatSocket(io: MainServer, { chat, rooms, reminders, metrics, co
           const storing = chat.send(data.user.userId, room, text, clientMsgId);
           storing.catch(() => undefined); // answered below, in turn: not an unhandled rejection meanwhile
           const turn = (data.sendChain ?? Promise.resolve()).then(() => storing);
-          data.sendChain = turn.catch(() => undefined);
+          data.sendChain = turn.catch(() => undefined); // the next send waits for this one's turn, not its success; its error is answered below
           const { message, duplicate } = await turn;
           // Persisted first; a retry of a stored message is not broadcast again
           // (clients that missed the first broadcast get it from history:sync).

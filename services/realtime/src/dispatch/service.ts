@@ -3,6 +3,7 @@ import type { Job } from 'bullmq';
 import { AppError } from '../infra/errors';
 import type { Logger } from '../infra/logger';
 import type { RedisConnections } from '../infra/redis';
+import { isRedisUnavailable } from '../infra/redis-fallback';
 import type { JobQueue } from '../jobs';
 import type { DispatchServerToClientEvents, Offer, Order, Point, Provider } from '../protocol';
 import type { DispatchStore } from './store';
@@ -213,14 +214,13 @@ export class DispatchService {
     });
   }
 
-  /** Redis trouble becomes UNAVAILABLE; script errors (bugs) stay INTERNAL. */
+  /** Redis being unavailable becomes UNAVAILABLE; anything else (a script error, a bug) stays INTERNAL. */
   private async guard<T>(fn: () => Promise<T>): Promise<T> {
     if (!this.redis.isUp()) throw new AppError('UNAVAILABLE', 'dispatch is unavailable while Redis is down');
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof AppError) throw err;
-      if (err instanceof Error && err.name === 'ReplyError') throw err;
+      if (!isRedisUnavailable(err)) throw err;
       this.log.warn({ err: (err as Error).message }, 'dispatch redis step failed');
       throw new AppError('UNAVAILABLE', 'dispatch is unavailable, try again');
     }

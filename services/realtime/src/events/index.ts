@@ -24,6 +24,6 @@ export class EventBus {
   publish(name: Channel, payload: unknown): void {
     if (!this.redis.isUp()) return;
     // Classic PUBLISH so listeners SUBSCRIBE on any node, also on a cluster; in order per channel.
-    publishInOrder(this.redis.pub, this.channel(name), JSON.stringify(payload)).catch(() => undefined);
+    void this.redis.orLocal('events.publish', () => publishInOrder(this.redis.pub, this.channel(name), JSON.stringify(payload)), () => 0);
   }
 }

@@ -19,6 +19,7 @@ export function tokenAuth(auth: AuthService) {
         socket.data.user = user;
         next();
       })
+      // authenticate() throws only for a bug (Redis being away is answered inside): still no way in, and no detail out.
       .catch(() => next(new Error('unauthorized')));
   };
 }

@@ -1,4 +1,5 @@
 import type { ErrorBody, ErrorCode } from '../protocol';
+import { isRedisUnavailable } from './redis-fallback';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   VALIDATION: 400,
@@ -31,13 +32,15 @@ export function toErrorBody(err: unknown): ErrorBody {
 }
 
 /**
- * What a route answers when a store it needs fails: UNAVAILABLE with `message`
- * instead of INTERNAL, for routes whose only failure is that store being down.
+ * What a route that needs Redis answers while Redis is unavailable
+ * (isRedisUnavailable): UNAVAILABLE with `message` instead of INTERNAL.
+ * Anything else is rethrown.
  */
 export async function orUnavailable<T>(work: () => Promise<T>, message: string): Promise<T> {
   try {
     return await work();
-  } catch {
+  } catch (err) {
+    if (!isRedisUnavailable(err)) throw err;
     throw new AppError('UNAVAILABLE', message);
   }
 }

@@ -15,6 +15,7 @@ export async function resolveInstanceName(explicit?: string): Promise<string> {
       // dns.reverse() (getnameinfo) finds nothing under some engines (Docker
       // 20.10); asking the embedded DNS for the PTR record directly works.
       const arpa = `${address.split('.').reverse().join('.')}.in-addr.arpa`;
+      // Each lookup answers what it can: no PTR record or no DNS is the normal case outside Docker.
       const names = [
         ...(await withTimeout(dns.reverse(address), 1000).catch(() => [] as string[])),
         ...(await withTimeout(dns.resolvePtr(arpa), 1000).catch(() => [] as string[])),

@@ -23,6 +23,12 @@ export function createMetrics(instance: string) {
     redisUp: new Gauge({ name: 'sb_redis_up', help: '1 while every Redis client of this replica is ready', registers: [registry] }),
     mongoUp: new Gauge({ name: 'sb_mongo_up', help: '1 while MongoDB is connected', registers: [registry] }),
     redisErrors: new Counter({ name: 'sb_redis_errors_total', help: 'Redis client errors and failed commands', labelNames: ['client'], registers: [registry] }),
+    redisFallbacks: new Counter({
+      name: 'sb_redis_fallbacks_total',
+      help: 'Redis operations that failed because Redis was unavailable and were answered from local state instead (or skipped)',
+      labelNames: ['operation'],
+      registers: [registry],
+    }),
     unhandledRejections: new Counter({ name: 'sb_unhandled_rejections_total', help: 'Promise rejections nobody handled (should stay 0)', registers: [registry] }),
     presenceSwept: new Counter({ name: 'sb_presence_swept_connections_total', help: 'Connections of dead nodes removed by the sweeper', registers: [registry] }),
     rateLimited: new Counter({ name: 'sb_rate_limited_total', help: 'Requests refused by a rate limit', labelNames: ['class', 'backend'], registers: [registry] }),

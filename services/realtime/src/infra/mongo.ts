@@ -51,7 +51,7 @@ export class MongoConnection {
   }
 
   async close(): Promise<void> {
-    await this.connection.close().catch(() => undefined);
+    await this.connection.close().catch(() => undefined); // shutting down: a connection that will not close goes with the process
   }
 
   private onState(up: boolean): void {

@@ -3,6 +3,7 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { settlePendingStartOnStop } from './ioredis-sharded-stop';
+import { redisFallback, type RedisFallback } from './redis-fallback';
 import { crossSlotBatch, isCluster, SLOTS_REFRESH_INTERVAL_MS, type RedisClient, type RedisMode, type RedisTopology } from './redis-topology';
 
 /** What /health says about Redis. */
@@ -53,6 +54,8 @@ export class RedisConnections extends EventEmitter {
   readonly command: RedisClient;
   readonly pub: RedisClient;
   readonly sub: RedisClient;
+  /** Runs a Redis operation, or answers from local state when Redis is unavailable (counted in sb_redis_fallbacks_total). */
+  readonly orLocal: RedisFallback;
   private up = false;
   private readonly extra: RedisClient[] = [];
   /** Cluster: the last probe of every primary (undefined until the first one answered). */
@@ -64,6 +67,7 @@ export class RedisConnections extends EventEmitter {
     this.command = topology.create({ name: 'sb-command', offlineQueue: false, commandTimeout: 2000, maxRetriesPerRequest: 1, autoPipelining: true });
     this.pub = topology.create({ name: 'sb-pub', offlineQueue: false, commandTimeout: 2000, maxRetriesPerRequest: 1 });
     this.sub = topology.create({ name: 'sb-sub', offlineQueue: true, maxRetriesPerRequest: null });
+    this.orLocal = redisFallback(metrics.redisFallbacks);
 
     this.swallowPublishRejections();
     for (const [name, client] of this.entries()) {
@@ -198,6 +202,7 @@ export class RedisConnections extends EventEmitter {
       }),
     );
     const answering = answers.filter(Boolean).length;
+    // No answer is a verdict too: cluster_state "unknown", so not ok.
     const info = await withTimeout(cluster.cluster('INFO'), HEALTH_PING_TIMEOUT_MS).catch(() => '');
     const clusterState = /cluster_state:(\w+)/.exec(String(info))?.[1] ?? 'unknown';
     const probe = {
@@ -214,6 +219,7 @@ export class RedisConnections extends EventEmitter {
   async close(): Promise<void> {
     clearInterval(this.probeTimer);
     const all = [...this.entries().map(([, c]) => c), ...this.extra];
+    // QUIT fails on a connection that is already down: drop it instead.
     await Promise.allSettled(all.map((c) => c.quit().catch(() => c.disconnect())));
   }
 
@@ -242,6 +248,7 @@ export class RedisConnections extends EventEmitter {
       const original = target[method].bind(this.pub);
       target[method] = (...args: unknown[]) => {
         const result = original(...args);
+        // Counted, and the caller still gets the rejection if it awaits.
         result.catch(() => {
           this.metrics.redisErrors.inc({ client: 'pub' });
           this.metrics.adapterPublishErrors.inc();

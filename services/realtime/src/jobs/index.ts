@@ -3,6 +3,7 @@ import { Gauge } from 'prom-client';
 import type { RedisClient, RedisTopology } from '../infra/redis-topology';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
+import { redisFallback, type RedisFallback } from '../infra/redis-fallback';
 
 export type JobHandler = (job: Job) => Promise<unknown>;
 
@@ -32,6 +33,7 @@ export class JobQueue {
   private readonly handlers = new Map<string, JobHandler>();
   private readonly connections: RedisClient[] = [];
   private readonly bullPrefix: string;
+  private readonly orLocal: RedisFallback;
 
   constructor(
     private readonly topology: RedisTopology,
@@ -42,6 +44,7 @@ export class JobQueue {
     readonly name = 'switchboard',
   ) {
     this.bullPrefix = bullPrefix(prefix);
+    const orLocal = (this.orLocal = redisFallback(metrics.redisFallbacks));
     const producer = this.connect(false);
     this.queue = new Queue(name, { connection: producer, prefix: this.bullPrefix });
     this.queue.on('error', (err) => this.log.debug({ err: err.message }, 'job queue error'));
@@ -53,12 +56,9 @@ export class JobQueue {
       labelNames: ['state'],
       registers: [metrics.registry],
       async collect() {
-        try {
-          const counts = await queue.getJobCounts(...JOB_STATES);
-          for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
-        } catch {
-          // Redis away: keep the last values rather than fail the scrape.
-        }
+        // Redis away: keep the last values rather than fail the scrape.
+        const counts = await orLocal('jobs.counts', () => queue.getJobCounts(...JOB_STATES), (): Record<string, number> => ({}));
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
       },
     });
   }
@@ -105,7 +105,8 @@ export class JobQueue {
   }
 
   async remove(jobId: string): Promise<void> {
-    await this.queue.remove(jobId).catch(() => undefined);
+    // Redis away: the job stays; its handler finds it has nothing left to do.
+    await this.orLocal('jobs.remove', () => this.queue.remove(jobId), () => 0);
   }
 
   async status(jobId: string): Promise<JobStatus | null> {

@@ -5,6 +5,7 @@ import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import type { MongoConnection } from '../infra/mongo';
 import type { RedisConnections } from '../infra/redis';
+import { isRedisUnavailable } from '../infra/redis-fallback';
 import type { PresenceService } from '../presence';
 import type { ChatMessage, Reminder } from '../protocol';
 import type { JobQueue } from './index';
@@ -82,6 +83,7 @@ export class Reminders {
       }
     } catch (err) {
       // Reminders are a convenience: a Redis outage skips them, never the message.
+      if (!isRedisUnavailable(err)) throw err;
       this.log.warn({ err: (err as Error).message, messageId: msg.id }, 'could not schedule reminders');
     }
   }
@@ -133,7 +135,8 @@ export class Reminders {
 
   private async fire(job: Job): Promise<string> {
     const r = job.data as Reminder;
-    await this.redis.command.srem(this.pendingKey(r.room, r.to), r.id).catch(() => undefined);
+    // Redis away: the pending entry expires by itself.
+    await this.redis.orLocal('reminders.unmark', () => this.redis.command.srem(this.pendingKey(r.room, r.to), r.id), () => 0);
     if (await this.chat.hasWritten(r.room, r.to, r.mentionedAt)) return 'answered';
     const state = await this.presence.stateOf(r.to);
     if (state.online) {

@@ -4,12 +4,21 @@ import type { Logger } from '../infra/logger';
 import { luaScript, type RunnerOf } from '../infra/lua-scripts';
 import type { Metrics } from '../infra/metrics';
 import { throwOnMultiError, type RedisConnections } from '../infra/redis';
+import { isRedisUnavailable } from '../infra/redis-fallback';
 import { STATUSES, type PresenceUpdate, type Status } from '../protocol';
 
 export interface OnlineUser {
   userId: string;
   status: Status;
   devices: number;
+}
+
+/** One user's presence; `degraded`: from this replica's own connections (Redis is unavailable). */
+export interface UserState {
+  online: boolean;
+  devices: number;
+  status: Status | 'offline';
+  degraded: boolean;
 }
 
 interface LocalConnection {
@@ -122,38 +131,41 @@ export class PresenceService {
   async connect(socketId: string, userId: string): Promise<void> {
     this.local.set(socketId, { userId, slice: this.nextSlice++ % REFRESH_SLICES });
     const expiresAt = Date.now() + this.opts.ttlMs;
-    try {
-      const p = this.redis.batch();
-      this.writeConnection(p, socketId, userId, expiresAt);
-      p.zadd(this.keys.plain('presence', 'nodes'), expiresAt, this.nodeId);
-      p.zcount(this.connsKey(userId), `(${Date.now()}`, '+inf');
-      p.get(this.statusKey(userId));
-      const results = await p.exec();
-      const devices = Number(results?.at(-2)?.[1] ?? 1);
-      const status = results?.at(-1)?.[1];
-      if (STATUSES.includes(status as Status)) this.statuses.set(userId, status as Status);
-      this.emitUpdate(userId, true, devices);
-    } catch {
-      this.emitUpdate(userId, true, this.localDevices(userId));
-    }
+    const devices = await this.redis.orLocal(
+      'presence.connect',
+      async () => {
+        const p = this.redis.batch();
+        this.writeConnection(p, socketId, userId, expiresAt);
+        p.zadd(this.keys.plain('presence', 'nodes'), expiresAt, this.nodeId);
+        p.zcount(this.connsKey(userId), `(${Date.now()}`, '+inf');
+        p.get(this.statusKey(userId));
+        const results = await p.exec();
+        const status = results?.at(-1)?.[1];
+        if (STATUSES.includes(status as Status)) this.statuses.set(userId, status as Status);
+        return Number(results?.at(-2)?.[1] ?? 1);
+      },
+      () => this.localDevices(userId),
+    );
+    this.emitUpdate(userId, true, devices);
   }
 
   async disconnect(socketId: string): Promise<void> {
     const conn = this.local.get(socketId);
     if (!conn) return;
     this.local.delete(socketId);
-    const devices = await this.removeConnection(this.nodeId, socketId, conn.userId).catch(() => this.localDevices(conn.userId));
+    const devices = await this.redis.orLocal(
+      'presence.disconnect',
+      () => this.removeConnection(this.nodeId, socketId, conn.userId),
+      () => this.localDevices(conn.userId),
+    );
     if (devices === 0) this.statuses.delete(conn.userId);
     this.emitUpdate(conn.userId, devices > 0, devices);
   }
 
   async setStatus(userId: string, status: Status): Promise<void> {
     this.statuses.set(userId, status);
-    try {
-      await this.redis.command.set(this.statusKey(userId), status, 'PX', this.opts.ttlMs);
-    } catch {
-      // Local status still applies; the next refresh writes it to Redis.
-    }
+    // Redis away: the local status still applies; the next refresh writes it to Redis.
+    await this.redis.orLocal('presence.status', () => this.redis.command.set(this.statusKey(userId), status, 'PX', this.opts.ttlMs), () => null);
     this.emitUpdate(userId, true, await this.devicesOf(userId));
   }
 
@@ -163,52 +175,61 @@ export class PresenceService {
     if (!conn) return;
     const p = this.redis.batch();
     this.writeConnection(p, socketId, conn.userId, Date.now() + this.opts.ttlMs);
-    await p.exec().catch(() => undefined);
+    // Redis away: the refresh after it is back writes this connection.
+    await this.redis.orLocal('presence.heartbeat', () => p.exec(), () => null);
   }
 
   /** Online users across the cluster, or this replica's own while Redis is down. */
   async onlineUsers(limit = 1000): Promise<{ users: OnlineUser[]; degraded: boolean }> {
     const now = Date.now();
-    try {
-      const userIds = await this.redis.command.zrangebyscore(this.keys.plain('presence', 'users'), `(${now}`, '+inf', 'LIMIT', 0, limit);
-      if (userIds.length === 0) return { users: [], degraded: false };
-      const p = this.redis.batch();
-      for (const id of userIds) {
-        p.zcount(this.connsKey(id), `(${now}`, '+inf');
-        p.get(this.statusKey(id));
-      }
-      const res = (await p.exec()) ?? [];
-      const users: OnlineUser[] = [];
-      userIds.forEach((userId, i) => {
-        const devices = Number(res[2 * i]?.[1] ?? 0);
-        if (devices > 0) users.push({ userId, devices, status: asStatus(res[2 * i + 1]?.[1]) });
-      });
-      return { users, degraded: false };
-    } catch {
-      const users = [...this.localUserIds()].map((userId) => ({
-        userId,
-        devices: this.localDevices(userId),
-        status: this.statuses.get(userId) ?? 'online',
-      }));
-      return { users, degraded: true };
-    }
+    return this.redis.orLocal<{ users: OnlineUser[]; degraded: boolean }>(
+      'presence.online',
+      async () => {
+        const userIds = await this.redis.command.zrangebyscore(this.keys.plain('presence', 'users'), `(${now}`, '+inf', 'LIMIT', 0, limit);
+        if (userIds.length === 0) return { users: [], degraded: false };
+        const p = this.redis.batch();
+        for (const id of userIds) {
+          p.zcount(this.connsKey(id), `(${now}`, '+inf');
+          p.get(this.statusKey(id));
+        }
+        const res = (await p.exec()) ?? [];
+        const users: OnlineUser[] = [];
+        userIds.forEach((userId, i) => {
+          const devices = Number(res[2 * i]?.[1] ?? 0);
+          if (devices > 0) users.push({ userId, devices, status: asStatus(res[2 * i + 1]?.[1]) });
+        });
+        return { users, degraded: false };
+      },
+      () => {
+        const users = [...this.localUserIds()].map((userId) => ({
+          userId,
+          devices: this.localDevices(userId),
+          status: this.statuses.get(userId) ?? 'online',
+        }));
+        return { users, degraded: true };
+      },
+    );
   }
 
   /** One user's state: online anywhere in the cluster (or here, while Redis is down). */
-  async stateOf(userId: string): Promise<{ online: boolean; devices: number; status: Status | 'offline'; degraded: boolean }> {
-    try {
-      const [[e1, devices], [e2, status]] = (await this.redis.command
-        .pipeline()
-        .zcount(this.connsKey(userId), `(${Date.now()}`, '+inf')
-        .get(this.statusKey(userId))
-        .exec()) as Array<[Error | null, unknown]>;
-      if (e1 || e2) throw e1 ?? e2;
-      const n = Number(devices);
-      return { online: n > 0, devices: n, status: n > 0 ? asStatus(status) : 'offline', degraded: false };
-    } catch {
-      const n = this.localDevices(userId);
-      return { online: n > 0, devices: n, status: n > 0 ? (this.statuses.get(userId) ?? 'online') : 'offline', degraded: true };
-    }
+  async stateOf(userId: string): Promise<UserState> {
+    return this.redis.orLocal<UserState>(
+      'presence.state',
+      async () => {
+        const [[e1, devices], [e2, status]] = (await this.redis.command
+          .pipeline()
+          .zcount(this.connsKey(userId), `(${Date.now()}`, '+inf')
+          .get(this.statusKey(userId))
+          .exec()) as Array<[Error | null, unknown]>;
+        if (e1 || e2) throw e1 ?? e2;
+        const n = Number(devices);
+        return { online: n > 0, devices: n, status: n > 0 ? asStatus(status) : 'offline', degraded: false };
+      },
+      () => {
+        const n = this.localDevices(userId);
+        return { online: n > 0, devices: n, status: n > 0 ? (this.statuses.get(userId) ?? 'online') : 'offline', degraded: true };
+      },
+    );
   }
 
   /** Live replicas from their heartbeats, with the connection count each reported last. */
@@ -281,6 +302,7 @@ export class PresenceService {
       }
     } catch (err) {
       this.fullRefreshPending ||= full;
+      if (!isRedisUnavailable(err)) throw err;
       this.log.debug({ err: (err as Error).message, full, reannounce: this.reannouncePending }, 'presence refresh failed');
     } finally {
       this.refreshing = false;
@@ -325,6 +347,7 @@ export class PresenceService {
         this.log.info({ deadNode: nodeId, connections: Object.keys(conns).length }, 'swept a dead node');
       }
     } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
       this.log.debug({ err: (err as Error).message }, 'presence sweep failed');
     }
     this.metrics.presenceSwept.inc(swept);
@@ -335,13 +358,16 @@ export class PresenceService {
   async removeNode(): Promise<void> {
     const sockets = [...this.local.keys()];
     await Promise.allSettled(sockets.map((id) => this.disconnect(id)));
-    try {
-      await this.redis.command.del(this.nodeConnsKey(this.nodeId));
-      await this.redis.command.zrem(this.keys.plain('presence', 'nodes'), this.nodeId);
-      await this.redis.command.hdel(this.keys.plain('presence', 'node-info'), this.nodeId);
-    } catch {
-      // Redis is away: the heartbeat expires and another replica sweeps us.
-    }
+    // Redis away: the heartbeat expires and another replica sweeps us.
+    await this.redis.orLocal(
+      'presence.remove-node',
+      async () => {
+        await this.redis.command.del(this.nodeConnsKey(this.nodeId));
+        await this.redis.command.zrem(this.keys.plain('presence', 'nodes'), this.nodeId);
+        await this.redis.command.hdel(this.keys.plain('presence', 'node-info'), this.nodeId);
+      },
+      () => undefined,
+    );
   }
 
   private writeConnection(p: ChainableCommander, socketId: string, userId: string, expiresAt: number): void {
@@ -368,11 +394,7 @@ export class PresenceService {
   }
 
   private async devicesOf(userId: string): Promise<number> {
-    try {
-      return await this.redis.command.zcount(this.connsKey(userId), `(${Date.now()}`, '+inf');
-    } catch {
-      return this.localDevices(userId);
-    }
+    return this.redis.orLocal('presence.devices', () => this.redis.command.zcount(this.connsKey(userId), `(${Date.now()}`, '+inf'), () => this.localDevices(userId));
   }
 
   private localDevices(userId: string): number {

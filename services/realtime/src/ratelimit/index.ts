@@ -58,12 +58,14 @@ export class RateLimiter {
     if (cls === 'events') {
       decision = this.checkMemory(key, limit, windowMs);
     } else if (this.redis.isUp()) {
-      try {
-        const [allowed, retryAfterMs] = await this.slidingWindow([key], [windowMs, limit, `${process.pid}-${++this.seq}`]);
-        decision = { allowed: allowed === 1, retryAfterMs, backend: 'redis' };
-      } catch {
-        decision = this.checkMemory(key, limit, windowMs);
-      }
+      decision = await this.redis.orLocal(
+        'ratelimit.check',
+        async (): Promise<Decision> => {
+          const [allowed, retryAfterMs] = await this.slidingWindow([key], [windowMs, limit, `${process.pid}-${++this.seq}`]);
+          return { allowed: allowed === 1, retryAfterMs, backend: 'redis' };
+        },
+        () => this.checkMemory(key, limit, windowMs),
+      );
     } else {
       decision = this.checkMemory(key, limit, windowMs);
     }

@@ -4,6 +4,12 @@ import type { RedisConnections } from '../infra/redis';
 import { scanEveryPrimary } from '../infra/redis-topology';
 import type { RefreshContributor } from '../presence';
 
+export interface RoomMembers {
+  members: string[];
+  /** true: this replica's own members only (Redis is unavailable). */
+  degraded: boolean;
+}
+
 interface LocalMembership {
   userId: string;
   rooms: Set<string>;
@@ -44,19 +50,21 @@ export class RoomsService implements RefreshContributor {
     this.local.set(socketId, entry);
     const key = this.membersKey(room);
     const expiresAt = Date.now() + this.ttlMs;
-    try {
-      const [, , members] = (await this.redis
-        .batch()
-        .zadd(key, expiresAt, this.member(socketId, userId))
-        .pexpireat(key, expiresAt)
-        .zrangebyscore(key, `(${Date.now()}`, '+inf')
-        .zadd(this.activeKey(), 'GT', expiresAt, room)
-        .exec()) as Array<[Error | null, unknown]>;
-      if (members[0]) throw members[0];
-      return uniqueUsers(members[1] as string[]);
-    } catch {
-      return this.localMembers(room);
-    }
+    return this.redis.orLocal(
+      `${this.kind}.join`,
+      async () => {
+        const [, , members] = (await this.redis
+          .batch()
+          .zadd(key, expiresAt, this.member(socketId, userId))
+          .pexpireat(key, expiresAt)
+          .zrangebyscore(key, `(${Date.now()}`, '+inf')
+          .zadd(this.activeKey(), 'GT', expiresAt, room)
+          .exec()) as Array<[Error | null, unknown]>;
+        if (members[0]) throw members[0];
+        return uniqueUsers(members[1] as string[]);
+      },
+      () => this.localMembers(room),
+    );
   }
 
   /** Returns true when the user has no other connection left in the room. */
@@ -77,31 +85,32 @@ export class RoomsService implements RefreshContributor {
     return gone;
   }
 
-  async members(room: string): Promise<{ members: string[]; degraded: boolean }> {
-    try {
-      const raw = await this.redis.command.zrangebyscore(this.membersKey(room), `(${Date.now()}`, '+inf');
-      return { members: uniqueUsers(raw), degraded: false };
-    } catch {
-      return { members: this.localMembers(room), degraded: true };
-    }
+  async members(room: string): Promise<RoomMembers> {
+    return this.redis.orLocal<RoomMembers>(
+      `${this.kind}.members`,
+      async () => ({ members: uniqueUsers(await this.redis.command.zrangebyscore(this.membersKey(room), `(${Date.now()}`, '+inf')), degraded: false }),
+      () => ({ members: this.localMembers(room), degraded: true }),
+    );
   }
 
   /** Members of several rooms in one round trip (a region and its neighbours). */
   async membersOfMany(rooms: string[]): Promise<Record<string, string[]>> {
     const now = Date.now();
-    try {
-      const p = this.redis.batch();
-      for (const room of rooms) p.zrangebyscore(this.membersKey(room), `(${now}`, '+inf');
-      const res = (await p.exec()) ?? [];
-      return Object.fromEntries(
-        rooms.map((room, i) => {
-          if (res[i]?.[0]) throw res[i][0];
-          return [room, uniqueUsers(res[i]?.[1] as string[])];
-        }),
-      );
-    } catch {
-      return Object.fromEntries(rooms.map((room) => [room, this.localMembers(room)]));
-    }
+    return this.redis.orLocal(
+      `${this.kind}.members`,
+      async () => {
+        const p = this.redis.batch();
+        for (const room of rooms) p.zrangebyscore(this.membersKey(room), `(${now}`, '+inf');
+        const res = (await p.exec()) ?? [];
+        return Object.fromEntries(
+          rooms.map((room, i) => {
+            if (res[i]?.[0]) throw res[i][0];
+            return [room, uniqueUsers(res[i]?.[1] as string[])];
+          }),
+        );
+      },
+      () => Object.fromEntries(rooms.map((room) => [room, this.localMembers(room)])),
+    );
   }
 
   contributeRefresh(p: ChainableCommander, socketId: string, expiresAt: number): void {
@@ -145,19 +154,21 @@ export class RoomsService implements RefreshContributor {
 
   private async removeEntry(socketId: string, userId: string, room: string): Promise<boolean> {
     const stillLocal = this.localMembers(room).includes(userId);
-    try {
-      const key = this.membersKey(room);
-      const [, , rest] = (await this.redis.command
-        .pipeline()
-        .zrem(key, this.member(socketId, userId))
-        .zremrangebyscore(key, '-inf', Date.now())
-        .zrange(key, 0, -1)
-        .exec()) as Array<[Error | null, unknown]>;
-      if (rest[0]) throw rest[0];
-      return !uniqueUsers(rest[1] as string[]).includes(userId);
-    } catch {
-      return !stillLocal;
-    }
+    const key = this.membersKey(room);
+    return this.redis.orLocal(
+      `${this.kind}.leave`,
+      async () => {
+        const [, , rest] = (await this.redis.command
+          .pipeline()
+          .zrem(key, this.member(socketId, userId))
+          .zremrangebyscore(key, '-inf', Date.now())
+          .zrange(key, 0, -1)
+          .exec()) as Array<[Error | null, unknown]>;
+        if (rest[0]) throw rest[0];
+        return !uniqueUsers(rest[1] as string[]).includes(userId);
+      },
+      () => !stillLocal,
+    );
   }
 
   private localMembers(room: string): string[] {

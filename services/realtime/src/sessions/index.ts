@@ -38,7 +38,8 @@ export class SocketSessions implements RefreshContributor {
     this.local.set(socketId, session);
     const p = this.redis.command.pipeline();
     this.write(p, session, now + this.ttlMs);
-    await p.exec().catch(() => undefined);
+    // Redis away: the refresh after it is back writes the session.
+    await this.redis.orLocal('sessions.write', () => p.exec(), () => null);
   }
 
   /** Marks activity locally; written to Redis with the next refresh (no round trip per event). */
@@ -54,7 +55,7 @@ export class SocketSessions implements RefreshContributor {
     Object.assign(s, { region, lat, lng, lastActivityAt: Date.now() });
     const p = this.redis.command.pipeline();
     this.write(p, s, Date.now() + this.ttlMs);
-    await p.exec().catch(() => undefined);
+    await this.redis.orLocal('sessions.write', () => p.exec(), () => null);
     return previous;
   }
 
@@ -64,7 +65,8 @@ export class SocketSessions implements RefreshContributor {
 
   async close(socketId: string): Promise<void> {
     this.local.delete(socketId);
-    await this.redis.command.del(this.key(socketId)).catch(() => undefined);
+    // Redis away: the record expires with the presence TTL.
+    await this.redis.orLocal('sessions.close', () => this.redis.command.del(this.key(socketId)), () => 0);
   }
 
   /** Any replica's connection, from Redis. */

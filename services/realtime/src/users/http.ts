@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { Error as MongooseError, mongo } from 'mongoose';
 import type { RouteGuards } from '../http/guards';
 import { AppError } from '../infra/errors';
 import { parse } from '../infra/validation';
@@ -22,7 +23,9 @@ export function userRouter({ users, presence, limitBy, requireAuth }: UserRouter
     let storage: 'ok' | 'unavailable' = 'ok';
     try {
       profile = await users.profile(userId);
-    } catch {
+    } catch (err) {
+      // MongoDB away: the profile is optional here, presence still answers (marked degraded).
+      if (!(err instanceof MongooseError || err instanceof mongo.MongoError)) throw err;
       storage = 'unavailable';
     }
     if (!profile && !state.online && storage === 'ok') throw new AppError('NOT_FOUND', `no user ${userId}`);

@@ -10,6 +10,13 @@ const unhandledRejections = async (url: string) => {
   return Number(line?.split(' ').at(-1) ?? NaN);
 };
 
+/** How often a replica answered `operation` from local state because Redis was unavailable. */
+const fallbacks = async (url: string, operation: string) => {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('sb_redis_fallbacks_total{') && l.includes(`operation="${operation}"`));
+  return Number(line?.split(' ').at(-1) ?? 0);
+};
+
 describe('replica and Redis failures', () => {
   let cluster: Cluster;
 
@@ -109,6 +116,7 @@ describe('replica and Redis failures', () => {
     const presence = await api(r1.url, '/api/presence', a.token);
     expect(presence.body).toMatchObject({ ok: true, degraded: true });
     expect(presence.body.users.map((u: { userId: string }) => u.userId)).toContain('ann');
+    expect(await fallbacks(r1.url, 'presence.online')).toBeGreaterThan(0);
 
     await sleep(1000);
     await cluster.startRedis();
