@@ -46,7 +46,7 @@ export const configSchema = z
     REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{0,32}$/).default('sb:'),
     /** How broadcasts cross replicas: classic pub/sub, sharded pub/sub (SPUBLISH, Redis 7), or Redis streams. Default: sharded on a cluster, classic otherwise. */
     REDIS_ADAPTER: z.enum(ADAPTERS).optional(),
-    /** Alias of REDIS_ADAPTER (issue 13 names it so); setting both to different values is an error. */
+    /** Short alias of REDIS_ADAPTER; setting both to different values is an error. */
     ADAPTER: z.enum(ADAPTERS).optional(),
     MONGO_URL: z.string().min(1).default('mongodb://127.0.0.1:27017/switchboard'),
     /** How long a MongoDB operation may wait for a server before it answers UNAVAILABLE. */

@@ -30,9 +30,9 @@ interface LocalConnection {
 /**
  * The refresh round (PRESENCE_REFRESH_MS) is spread over this many ticks, each
  * writing the connections of one slice. One pipeline for every connection
- * every 10 s was measured stalling a replica with 1,700 sockets for about a
- * second: building and parsing ~18,000 commands blocks its event loop, and
- * the chat sends queued behind them on the same Redis connection.
+ * per round stalled a loaded replica (docs/benchmarks.md): building and
+ * parsing its commands blocks the event loop, and the chat sends queue behind
+ * them on the same Redis connection.
  */
 const REFRESH_SLICES = 10;
 /** Most connections per pipeline, so even a full refresh lets other commands through between pipelines. */
@@ -49,7 +49,8 @@ const REMOVE_CONNECTION = luaScript<[conns: string], [member: string, now: numbe
 const REMOVE_USER_IF_NOT_NEWER = luaScript<[users: string], [userId: string, expiry: string], 0 | 1>('presence', 'remove-user-if-not-newer', 1);
 
 /**
- * Presence per connection, not per user (DESIGN section 5).
+ * Presence per connection, not per user: a user is online while any of their
+ * connections is, and a dead replica's connections expire on their own.
  *
  * Keys (prefix omitted):
  *   {u:<userId>}:conns     zset  "<nodeId>:<socketId>" scored by expiry (ms)

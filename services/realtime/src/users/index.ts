@@ -58,10 +58,10 @@ export class UsersService {
       deadlineMs: writeDeadlineMs,
       loginIntervalMs: 10 * 60_000,
       // Best-effort updates take at most a tenth of the database's time per
-      // replica: on FerretDB an update by _id costs 10 to 20 ms (it scans the
-      // collection), and a wave of 5,000 disconnects otherwise kept it on a
-      // full core for minutes while message inserts waited. On MongoDB a bulk
-      // takes milliseconds, so the pauses are too.
+      // replica: on FerretDB an update by _id scans the collection, and a wave
+      // of disconnects otherwise kept it busy for minutes while message
+      // inserts waited (docs/benchmarks.md). On MongoDB a bulk is quick, so
+      // the pauses are too.
       maxUpdateShare: 0.1,
       onUpdateBulk: (seconds) => metrics.userUpdateBulkSeconds.observe(seconds),
       onFlushed: async (userIds) => {
