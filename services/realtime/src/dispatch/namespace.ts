@@ -4,10 +4,12 @@ import type { Config } from '../config';
 import { tokenAuth } from '../gateway/auth-middleware';
 import { attachRoutes, type RouteTable } from '../gateway/router';
 import type { MainServer } from '../gateway/sockets';
+import { AppError } from '../infra/errors';
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
+import { isRedisUnavailable } from '../infra/redis-fallback';
 import type { JobQueue } from '../jobs';
 import type { RateLimiter } from '../ratelimit';
 import {
@@ -64,9 +66,12 @@ export function registerDispatch(io: MainServer, deps: DispatchDeps): { nsp: Dis
   // Providers whose socket is on this replica: their records are kept alive from here. A
   // liveness list only; the state itself is in Redis.
   const localProviders = new Map<string, string>(); // socketId -> userId
+  // Redis away: the next refresh (or the record's TTL) mends it, so only a debug line; anything else is a bug.
+  const logFailure = (err: unknown, what: string) =>
+    isRedisUnavailable(err) || (err instanceof AppError && err.code === 'UNAVAILABLE') ? log.debug({ err: (err as Error).message }, what) : log.error({ err }, what);
   const refresh = setInterval(() => {
     if (!redis.isUp() || localProviders.size === 0) return;
-    store.refreshProviders([...new Set(localProviders.values())]).catch((err) => log.debug({ err: (err as Error).message }, 'provider refresh failed'));
+    store.refreshProviders([...new Set(localProviders.values())]).catch((err) => logFailure(err, 'provider refresh failed'));
   }, config.PRESENCE_REFRESH_MS);
   refresh.unref();
 
@@ -150,7 +155,7 @@ export function registerDispatch(io: MainServer, deps: DispatchDeps): { nsp: Dis
       // restart) keeps its record for PRESENCE_TTL_MS so the provider can reconnect and send
       // provider:online again without losing a pending offer or its order.
       if (wasProvider && reason === 'client namespace disconnect' && ![...localProviders.values()].includes(userId)) {
-        service.offline(userId).catch((err) => log.debug({ err: (err as Error).message }, 'provider offline on disconnect failed'));
+        service.offline(userId).catch((err) => logFailure(err, 'provider offline on disconnect failed'));
       }
     });
   });

@@ -109,6 +109,7 @@ export class Reminders {
           users.push(u);
         }
         for (const u of users) this.connected.delete(u);
+        // MongoDB or Redis away: the reminders stay stored and go out at the user's next connect.
         await this.deliverStored(users).catch((err: Error) => this.log.debug({ err: err.message, users: users.length }, 'stored reminders not delivered'));
       }
     } finally {
