@@ -31,6 +31,7 @@ WORKSPACE_MANIFESTS := $(wildcard packages/*/package.json) $(SERVICE)/package.js
                        deploy/checks/package.json tools/loss-checker/package.json
 node_modules/.installed: package.json package-lock.json $(WORKSPACE_MANIFESTS)
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	npm run build --workspace @switchboard/protocol
 	@touch $@
 
 install: node_modules/.installed ## install npm packages (every workspace, one npm ci)

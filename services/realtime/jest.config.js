@@ -1,5 +1,7 @@
 /** Unit tests (no I/O) and integration tests (real redis-server, FerretDB and service processes). */
 const transform = { '^.+\\.ts$': ['ts-jest', {}] };
+// Tests compile the protocol from its source, so an edit there needs no build first.
+const moduleNameMapper = { '^@switchboard/protocol$': '<rootDir>/../../packages/protocol/src' };
 
 module.exports = {
   // Generous: a loaded 2-core machine starts redis, FerretDB and three Node processes per file.
@@ -11,12 +13,14 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform,
+      moduleNameMapper,
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
     },
     {
       displayName: 'integration',
       testEnvironment: 'node',
       transform,
+      moduleNameMapper,
       testMatch: ['<rootDir>/test/integration/**/*.int.test.ts'],
     },
   ],

@@ -1,5 +1,6 @@
 // A Socket.IO client session through nginx: login, connect, join, exchange.
 import assert from 'node:assert/strict';
+import type { ChatMessage } from '@switchboard/protocol';
 import { io, type Socket } from 'socket.io-client';
 import { request } from './docker';
 
@@ -29,24 +30,17 @@ export async function join(c: Client, room: string): Promise<void> {
   assert.equal(ack.ok, true, `room:join: ${JSON.stringify(ack)}`);
 }
 
-interface NewMessage {
-  id: string;
-  room: string;
-  text: string;
-  clientMsgId: string;
-  instance: string;
-}
 
 /** `from` sends; `to` must receive it exactly once. Returns the delivered message. */
-export async function exchange(from: Client, to: Client, room: string, text: string): Promise<NewMessage> {
+export async function exchange(from: Client, to: Client, room: string, text: string): Promise<ChatMessage> {
   const clientMsgId = `chk-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-  const got: NewMessage[] = [];
-  const on = (m: NewMessage) => {
+  const got: ChatMessage[] = [];
+  const on = (m: ChatMessage) => {
     if (m.clientMsgId === clientMsgId) got.push(m);
   };
   to.socket.on('message:new', on);
   try {
-    const ack = (await from.socket.timeout(10_000).emitWithAck('message:send', { room, text, clientMsgId })) as { ok: boolean; message?: NewMessage };
+    const ack = (await from.socket.timeout(10_000).emitWithAck('message:send', { room, text, clientMsgId })) as { ok: boolean; message?: ChatMessage };
     assert.equal(ack.ok, true, `message:send: ${JSON.stringify(ack)}`);
     const deadline = Date.now() + 10_000;
     while (!got.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

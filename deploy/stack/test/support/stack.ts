@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import type { ChatMessage } from '@switchboard/protocol';
 import { io, type Socket } from 'socket.io-client';
 
 export const ROOT = path.resolve(__dirname, '../../../..');
@@ -35,15 +36,6 @@ export function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-export interface NewMessage {
-  id: string;
-  room: string;
-  userId: string;
-  text: string;
-  ts: unknown;
-  clientMsgId: string;
-  instance: string;
-}
 
 /** One compose project of the stack, on a port of its own, and the sockets the test opened against it. */
 export class TestStack {
@@ -154,10 +146,10 @@ export class TestStack {
  * that message within `waitMs` (and a moment more, for a duplicate to show).
  * Throws when the send is not acknowledged with ok and the stored message.
  */
-export async function sendAndCollect(from: Socket, to: Socket, room: string, text: string, waitMs = 10_000): Promise<NewMessage[]> {
+export async function sendAndCollect(from: Socket, to: Socket, room: string, text: string, waitMs = 10_000): Promise<ChatMessage[]> {
   const clientMsgId = `stack-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-  const received: NewMessage[] = [];
-  const onMessage = (m: NewMessage) => {
+  const received: ChatMessage[] = [];
+  const onMessage = (m: ChatMessage) => {
     if (m.clientMsgId === clientMsgId) received.push(m);
   };
   to.on('message:new', onMessage);

@@ -4,7 +4,7 @@ import { AppError } from '../infra/errors';
 import type { Logger } from '../infra/logger';
 import type { RedisConnections } from '../infra/redis';
 import type { JobQueue } from '../jobs';
-import type { DispatchServerToClientEvents, Offer, Order, Point, Provider } from '../protocol';
+import type { DispatchServerToClientEvents, Offer, Order, Point, Provider } from '@switchboard/protocol';
 import type { DispatchStore } from './store';
 import { orderAfter, settle } from './transitions';
 

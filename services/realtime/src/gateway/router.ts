@@ -4,7 +4,7 @@ import { toErrorBody } from '../infra/errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import { parse } from '../infra/validation';
-import type { Ack, AckResponse, EventContract, SessionUser } from '../protocol';
+import type { Ack, AckResponse, EventContract, SessionUser } from '@switchboard/protocol';
 import type { LimitClass, RateLimiter } from '../ratelimit';
 
 /** The payload a handler gets: the schema's output, or nothing for an event without schema. */

@@ -6,7 +6,7 @@ import type { Logger } from '../infra/logger';
 import type { MongoConnection } from '../infra/mongo';
 import type { RedisConnections } from '../infra/redis';
 import type { PresenceService } from '../presence';
-import type { ChatMessage, Reminder } from '../protocol';
+import type { ChatMessage, Reminder } from '@switchboard/protocol';
 import type { JobQueue } from './index';
 
 interface ReminderDoc extends Omit<Reminder, 'id'> {

@@ -4,7 +4,7 @@ import type { Logger } from '../infra/logger';
 import { luaScript, type RunnerOf } from '../infra/lua-scripts';
 import type { Metrics } from '../infra/metrics';
 import { throwOnMultiError, type RedisConnections } from '../infra/redis';
-import { STATUSES, type PresenceUpdate, type Status } from '../protocol';
+import { STATUSES, type PresenceUpdate, type Status } from '@switchboard/protocol';
 
 export interface OnlineUser {
   userId: string;

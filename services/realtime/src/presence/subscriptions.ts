@@ -5,7 +5,7 @@ import {
   type PresenceSnapshot,
   type PresenceSubscription,
   type PresenceUpdate,
-} from '../protocol';
+} from '@switchboard/protocol';
 import type { MainServer, MainSocket } from '../gateway/sockets';
 import type { PresenceService } from './index';
 

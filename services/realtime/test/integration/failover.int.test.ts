@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
-import { chatRoom, type ChatMessage } from '../../src/protocol';
+import { chatRoom, type ChatMessage } from '@switchboard/protocol';
 import { Keyspace } from '../../src/infra/keys';
 import { FAST_PRESENCE, api, connect, emitAck, health, login, startCluster, type Cluster, type Replica } from '../support/cluster';
 import { REPO_ROOT, SERVICE_ROOT, sleep, waitFor } from '../support/processes';
