@@ -27,11 +27,13 @@ help: ## list the verbs
 # --- dependencies ---------------------------------------------------------
 # One npm workspace (package.json "workspaces"), one lockfile, one `npm ci`. Playwright's
 # browsers are not downloaded: e2e drives Debian's Chromium.
+# The shared libraries compile to dist/ (packages/protocol/README.md says why).
 WORKSPACE_MANIFESTS := $(wildcard packages/*/package.json) $(SERVICE)/package.json loadtest/package.json \
                        deploy/checks/package.json tools/loss-checker/package.json
+LIBS := packages/protocol packages/test-kit tools/loss-checker
 node_modules/.installed: package.json package-lock.json $(WORKSPACE_MANIFESTS)
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
-	npm run build --workspace @switchboard/protocol
+	npx tsc -b $(LIBS)
 	@touch $@
 
 install: node_modules/.installed ## install npm packages (every workspace, one npm ci)

@@ -1,7 +1,7 @@
 // MongoDB killed. message:send acks UNAVAILABLE; the page keeps the
 // message in its outbox, shows it pending, and resends it with the same
 // clientMsgId when MongoDB is back: nothing lost, nothing doubled.
-import { check, formatReport, parseTag, Producer } from '../../tools/loss-checker/index';
+import { check, formatReport, parseTag, Producer } from '@switchboard/loss-checker';
 import { expect, note, test } from '../fixtures';
 import { chaos, cidsByReplica, runningReplicas, waitFor } from '../stack';
 

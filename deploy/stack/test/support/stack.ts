@@ -1,9 +1,9 @@
 // What the stack tests share: the stack CLI for one compose project on one
 // port, and a chat client that talks to it through nginx like a browser does.
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import type { ChatMessage } from '@switchboard/protocol';
+import { freePort } from '@switchboard/test-kit';
 import { io, type Socket } from 'socket.io-client';
 
 export const ROOT = path.resolve(__dirname, '../../../..');
@@ -13,17 +13,6 @@ export interface CliResult {
   /** stdout and stderr as they came. */
   output: string;
   stdout: string;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Runs a command and returns its stdout (trimmed), whatever its exit code. */
