@@ -7,10 +7,11 @@ import { encode, newHist, recordMs, type Histogram } from '../lib/hist';
 import { tag } from '@switchboard/loss-checker';
 import { createLossChecker, type LossChecker } from './loss';
 import { runChat } from './chat';
+import { PRESENCE_SUBSCRIBE_MAX_IDS } from '@switchboard/protocol';
 import { login } from '@switchboard/test-kit';
 import { openSocket } from './client';
 import { resync } from './resync';
-import { clientBudgetMs, PRESENCE_SUBSCRIBE_MAX_IDS } from './client-spec';
+import { clientBudgetMs } from './client-spec';
 import type { Counters } from './counters';
 import type { Cmd, ConnectCmd, ConnectResult, PhaseCollect, SendCmd } from './protocol';
 

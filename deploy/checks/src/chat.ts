@@ -1,11 +1,14 @@
 // A Socket.IO client session through nginx: login, connect, join, exchange.
 import assert from 'node:assert/strict';
-import type { ChatMessage } from '@switchboard/protocol';
+import type { ChatMessage, ClientToServerEvents, ServerToClientEvents } from '@switchboard/protocol';
 import { io, type Socket } from 'socket.io-client';
 import { request } from './docker';
 
+/** A socket typed by the protocol's event maps: payloads and acks are checked at compile time. */
+export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
 export interface Client {
-  socket: Socket;
+  socket: ChatSocket;
   userId: string;
 }
 
@@ -17,7 +20,7 @@ export async function login(base: string, userId: string, ca?: string): Promise<
 
 export async function connect(base: string, userId: string, cid: string, ca?: string): Promise<Client> {
   const token = await login(base, userId, ca);
-  const socket = io(base, { auth: { token }, query: { cid }, transports: ['websocket'], reconnection: false, ca });
+  const socket: ChatSocket = io(base, { auth: { token }, query: { cid }, transports: ['websocket'], reconnection: false, ca });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', (err) => reject(new Error(`${userId} (cid ${cid}) could not connect to ${base}: ${err.message}`)));
@@ -26,7 +29,7 @@ export async function connect(base: string, userId: string, cid: string, ca?: st
 }
 
 export async function join(c: Client, room: string): Promise<void> {
-  const ack = (await c.socket.timeout(10_000).emitWithAck('room:join', { room })) as { ok: boolean };
+  const ack = await c.socket.timeout(10_000).emitWithAck('room:join', { room });
   assert.equal(ack.ok, true, `room:join: ${JSON.stringify(ack)}`);
 }
 
