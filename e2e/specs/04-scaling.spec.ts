@@ -1,7 +1,7 @@
 // Scaling live. `make scale N=4` while two users chat drops neither;
 // `make scale N=2` drains the removed replicas and their users reconnect elsewhere,
 // missing nothing.
-import { check, formatReport, Producer } from '../../tools/loss-checker/index';
+import { check, formatReport, Producer } from '@switchboard/loss-checker';
 import { attachLogs, expect, note, test, type ChatUser } from '../fixtures';
 import { chaos, cidFor, runningReplicas, sleep, waitFor } from '../stack';
 

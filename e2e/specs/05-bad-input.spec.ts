@@ -2,6 +2,7 @@
 // payloads, wrong types, oversized text, unknown events, 1,000 events in a
 // second. Every one gets an error ack or is rate limited; the page and every
 // replica stay healthy, and nothing is stored.
+import type { ChatMessage } from '@switchboard/protocol';
 import { expect, note, test } from '../fixtures';
 import { cidsByReplica, health, runningReplicas } from '../stack';
 
@@ -91,7 +92,7 @@ test('bad input: error acks and flood limiting, nothing stored, everyone healthy
     const out: string[] = [];
     for (const rr of [r, `${r}-other`]) {
       const res = await fetch(`/api/rooms/${rr}/messages?limit=100`, { headers: { authorization: `Bearer ${token}` } });
-      out.push(...((await res.json()) as { messages?: { text: string; clientMsgId: string }[] }).messages?.map((m) => `${m.clientMsgId} ${m.text}`) ?? []);
+      out.push(...((await res.json()) as { messages?: ChatMessage[] }).messages?.map((m) => `${m.clientMsgId} ${m.text}`) ?? []);
     }
     return out;
   }, room);

@@ -1,7 +1,7 @@
 // Kill the replica serving user B while A keeps sending; B's page
 // reconnects through nginx to another replica by itself, rejoins its room and
 // history:sync fills the gap: every message A sent appears exactly once, in order.
-import { check, formatReport, Producer, type Phase } from '../../tools/loss-checker/index';
+import { check, formatReport, Producer, type Phase } from '@switchboard/loss-checker';
 import { expect, note, test } from '../fixtures';
 import { chaos, cidsByReplica, runningReplicas, waitFor } from '../stack';
 

@@ -2,7 +2,7 @@
 // degraded and the page shows a banner; users on one replica keep chatting;
 // when Redis is back, cross-replica delivery resumes within 5 s, presence is
 // whole again, and every message sent during the outage arrives exactly once.
-import { check, formatReport, Producer, type Phase } from '../../tools/loss-checker/index';
+import { check, formatReport, Producer, type Phase } from '@switchboard/loss-checker';
 import { expect, note, test, type ChatUser } from '../fixtures';
 import { chaos, cidFor, cidsByReplica, health, runningReplicas, sleep, waitFor } from '../stack';
 

@@ -1,11 +1,12 @@
 // MongoDB killed. message:send acks UNAVAILABLE; the page keeps the
 // message in its outbox, shows it pending, and resends it with the same
 // clientMsgId when MongoDB is back: nothing lost, nothing doubled.
-import { check, formatReport, parseTag, Producer } from '../../tools/loss-checker/index';
+import { check, formatReport, parseTag, Producer } from '@switchboard/loss-checker';
+import type { ChatMessage } from '@switchboard/protocol';
 import { expect, note, test } from '../fixtures';
 import { chaos, cidsByReplica, runningReplicas, waitFor } from '../stack';
 
-type Ack = { ok: boolean; duplicate?: boolean; error?: { code: string }; message?: { id: string; clientMsgId: string } };
+type Ack = { ok: boolean; duplicate?: boolean; error?: { code: string }; message?: ChatMessage };
 
 test('MongoDB down: pending outbox, resent with the same clientMsgId, stored once', async ({ openUser, uid }) => {
   const cids = await cidsByReplica(await runningReplicas(), `s8-${uid}`);
@@ -64,7 +65,7 @@ test('MongoDB down: pending outbox, resent with the same clientMsgId, stored onc
   const stored = await a.page.evaluate(async (r) => {
     const token = (window as unknown as { switchboard: { session: { token: string } } }).switchboard.session.token;
     const res = await fetch(`/api/rooms/${r}/messages?limit=100`, { headers: { authorization: `Bearer ${token}` } });
-    return ((await res.json()) as { messages: { text: string }[] }).messages.map((m) => m.text).reverse();
+    return ((await res.json()) as { messages: ChatMessage[] }).messages.map((m) => m.text).reverse();
   }, room);
   const report = check({
     sent: p.log,

@@ -1,5 +1,5 @@
-// Runs loadtest/artillery/fanout.yml with the Artillery 2 installed in this
-// package: logs the users in first (users.csv payload: the socketio engine
+// Runs loadtest/artillery/fanout.yml with the Artillery 2 this package
+// depends on: logs the users in first (users.csv payload: the socketio engine
 // connects before any flow step, so the token must be there already), then
 // reads `artillery run -o` output for the report.
 import { spawn } from 'node:child_process';
@@ -9,6 +9,8 @@ import type { Lat, ToolResult } from '../k6/run';
 import type { ToolLoad } from '../profiles';
 
 const LOADTEST = path.resolve(__dirname, '..');
+/** npm installs Artillery beside this workspace or, when nothing conflicts, hoisted to the root. */
+const ARTILLERY_BINS = [LOADTEST, path.resolve(LOADTEST, '..')].map((dir) => path.join(dir, 'node_modules/.bin/artillery'));
 
 function lat(s: Record<string, number> | undefined): Lat | undefined {
   if (!s || !s.count) return undefined;
@@ -16,8 +18,8 @@ function lat(s: Record<string, number> | undefined): Lat | undefined {
 }
 
 export async function runArtillery(url: string, load: ToolLoad, outPrefix: string): Promise<ToolResult> {
-  const bin = path.join(LOADTEST, 'node_modules/.bin/artillery');
-  if (!fs.existsSync(bin)) return { tool: 'artillery', exitCode: 127, errors: 0, error: 'artillery is not installed in loadtest/node_modules' };
+  const bin = ARTILLERY_BINS.find((f) => fs.existsSync(f));
+  if (!bin) return { tool: 'artillery', exitCode: 127, errors: 0, error: 'artillery is not installed: run make install' };
   const run = Date.now().toString(36);
   // users.csv next to the script (Artillery resolves payload paths against it); one run at a time.
   const rows: string[] = ['userId,token,cid,room,producer'];

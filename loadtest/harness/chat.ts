@@ -8,7 +8,8 @@ import type { Socket } from 'socket.io-client';
 import { nowMs, sleep } from '../lib/clock';
 import { withDeadline } from '../lib/deadline';
 import { encode, newHist, recordMs, type Histogram } from '../lib/hist';
-import { ackOk, login, openSocket } from './client';
+import { login } from '@switchboard/test-kit';
+import { ackOk, openSocket } from './client';
 import type { Counters } from './counters';
 
 export interface ChatUser {
@@ -92,7 +93,7 @@ export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCol
       connecting = false;
     };
     try {
-      if (!(await timed('login', async () => (token = await login(cmd.url, u.userId, u.cid, cmd.timeoutMs))))) return;
+      if (!(await timed('login', async () => (token = (await login(cmd.url, u.userId, { cid: u.cid, timeoutMs: cmd.timeoutMs })).token)))) return;
       const opened = await timed('connect', async () => {
         socket = await openSocket(cmd.url, { token, userId: u.userId, cid: u.cid, transports: cmd.transports, timeoutMs: cmd.timeoutMs }, (s) => {
           s.on('message:new', (m: { text?: string }) => {

@@ -1,8 +1,7 @@
 // One load-test client as the coordinator hands it to a worker, and how long
 // connecting it may take. Its own module so resync.ts and the scenarios need
 // not import the IPC protocol, which imports them.
-/** The server's limit on user ids per presence:subscribe (docs/protocol.md). */
-export const PRESENCE_SUBSCRIBE_MAX_IDS = 500;
+import { PRESENCE_SUBSCRIBE_MAX_IDS } from '@switchboard/protocol';
 
 export interface ClientSpec {
   /** unique over the run; also the receiver name in loss counting */

@@ -9,20 +9,6 @@ export interface Ack {
   [k: string]: unknown;
 }
 
-/** POST /api/login through nginx (the cid picks the replica); the token. */
-export async function login(url: string, userId: string, cid: string, timeoutMs: number): Promise<string> {
-  const res = await fetch(`${url}/api/login?cid=${encodeURIComponent(cid)}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ userId }),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  if (res.status !== 200) throw new Error(`login HTTP ${res.status}`);
-  const body = (await res.json()) as { token?: string };
-  if (!body.token) throw new Error('login: no token');
-  return body.token;
-}
-
 /** A connected socket (no automatic reconnection: the scenario decides). */
 export async function openSocket(url: string, o: { token: string; userId: string; cid: string; transports: ('websocket' | 'polling')[]; timeoutMs: number }, before?: (s: Socket) => void): Promise<Socket> {
   const socket = io(url, { auth: { token: o.token, userId: o.userId }, query: { cid: o.cid }, transports: o.transports, forceNew: true, reconnection: false, timeout: o.timeoutMs });

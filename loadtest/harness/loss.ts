@@ -6,7 +6,7 @@
 // Each worker keeps one checker per phase for the receivers it hosts; the
 // coordinator tells it which (producer, seq) were acknowledged, and the worker
 // answers with counts that the coordinator adds up.
-import { check, type Tag } from '../../tools/loss-checker/index';
+import { check, type Tag } from '@switchboard/loss-checker';
 
 export interface LossSummary {
   /** acknowledged sends x members of the room that should have received them */

@@ -7,7 +7,8 @@ import type { Socket } from 'socket.io-client';
 import crypto from 'node:crypto';
 import { nowMs } from '../lib/clock';
 import { withDeadline } from '../lib/deadline';
-import { ack, ackOk, login, openSocket } from './client';
+import { login } from '@switchboard/test-kit';
+import { ack, ackOk, openSocket } from './client';
 
 export class CrossReplicaProbe {
   readonly arrivals: number[] = [];
@@ -43,7 +44,7 @@ export class CrossReplicaProbe {
         let s: Socket | undefined;
         let stage = 'login';
         try {
-          const token = await login(url, userId, cid, 5000);
+          const token = (await login(url, userId, { cid, timeoutMs: 5000 })).token;
           stage = 'connect';
           s = await openSocket(url, { token, userId, cid, transports: ['websocket'], timeoutMs: 5000 }, listen);
           stage = 'join';

@@ -7,7 +7,8 @@
 // client following it would really have lost.
 import type { Socket } from 'socket.io-client';
 import { nowMs } from '../lib/clock';
-import { ackOk, login, openSocket } from './client';
+import { login } from '@switchboard/test-kit';
+import { ackOk, openSocket } from './client';
 import type { LossChecker } from './loss';
 import type { ClientSpec } from './client-spec';
 
@@ -50,7 +51,7 @@ export async function resync(cmd: ResyncCmd, w: WorkerClients): Promise<ResyncRe
       const c = w.get(spec.key);
       if (!c || c.socket?.connected) return;
       try {
-        const token = await login(cmd.url, spec.userId, spec.cid, cmd.timeoutMs);
+        const token = (await login(cmd.url, spec.userId, { cid: spec.cid, timeoutMs: cmd.timeoutMs })).token;
         const socket = await openSocket(cmd.url, { token, userId: spec.userId, cid: spec.cid, transports: cmd.transports, timeoutMs: cmd.timeoutMs }, (s) => w.listen(spec.key, s));
         for (const room of spec.rooms) await ackOk(socket, cmd.timeoutMs, 'room:join', { room });
         c.socket = socket;

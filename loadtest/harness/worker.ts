@@ -4,12 +4,14 @@
 import type { Socket } from 'socket.io-client';
 import { nowMs, sleep } from '../lib/clock';
 import { encode, newHist, recordMs, type Histogram } from '../lib/hist';
-import { tag } from '../../tools/loss-checker/index';
+import { tag } from '@switchboard/loss-checker';
 import { createLossChecker, type LossChecker } from './loss';
 import { runChat } from './chat';
-import { login, openSocket } from './client';
+import { PRESENCE_SUBSCRIBE_MAX_IDS } from '@switchboard/protocol';
+import { login } from '@switchboard/test-kit';
+import { openSocket } from './client';
 import { resync } from './resync';
-import { clientBudgetMs, PRESENCE_SUBSCRIBE_MAX_IDS } from './client-spec';
+import { clientBudgetMs } from './client-spec';
 import type { Counters } from './counters';
 import type { Cmd, ConnectCmd, ConnectResult, PhaseCollect, SendCmd } from './protocol';
 
@@ -89,7 +91,7 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
     if (slot.settled) throw new Error('cut off by the deadline');
   };
   try {
-    const token = await login(cmd.url, spec.userId, spec.cid, cmd.timeoutMs);
+    const token = (await login(cmd.url, spec.userId, { cid: spec.cid, timeoutMs: cmd.timeoutMs })).token;
     late();
     const t1 = nowMs();
     recordMs(hist(ph, 'login'), t1 - t0);

@@ -1,5 +1,11 @@
 /** Unit tests (no I/O) and integration tests (real redis-server, FerretDB and service processes). */
 const transform = { '^.+\\.ts$': ['ts-jest', {}] };
+// Tests compile the workspace libraries from their sources, so an edit there needs no build first.
+const moduleNameMapper = {
+  '^@switchboard/protocol$': '<rootDir>/../../packages/protocol/src',
+  '^@switchboard/test-kit$': '<rootDir>/../../packages/test-kit/src',
+  '^@switchboard/loss-checker$': '<rootDir>/../../tools/loss-checker/index.ts',
+};
 
 module.exports = {
   // Generous: a loaded 2-core machine starts redis, FerretDB and three Node processes per file.
@@ -13,12 +19,14 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform,
+      moduleNameMapper,
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
     },
     {
       displayName: 'integration',
       testEnvironment: 'node',
       transform,
+      moduleNameMapper,
       testMatch: ['<rootDir>/test/integration/**/*.int.test.ts'],
     },
   ],

@@ -1,10 +1,14 @@
 // A Socket.IO client session through nginx: login, connect, join, exchange.
 import assert from 'node:assert/strict';
+import type { ChatMessage, ClientToServerEvents, ServerToClientEvents } from '@switchboard/protocol';
 import { io, type Socket } from 'socket.io-client';
 import { request } from './docker';
 
+/** A socket typed by the protocol's event maps: payloads and acks are checked at compile time. */
+export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
 export interface Client {
-  socket: Socket;
+  socket: ChatSocket;
   userId: string;
 }
 
@@ -16,7 +20,7 @@ export async function login(base: string, userId: string, ca?: string): Promise<
 
 export async function connect(base: string, userId: string, cid: string, ca?: string): Promise<Client> {
   const token = await login(base, userId, ca);
-  const socket = io(base, { auth: { token }, query: { cid }, transports: ['websocket'], reconnection: false, ca });
+  const socket: ChatSocket = io(base, { auth: { token }, query: { cid }, transports: ['websocket'], reconnection: false, ca });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
     socket.once('connect_error', (err) => reject(new Error(`${userId} (cid ${cid}) could not connect to ${base}: ${err.message}`)));
@@ -25,28 +29,21 @@ export async function connect(base: string, userId: string, cid: string, ca?: st
 }
 
 export async function join(c: Client, room: string): Promise<void> {
-  const ack = (await c.socket.timeout(10_000).emitWithAck('room:join', { room })) as { ok: boolean };
+  const ack = await c.socket.timeout(10_000).emitWithAck('room:join', { room });
   assert.equal(ack.ok, true, `room:join: ${JSON.stringify(ack)}`);
 }
 
-interface NewMessage {
-  id: string;
-  room: string;
-  text: string;
-  clientMsgId: string;
-  instance: string;
-}
 
 /** `from` sends; `to` must receive it exactly once. Returns the delivered message. */
-export async function exchange(from: Client, to: Client, room: string, text: string): Promise<NewMessage> {
+export async function exchange(from: Client, to: Client, room: string, text: string): Promise<ChatMessage> {
   const clientMsgId = `chk-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-  const got: NewMessage[] = [];
-  const on = (m: NewMessage) => {
+  const got: ChatMessage[] = [];
+  const on = (m: ChatMessage) => {
     if (m.clientMsgId === clientMsgId) got.push(m);
   };
   to.socket.on('message:new', on);
   try {
-    const ack = (await from.socket.timeout(10_000).emitWithAck('message:send', { room, text, clientMsgId })) as { ok: boolean; message?: NewMessage };
+    const ack = (await from.socket.timeout(10_000).emitWithAck('message:send', { room, text, clientMsgId })) as { ok: boolean; message?: ChatMessage };
     assert.equal(ack.ok, true, `message:send: ${JSON.stringify(ack)}`);
     const deadline = Date.now() + 10_000;
     while (!got.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

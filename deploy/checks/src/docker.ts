@@ -3,13 +3,13 @@
 // run on exactly what `make up` runs.
 import https from 'node:https';
 import http from 'node:http';
-import net from 'node:net';
+import { freePort, sleep } from '@switchboard/test-kit';
 import { exec, mustExec, type ExecOptions, type Result } from '../../stack/src/exec';
 import { ensureEngine } from '../../stack/src/engine';
 import { prepareImages } from '../../stack/src/verbs/images';
 import type { ImageSet } from '../../stack/src/images';
 
-export { exec, mustExec };
+export { exec, freePort, mustExec, sleep };
 
 /** Engine + Compose v2 (installed and started where missing) and every image, local or official. */
 export async function readyImages(): Promise<ImageSet & { REALTIME_IMAGE: string }> {
@@ -27,19 +27,6 @@ export async function mustDocker(args: string[], opts: ExecOptions = {}): Promis
   if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}):\n${(r.stdout + r.stderr).trim().split('\n').slice(-20).join('\n')}`);
   return r;
 }
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Reply {
   status: number;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { aptInstall } from './engine';
 import { commandExists, exec, mustExec } from './exec';
 import { info, StackError, step, warn, withProgress } from './log';
-import { FERRETDB_BIN, FERRETDB_SRC, IMAGES_DIR, SERVICE_DIR, STACK_DIR } from './paths';
+import { FERRETDB_BIN, FERRETDB_SRC, IMAGES_DIR, ROOT, SERVICE_DIR, STACK_DIR } from './paths';
 
 export type ImageVar = 'REDIS_IMAGE' | 'MONGO_IMAGE' | 'NGINX_IMAGE' | 'NODE_IMAGE';
 export type ImageSet = Record<ImageVar, string>;
@@ -233,9 +233,11 @@ export async function dockerBuild(spec: BuildSpec): Promise<void> {
 }
 
 /**
- * The service image. The build context gets the host's CA bundle in the
- * git-ignored .build-ca/ so `npm ci` in the build stage passes a
- * TLS-intercepting proxy; the run stage never copies it.
+ * The service image, built from the repository root (one npm workspace, one
+ * lockfile; the root .dockerignore admits only what the image installs). The
+ * build gets the host's CA bundle in the git-ignored services/realtime/.build-ca/
+ * so `npm ci` in the build stage passes a TLS-intercepting proxy; the run stage
+ * never copies it.
  */
 export async function buildServiceImage(nodeImage: string): Promise<string> {
   const ca = process.env.SB_BUILD_CA ?? '/etc/ssl/certs/ca-certificates.crt';
@@ -245,12 +247,12 @@ export async function buildServiceImage(nodeImage: string): Promise<string> {
     fs.mkdirSync(caDir);
     fs.copyFileSync(ca, path.join(caDir, 'ca.crt'));
   }
-  if (!fs.existsSync(path.join(SERVICE_DIR, 'package-lock.json'))) {
-    throw new StackError('services/realtime/package-lock.json is missing: run `npm install` in services/realtime first.');
+  if (!fs.existsSync(path.join(ROOT, 'package-lock.json'))) {
+    throw new StackError('package-lock.json is missing at the repository root: run `npm install` there first.');
   }
   await dockerBuild({
     tag: REALTIME_IMAGE,
-    context: SERVICE_DIR,
+    context: ROOT,
     dockerfile: path.join(SERVICE_DIR, 'Dockerfile'),
     buildArgs: { NODE_IMAGE: nodeImage },
     what: `the realtime service image ${REALTIME_IMAGE} (FROM ${nodeImage})`,

@@ -21,7 +21,7 @@ import { RedisTopology } from './infra/redis-topology';
 import { PresenceService } from './presence';
 import { presenceRouter } from './presence/http';
 import { presenceSocket } from './presence/socket';
-import { userRoom } from './protocol';
+import { userRoom } from '@switchboard/protocol';
 import { RateLimiter } from './ratelimit';
 import { regionRouter } from './regions/http';
 import { regionSocket } from './regions/socket';

@@ -1,9 +1,13 @@
 // What the stack tests share: the stack CLI for one compose project on one
 // port, and a chat client that talks to it through nginx like a browser does.
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
+import type { ChatMessage, ClientToServerEvents, ServerToClientEvents } from '@switchboard/protocol';
+import { freePort, login } from '@switchboard/test-kit';
 import { io, type Socket } from 'socket.io-client';
+
+/** A socket typed by the protocol's event maps: payloads and acks are checked at compile time. */
+export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export const ROOT = path.resolve(__dirname, '../../../..');
 
@@ -12,17 +16,6 @@ export interface CliResult {
   /** stdout and stderr as they came. */
   output: string;
   stdout: string;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Runs a command and returns its stdout (trimmed), whatever its exit code. */
@@ -35,20 +28,11 @@ export function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-export interface NewMessage {
-  id: string;
-  room: string;
-  userId: string;
-  text: string;
-  ts: unknown;
-  clientMsgId: string;
-  instance: string;
-}
 
 /** One compose project of the stack, on a port of its own, and the sockets the test opened against it. */
 export class TestStack {
   port = 0;
-  readonly sockets: Socket[] = [];
+  readonly sockets: ChatSocket[] = [];
 
   constructor(readonly project: string) {}
 
@@ -126,16 +110,10 @@ export class TestStack {
   }
 
   async login(userId: string): Promise<string> {
-    const res = await fetch(`${this.base}/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ userId }),
-    });
-    if (res.status !== 200) throw new Error(`login of ${userId} answered ${res.status}: ${await res.text()}`);
-    return ((await res.json()) as { token: string }).token;
+    return (await login(this.base, userId)).token;
   }
 
-  connect(token: string, cid: string): Promise<Socket> {
+  connect(token: string, cid: string): Promise<ChatSocket> {
     const socket = io(this.base, { auth: { token }, query: { cid }, transports: ['websocket'], reconnection: false });
     this.sockets.push(socket);
     return new Promise((resolve, reject) => {
@@ -154,16 +132,16 @@ export class TestStack {
  * that message within `waitMs` (and a moment more, for a duplicate to show).
  * Throws when the send is not acknowledged with ok and the stored message.
  */
-export async function sendAndCollect(from: Socket, to: Socket, room: string, text: string, waitMs = 10_000): Promise<NewMessage[]> {
+export async function sendAndCollect(from: ChatSocket, to: ChatSocket, room: string, text: string, waitMs = 10_000): Promise<ChatMessage[]> {
   const clientMsgId = `stack-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-  const received: NewMessage[] = [];
-  const onMessage = (m: NewMessage) => {
+  const received: ChatMessage[] = [];
+  const onMessage = (m: ChatMessage) => {
     if (m.clientMsgId === clientMsgId) received.push(m);
   };
   to.on('message:new', onMessage);
   try {
-    const ack = (await from.timeout(waitMs).emitWithAck('message:send', { room, text, clientMsgId })) as { ok: boolean; message?: { text?: string; clientMsgId?: string } };
-    if (!ack?.ok || ack.message?.text !== text || ack.message?.clientMsgId !== clientMsgId) {
+    const ack = await from.timeout(waitMs).emitWithAck('message:send', { room, text, clientMsgId });
+    if (!ack?.ok || ack.message.text !== text || ack.message.clientMsgId !== clientMsgId) {
       throw new Error(`message:send was not acknowledged with ok and the message: ${JSON.stringify(ack)}`);
     }
     const deadline = Date.now() + waitMs;

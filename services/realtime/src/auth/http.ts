@@ -2,7 +2,7 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 import type { RouteGuards } from '../http/guards';
 import { AppError } from '../infra/errors';
 import { parse } from '../infra/validation';
-import { schemas, sessionRoom, type SessionUser } from '../protocol';
+import { schemas, sessionRoom, type SessionUser } from '@switchboard/protocol';
 import type { UsersService } from '../users';
 import type { AuthService } from './index';
 

@@ -1,6 +1,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { SessionUser } from '../protocol';
+import type { SessionUser } from '@switchboard/protocol';
 
 /** What a login token carries: the user and the Redis session that vouches for it. */
 export type TokenClaims = SessionUser;

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { RouteGuards } from '../http/guards';
 import { parse } from '../infra/validation';
-import { room as roomSchema, schemas } from '../protocol';
+import { room as roomSchema, schemas } from '@switchboard/protocol';
 import type { ChatService } from './index';
 
 export interface ChatRouterDeps extends RouteGuards {

@@ -8,7 +8,7 @@ import type { MongoConnection } from '../infra/mongo';
 import { messageModel, type MessageDoc } from './message.model';
 import { MessageWriter } from './message-writer';
 import { RecentWindow } from './recent-window';
-import type { ChatMessage } from '../protocol';
+import type { ChatMessage } from '@switchboard/protocol';
 
 /**
  * Durable chat: a message is stored in MongoDB before anyone is told about

@@ -2,7 +2,7 @@ import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import { luaScript, type RunnerOf } from '../infra/lua-scripts';
 import type { RedisConnections } from '../infra/redis';
-import type { ChatMessage as WindowMessage } from '../protocol';
+import type { ChatMessage as WindowMessage } from '@switchboard/protocol';
 
 /**
  * Marks a window filled from the database. Its score is generation * 2, plus 1

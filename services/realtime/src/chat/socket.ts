@@ -3,7 +3,7 @@ import type { MainServer, SocketCapability } from '../gateway/sockets';
 import { AppError } from '../infra/errors';
 import type { Metrics } from '../infra/metrics';
 import type { Reminders } from '../jobs/reminders';
-import { chatRoom, schemas, type ChatMessage } from '../protocol';
+import { chatRoom, schemas, type ChatMessage } from '@switchboard/protocol';
 import type { RoomsService } from '../rooms';
 import type { ChatService } from './index';
 

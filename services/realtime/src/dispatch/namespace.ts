@@ -19,7 +19,7 @@ import {
   type DispatchRequests,
   type DispatchServerToClientEvents,
   type DispatchSocketData,
-} from '../protocol';
+} from '@switchboard/protocol';
 import { DispatchService } from './service';
 import { DispatchStore } from './store';
 

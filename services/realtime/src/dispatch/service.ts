@@ -5,7 +5,7 @@ import type { Logger } from '../infra/logger';
 import type { RedisConnections } from '../infra/redis';
 import { isRedisUnavailable } from '../infra/redis-fallback';
 import type { JobQueue } from '../jobs';
-import type { DispatchServerToClientEvents, Offer, Order, Point, Provider } from '../protocol';
+import type { DispatchServerToClientEvents, Offer, Order, Point, Provider } from '@switchboard/protocol';
 import type { DispatchStore } from './store';
 import { orderAfter, settle } from './transitions';
 

@@ -1,6 +1,6 @@
 import type { Keyspace } from '../infra/keys';
 import type { RedisConnections } from '../infra/redis';
-import type { Order, OrderStatus, Provider, ProviderStatus } from '../protocol';
+import type { Order, OrderStatus, Provider, ProviderStatus } from '@switchboard/protocol';
 import { dispatchScripts } from './scripts';
 import type { AcceptTag, CancelTag, CompleteTag, CreateTag, DispatchReply, DispatchScripts, OfferTag, ProviderUpTag, ReleaseTag, UpdateTag } from './scripts';
 

@@ -1,5 +1,5 @@
 import { AppError } from '../infra/errors';
-import type { ErrorCode, Order, OrderStatus } from '../protocol';
+import type { ErrorCode, Order, OrderStatus } from '@switchboard/protocol';
 import type { AcceptTag, CancelTag, CompleteTag, CreateTag, OfferTag, ProviderDownTag, ProviderUpTag, ReleaseTag, UpdateTag } from './scripts';
 
 /**

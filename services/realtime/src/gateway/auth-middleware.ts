@@ -1,6 +1,6 @@
 import type { Socket } from 'socket.io';
 import type { AuthService } from '../auth';
-import type { SessionUser } from '../protocol';
+import type { SessionUser } from '@switchboard/protocol';
 
 /** What the check needs of a socket of any namespace. */
 type HandshakeSocket = Pick<Socket, 'handshake'> & { data: { user?: SessionUser } };

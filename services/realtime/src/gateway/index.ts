@@ -5,7 +5,7 @@ import { Server } from 'socket.io';
 import type { AuthService } from '../auth';
 import type { Config } from '../config';
 import type { RedisConnections } from '../infra/redis';
-import { sessionRoom, userRoom } from '../protocol';
+import { sessionRoom, userRoom } from '@switchboard/protocol';
 import { tokenAuth } from './auth-middleware';
 import { attachRoutes, type AnyRoute, type RouterDeps } from './router';
 import type { MainServer, MainSocket, SocketCapability } from './sockets';

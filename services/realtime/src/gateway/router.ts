@@ -4,7 +4,7 @@ import { toErrorBody } from '../infra/errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import { parse } from '../infra/validation';
-import type { Ack, AckResponse, EventContract, SessionUser } from '../protocol';
+import type { Ack, AckResponse, EventContract, SessionUser } from '@switchboard/protocol';
 import type { LimitClass, RateLimiter } from '../ratelimit';
 
 /** The payload a handler gets: the schema's output, or nothing for an event without schema. */
@@ -12,7 +12,7 @@ type Parsed<C extends EventContract> = C extends { schema: infer S extends z.Zod
 /** An event without reply fields may return nothing. */
 type Reply<C extends EventContract> = Record<never, never> extends C['reply'] ? C['reply'] | void : C['reply'];
 
-/** How one event of a protocol contract (protocol/events.ts) is served on socket type S. */
+/** How one event of a protocol contract (packages/protocol/src/events.ts) is served on socket type S. */
 export type EventRoute<C extends EventContract, S> = (C extends { schema: infer Schema } ? { schema: Schema } : { schema?: undefined }) & {
   /** Throws FORBIDDEN when the socket may not do this; runs before the rate limit is charged. */
   authorize?(socket: S, payload: Parsed<C>): void;

@@ -1,5 +1,5 @@
 import type { Server, Socket } from 'socket.io';
-import type { ClientToServerEvents, MainRequests, ServerToClientEvents, SocketData } from '../protocol';
+import type { ClientToServerEvents, MainRequests, ServerToClientEvents, SocketData } from '@switchboard/protocol';
 import type { EventRoute } from './router';
 
 /** The Socket.IO server and sockets of the main namespace, typed by the protocol's event maps. */

@@ -1,4 +1,4 @@
-import type { ErrorBody, ErrorCode } from '../protocol';
+import type { ErrorBody, ErrorCode } from '@switchboard/protocol';
 import { isRedisUnavailable } from './redis-fallback';
 
 export const HTTP_STATUS: Record<ErrorCode, number> = {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { describeIssue } from '../protocol';
+import { describeIssue } from '@switchboard/protocol';
 import { AppError } from './errors';
 
 /** The parsed value, or AppError VALIDATION naming the first problem (an ack's error or a 400). */

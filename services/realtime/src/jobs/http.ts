@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { RouteGuards } from '../http/guards';
 import { AppError, orUnavailable } from '../infra/errors';
 import { parse } from '../infra/validation';
-import { jobId as jobIdSchema } from '../protocol';
+import { jobId as jobIdSchema } from '@switchboard/protocol';
 import type { JobQueue } from './index';
 
 const QUEUE_DOWN = 'the job queue needs Redis, which is unavailable';

@@ -7,7 +7,7 @@ import type { MongoConnection } from '../infra/mongo';
 import type { RedisConnections } from '../infra/redis';
 import { isRedisUnavailable } from '../infra/redis-fallback';
 import type { PresenceService } from '../presence';
-import type { ChatMessage, Reminder } from '../protocol';
+import type { ChatMessage, Reminder } from '@switchboard/protocol';
 import type { JobQueue } from './index';
 
 interface ReminderDoc extends Omit<Reminder, 'id'> {

@@ -5,7 +5,7 @@ import { luaScript, type RunnerOf } from '../infra/lua-scripts';
 import type { Metrics } from '../infra/metrics';
 import { throwOnMultiError, type RedisConnections } from '../infra/redis';
 import { isRedisUnavailable } from '../infra/redis-fallback';
-import { STATUSES, type PresenceUpdate, type Status } from '../protocol';
+import { STATUSES, type PresenceUpdate, type Status } from '@switchboard/protocol';
 
 export interface OnlineUser {
   userId: string;

@@ -1,7 +1,7 @@
 import type { EventBus } from '../events';
 import type { MainServer, SocketCapability } from '../gateway/sockets';
 import type { Metrics } from '../infra/metrics';
-import { schemas } from '../protocol';
+import { schemas } from '@switchboard/protocol';
 import type { UsersService } from '../users';
 import type { PresenceService } from './index';
 import { PresenceSubscriptions } from './subscriptions';

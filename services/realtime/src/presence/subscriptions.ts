@@ -5,7 +5,7 @@ import {
   type PresenceSnapshot,
   type PresenceSubscription,
   type PresenceUpdate,
-} from '../protocol';
+} from '@switchboard/protocol';
 import type { MainServer, MainSocket } from '../gateway/sockets';
 import type { PresenceService } from './index';
 
@@ -16,7 +16,7 @@ const roomsOf = (sub: PresenceSubscription): string[] => ('all' in sub ? [PRESEN
  * that user (or to everyone), not to every socket. Broadcasting each change to
  * all N sockets made a connect ramp of N sockets cost ~N^2 deliveries.
  *
- * Subscriptions are Socket.IO rooms (protocol/rooms.ts), so the adapter routes
+ * Subscriptions are Socket.IO rooms (packages/protocol/src/rooms.ts), so the adapter routes
  * them across replicas and they end with the socket (a reconnecting client
  * subscribes again).
  */

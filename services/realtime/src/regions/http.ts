@@ -2,7 +2,7 @@ import { Router } from 'express';
 import ngeohash from 'ngeohash';
 import type { RouteGuards } from '../http/guards';
 import { parse } from '../infra/validation';
-import { geohash as geohashSchema } from '../protocol';
+import { geohash as geohashSchema } from '@switchboard/protocol';
 import type { RoomsService } from '../rooms';
 
 export interface RegionRouterDeps extends RouteGuards {

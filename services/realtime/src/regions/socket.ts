@@ -1,5 +1,5 @@
 import type { SocketCapability } from '../gateway/sockets';
-import { regionRoom, schemas } from '../protocol';
+import { regionRoom, schemas } from '@switchboard/protocol';
 import type { RoomsService } from '../rooms';
 import type { SocketSessions } from '../sessions';
 import { regionOf } from './index';

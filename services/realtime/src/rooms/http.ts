@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { RouteGuards } from '../http/guards';
 import { parse } from '../infra/validation';
-import { room as roomSchema } from '../protocol';
+import { room as roomSchema } from '@switchboard/protocol';
 import type { RoomsService } from './index';
 
 export interface RoomRouterDeps extends RouteGuards {

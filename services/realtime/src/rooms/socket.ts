@@ -1,7 +1,7 @@
 import type { EventBus } from '../events';
 import type { MainServer, SocketCapability } from '../gateway/sockets';
 import type { Metrics } from '../infra/metrics';
-import { chatRoom, schemas } from '../protocol';
+import { chatRoom, schemas } from '@switchboard/protocol';
 import type { RoomsService } from './index';
 
 export interface RoomSocketDeps {

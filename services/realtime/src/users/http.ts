@@ -4,7 +4,7 @@ import type { RouteGuards } from '../http/guards';
 import { AppError } from '../infra/errors';
 import { parse } from '../infra/validation';
 import type { PresenceService } from '../presence';
-import { userId as userIdSchema } from '../protocol';
+import { userId as userIdSchema } from '@switchboard/protocol';
 import type { UsersService } from './index';
 
 export interface UserRouterDeps extends RouteGuards {

@@ -90,7 +90,7 @@ describe('socket sessions, regions, pub/sub channels, users and stats', () => {
   it('persists lastSeen in MongoDB and answers GET /api/users/:id even when Redis is emptied', async () => {
     const [r1, r2] = cluster.replicas;
     const viewer = await login(r1.url, 'viewer');
-    const { token } = await login(r2.url, 'seen-user', 'Seen User');
+    const { token } = await login(r2.url, 'seen-user', { name: 'Seen User' });
     const s = await connect(r2.url, token);
     // The profile is written after the login answers, and presence after the
     // socket is connected (both side effects), so wait for both.

@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Socket } from 'socket.io-client';
-import { chatRoom, type ChatMessage } from '../../src/protocol';
+import { check, formatReport, parseTag, Producer, type Phase, type Report, type Tag } from '@switchboard/loss-checker';
+import { chatRoom, type ChatMessage } from '@switchboard/protocol';
 import { Keyspace } from '../../src/infra/keys';
 import { FAST_PRESENCE, api, connect, emitAck, health, login, startCluster, type Cluster, type Replica } from '../support/cluster';
-import { REPO_ROOT, SERVICE_ROOT, sleep, waitFor } from '../support/processes';
+import { SERVICE_ROOT, sleep, waitFor } from '../support/processes';
 import type { RedisNode, TopologyKind } from '../support/redis-topology';
 
 /**
@@ -30,28 +31,8 @@ const RESHARD_SLOTS = 100;
 const RESULTS_FILE = path.join(SERVICE_ROOT, 'test-results', 'failover.json');
 const keys = new Keyspace('sb:');
 
-// tools/loss-checker (shared with e2e/ and loadtest/) lies outside this package's tsconfig rootDir, so it is
-// loaded at run time (ts-jest compiles it) and typed here by the part this file uses.
-type Phase = 'before' | 'during' | 'after';
-interface Tag { producerId: string; seq: number }
-interface Sent extends Tag { phase: Phase }
-interface LossReport {
-  receivers: Array<{ receiverId: string; phases: Record<Phase, { sent: number }> }>;
-  totals: { lost: number; duplicated: number; reordered: number; unexpected: number };
-  clean: boolean;
-}
-interface LossChecker {
-  check(input: { sent: readonly Sent[]; received: Record<string, readonly Tag[]>; expects?: (receiverId: string, message: Sent) => boolean }): LossReport;
-  formatReport(report: LossReport): string;
-  parseTag(text: string): Tag | null;
-  Producer: new (producerId: string) => { readonly log: Sent[]; next(phase: Phase): string };
-}
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { check, formatReport, parseTag, Producer } = require(path.join(REPO_ROOT, 'tools', 'loss-checker', 'index.ts')) as LossChecker;
-type Producer = InstanceType<LossChecker['Producer']>;
-
 /** Nothing lost, doubled or unknown; on failure the checker's per-receiver lines are in the diff. */
-function expectClean(report: LossReport, what: string): void {
+function expectClean(report: Report, what: string): void {
   const { lost, duplicated, unexpected } = report.totals;
   expect({ what, lost, duplicated, unexpected, detail: lost + duplicated + unexpected > 0 ? formatReport(report) : '' })
     .toEqual({ what, lost: 0, duplicated: 0, unexpected: 0, detail: '' });

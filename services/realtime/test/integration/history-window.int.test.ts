@@ -5,7 +5,7 @@ import { Keyspace } from '../../src/infra/keys';
 import { createMetrics } from '../../src/infra/metrics';
 import { MongoConnection } from '../../src/infra/mongo';
 import { RedisConnections } from '../../src/infra/redis';
-import type { ChatMessage } from '../../src/protocol';
+import type { ChatMessage } from '@switchboard/protocol';
 import { startFerretDb, startRedisServer } from '../support/cluster';
 import { waitFor } from '../support/processes';
 

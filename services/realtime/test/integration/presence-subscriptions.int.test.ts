@@ -1,6 +1,6 @@
 import type { Socket } from 'socket.io-client';
 import { collect, connect, emitAck, health, login, startCluster, type Cluster } from '../support/cluster';
-import type { PresenceUpdate } from '../../src/protocol';
+import type { PresenceUpdate } from '@switchboard/protocol';
 import { sleep, waitFor } from '../support/processes';
 
 /**

@@ -18,6 +18,8 @@ import { Cluster as RedisCluster, type Redis } from 'ioredis';
 import { RedisTopology as ServiceRedisTopology } from '../../src/infra/redis-topology';
 import { topologyFromEnv, type RedisTopology, type TopologyKind } from './redis-topology';
 
+export { login } from '@switchboard/test-kit';
+
 /** The Redis topology of this jest run: SB_TEST_REDIS=single|cluster|sentinel (single when unset). */
 export const TEST_REDIS = (process.env.SB_TEST_REDIS || 'single') as TopologyKind;
 /** For tests that only make sense on one topology: `onlyOn('single')('...', fn)`. */
@@ -212,17 +214,6 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
 export async function health(url: string): Promise<{ status: number; body: any; servedBy: string | null }> {
   const res = await fetch(`${url}/health`);
   return { status: res.status, body: await res.json(), servedBy: res.headers.get('x-served-by') };
-}
-
-export async function login(url: string, userId: string, name?: string): Promise<{ token: string; sessionId: string }> {
-  const res = await fetch(`${url}/api/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(name ? { userId, name } : { userId }),
-  });
-  const body = (await res.json()) as { ok: boolean; token: string; sessionId: string };
-  if (!body.ok) throw new Error(`login failed: ${JSON.stringify(body)}`);
-  return body;
 }
 
 export async function api(url: string, path: string, token: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {

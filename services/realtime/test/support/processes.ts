@@ -3,6 +3,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, sleep, waitFor } from '@switchboard/test-kit';
+
+export { freePort, sleep, waitFor };
 
 /**
  * Starts real servers for integration tests: each child runs in its own
@@ -17,18 +20,6 @@ process.on('exit', () => {
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 export const SERVICE_ROOT = path.resolve(__dirname, '..', '..');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `sb-${prefix}-`));
@@ -113,23 +104,6 @@ function allThreadsStopped(pid: number): boolean {
     return /^[Tt]$/.test(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]);
   });
 }
-
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v) return v as T;
-    } catch (err) {
-      lastErr = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,4 +1,4 @@
-import { describeIssue, dispatchSchemas } from '../../src/protocol';
+import { describeIssue, dispatchSchemas } from '@switchboard/protocol';
 
 describe('dispatch payload schemas', () => {
   it('accepts the payloads of the contract', () => {

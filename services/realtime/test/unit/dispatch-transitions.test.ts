@@ -1,5 +1,5 @@
 import { AppError } from '../../src/infra/errors';
-import { ORDER_STATUSES, type Order, type OrderStatus } from '../../src/protocol';
+import { ORDER_STATUSES, type Order, type OrderStatus } from '@switchboard/protocol';
 import { ORDER_TRANSITIONS, STEPS, orderAfter, settle, type Step, type StepTag, type Verdict } from '../../src/dispatch/transitions';
 
 const order = (status: OrderStatus): Order => ({

@@ -1,4 +1,4 @@
-import { describeIssue, PRESENCE_SUBSCRIBE_MAX_IDS, schemas } from '../../src/protocol';
+import { describeIssue, PRESENCE_SUBSCRIBE_MAX_IDS, schemas } from '@switchboard/protocol';
 
 describe('presence:subscribe / presence:unsubscribe payload', () => {
   const schema = schemas.presenceSubscription;

@@ -1,4 +1,4 @@
-import { describeIssue, schemas } from '../../src/protocol';
+import { describeIssue, schemas } from '@switchboard/protocol';
 
 describe('payload schemas', () => {
   const send = schemas.messageSend(4000);
