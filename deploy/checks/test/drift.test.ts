@@ -23,17 +23,20 @@ const COMPOSE_SETS: Record<string, Record<string, string>> = {
     REDIS_URL: 'the compose service name',
     MONGO_URL: 'the compose service name',
     AUTH_SECRET: 'a dev secret the image (NODE_ENV=production) accepts; the schema default is refused there',
+    TRUST_PROXY: 'nginx is the one proxy in front; the schema default (0) believes no X-Forwarded-For',
   },
   'deploy/production/compose.yml': {
     NODE_ENV: 'production, stated',
     PORT: 'the port nginx and the healthcheck use',
     REDIS_URL: 'the compose service name (the password comes from REDIS_PASSWORD_FILE)',
+    TRUST_PROXY: 'nginx is the one proxy in front',
   },
   'deploy/swarm/stack.yml': {
     NODE_ENV: 'production, stated',
     PORT: 'the port nginx and the healthcheck use',
     REDIS_URL: 'the stack service name (the password comes from REDIS_PASSWORD_FILE)',
     INSTANCE_NAME: 'realtime-<task slot>, a swarm template',
+    TRUST_PROXY: 'nginx is the one proxy in front',
   },
 };
 /**
@@ -55,7 +58,7 @@ const COMPOSE_OVERLAYS: Record<string, Record<string, { mode: string; sets: Reco
 };
 
 /** The Kubernetes ConfigMap: values that are not the schema's default, and variables it leaves out. */
-const CONFIGMAP_SETS: Record<string, string> = { NODE_ENV: 'production', REDIS_URL: 'the managed Redis' };
+const CONFIGMAP_SETS: Record<string, string> = { NODE_ENV: 'production', REDIS_URL: 'the managed Redis', TRUST_PROXY: 'the ingress controller is the one proxy in front' };
 const CONFIGMAP_LEAVES_OUT: Record<string, string> = {
   AUTH_SECRET: 'a Secret (AUTH_SECRET_FILE)',
   MONGO_URL: 'a Secret, it carries credentials (MONGO_URL_FILE)',

@@ -70,11 +70,17 @@ export const configSchema = z
     PING_TIMEOUT_MS: ms(20_000),
     SHUTDOWN_TIMEOUT_MS: ms(8_000),
     CORS_ORIGIN: z.string().default(''),
+    /**
+     * How many proxies in front of the service to believe about the client's address
+     * (X-Forwarded-For): 1 behind nginx or an ingress. 0 (the default) believes none, so a
+     * client reaching the service directly cannot pick its own address for per-address limits.
+     */
+    TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
 
     /** Sliding-window limits, "count/window" (ms, s or m). Per user unless noted. */
     RATE_LIMIT_MESSAGES: limitSpec('20/10s'),
     RATE_LIMIT_JOINS: limitSpec('30/60s'),
-    /** Per client IP (X-Forwarded-For from nginx). */
+    /** Per client address (X-Forwarded-For from the proxies TRUST_PROXY names). */
     RATE_LIMIT_LOGINS: limitSpec('60/60s'),
     /** Per client IP, every /api route but login. */
     RATE_LIMIT_HTTP: limitSpec('600/60s'),

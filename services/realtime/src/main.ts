@@ -101,6 +101,7 @@ async function main(): Promise<void> {
   const guards = { limitBy: limitByAddress(limiter), requireAuth: requireAuth(auth) };
   const app = createHttpApp({
     instance,
+    trustProxy: config.TRUST_PROXY,
     log,
     limitBy: guards.limitBy,
     routers: [

@@ -6,6 +6,8 @@ import type { LimitBy } from './guards';
 
 export interface HttpAppDeps {
   instance: string;
+  /** Proxy hops whose X-Forwarded-For is believed (TRUST_PROXY). */
+  trustProxy: number;
   log: Logger;
   limitBy: LimitBy;
   /** /health and /metrics, then each capability's router (its routes carry their own guards). */
@@ -13,12 +15,13 @@ export interface HttpAppDeps {
 }
 
 /** The Express app: the capabilities' routers, the demo page, and the contract's error bodies. */
-export function createHttpApp({ instance, log, limitBy, routers }: HttpAppDeps): express.Express {
+export function createHttpApp({ instance, trustProxy, log, limitBy, routers }: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  // One proxy hop (nginx): req.ip is the address nginx saw, not whatever a client
-  // wrote into X-Forwarded-For, so per-IP rate limits cannot be dodged.
-  app.set('trust proxy', 1);
+  // Behind nginx (TRUST_PROXY=1) req.ip is the address nginx saw, not whatever a
+  // client wrote into X-Forwarded-For; with no proxy (0) it is the socket's own
+  // address. Either way per-address limits cannot be dodged with a header.
+  app.set('trust proxy', trustProxy);
   app.use((_req, res, next) => {
     res.setHeader('X-Served-By', instance);
     next();

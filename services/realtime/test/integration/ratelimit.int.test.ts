@@ -7,7 +7,8 @@ describe('rate limits shared by every replica', () => {
   beforeAll(async () => {
     cluster = await startCluster({
       replicas: 3,
-      env: { RATE_LIMIT_MESSAGES: '30/60s', RATE_LIMIT_LOGINS: '5/60s', RATE_LIMIT_EVENTS: '200/1s' },
+      // TRUST_PROXY=1: these replicas stand behind nginx, which sets X-Forwarded-For.
+      env: { RATE_LIMIT_MESSAGES: '30/60s', RATE_LIMIT_LOGINS: '5/60s', RATE_LIMIT_EVENTS: '200/1s', TRUST_PROXY: '1' },
     });
   });
 
@@ -90,5 +91,30 @@ describe('rate limits shared by every replica', () => {
     }
     await waitFor('ok again', async () => (await health(r.url)).body.status === 'ok', 15_000);
     s.close();
+  });
+});
+
+describe('a replica with no proxy in front (TRUST_PROXY unset)', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ replicas: 1, env: { RATE_LIMIT_LOGINS: '3/60s' } });
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('ignores a client-written X-Forwarded-For, so a new address per request does not reset the login limit', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${cluster.replicas[0].url}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': `198.51.100.${i + 1}` },
+        body: JSON.stringify({ userId: `spoof-${i}` }),
+      });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
   });
 });

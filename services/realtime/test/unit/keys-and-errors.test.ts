@@ -36,5 +36,11 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud' })).toThrow(/PORT[\s\S]*LOG_LEVEL/);
     expect(() => loadConfig({ PRESENCE_TTL_MS: '1000', PRESENCE_REFRESH_MS: '1000' })).toThrow(/PRESENCE_TTL_MS: must be at least twice/);
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_SECRET/);
+    expect(() => loadConfig({ TRUST_PROXY: 'nginx' })).toThrow(/TRUST_PROXY/);
+  });
+
+  it('believes no forwarded header unless told how many proxies stand in front', () => {
+    expect(loadConfig({}).TRUST_PROXY).toBe(0);
+    expect(loadConfig({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
   });
 });
