@@ -117,7 +117,7 @@ export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCol
       if (cmd.history)
         for (const room of u.rooms)
           await timed('history', async () => {
-            const a = await ackOk<{ ok: boolean; messages?: unknown[] }>(s, cmd.timeoutMs, 'history:sync', { room });
+            const a = await ackOk(s, cmd.timeoutMs, 'history:sync', { room });
             counts.historyMessages += a.messages?.length ?? 0;
           });
       let n = 0;

@@ -2,12 +2,10 @@
 // clients (chat mix, chaos resync, recovery probe): log in, open a socket,
 // emit with an ack and a timeout.
 import { io, type Socket } from 'socket.io-client';
+import type { AckOf, MainRequests, RequestPayload } from '@switchboard/protocol';
 
-export interface Ack {
-  ok: boolean;
-  error?: { code: string; message?: string };
-  [k: string]: unknown;
-}
+/** The ack of a main-namespace event (the stock baseline answers the same shapes). */
+export type AckFor<E extends keyof MainRequests> = AckOf<MainRequests, E>;
 
 /** A connected socket (no automatic reconnection: the scenario decides). */
 export async function openSocket(url: string, o: { token: string; userId: string; cid: string; transports: ('websocket' | 'polling')[]; timeoutMs: number }, before?: (s: Socket) => void): Promise<Socket> {
@@ -29,14 +27,14 @@ export async function openSocket(url: string, o: { token: string; userId: string
   return socket;
 }
 
-export function ack<T = Ack>(socket: Socket, timeoutMs: number, event: string, payload?: unknown): Promise<T> {
+export function ack<E extends keyof MainRequests>(socket: Socket, timeoutMs: number, event: E, payload?: RequestPayload<MainRequests, E>): Promise<AckFor<E>> {
   const s = socket.timeout(timeoutMs);
-  return (payload === undefined ? s.emitWithAck(event) : s.emitWithAck(event, payload)) as Promise<T>;
+  return (payload === undefined ? s.emitWithAck(event) : s.emitWithAck(event, payload)) as Promise<AckFor<E>>;
 }
 
-/** Rejects with the server's error code when the ack is not ok. */
-export async function ackOk<T extends Ack = Ack>(socket: Socket, timeoutMs: number, event: string, payload?: unknown): Promise<T> {
-  const a = await ack<T>(socket, timeoutMs, event, payload);
+/** The ack's fields when it is ok; rejects with the server's error code when it is not. */
+export async function ackOk<E extends keyof MainRequests>(socket: Socket, timeoutMs: number, event: E, payload?: RequestPayload<MainRequests, E>): Promise<Extract<AckFor<E>, { ok: true }>> {
+  const a = await ack(socket, timeoutMs, event, payload);
   if (!a?.ok) throw new Error(a?.error?.code ?? 'not ok');
-  return a;
+  return a as Extract<AckFor<E>, { ok: true }>;
 }

@@ -53,7 +53,7 @@ export class CrossReplicaProbe {
           // Which replica this socket is on now (nginx re-hashes a lost one): a
           // message of its own names it (`instance`), so only deliveries from
           // another replica count as cross-replica.
-          const own = await ackOk<{ ok: boolean; message?: { instance?: string } }>(s, 5000, 'message:send', { room, text: 'pr-self', clientMsgId: `probe-${run}-self-${i}-${p.reopened}` });
+          const own = await ackOk(s, 5000, 'message:send', { room, text: 'pr-self', clientMsgId: `probe-${run}-self-${i}-${p.reopened}` });
           if (i === 1) p.receiverReplica = own.message?.instance;
           if (p.stopped) {
             s.disconnect();

@@ -71,7 +71,7 @@ export async function resync(cmd: ResyncCmd, w: WorkerClients): Promise<ResyncRe
       if (!socket?.connected) return;
       for (const room of spec.rooms) {
         try {
-          const a = await ackOk<{ ok: boolean; messages?: { text?: string }[] }>(socket, cmd.timeoutMs, 'history:sync', { room });
+          const a = await ackOk(socket, cmd.timeoutMs, 'history:sync', { room });
           for (const m of a.messages ?? []) {
             if (!m.text?.startsWith(prefix)) continue;
             const [, producer, seq] = m.text.split('|', 3);

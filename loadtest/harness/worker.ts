@@ -9,7 +9,7 @@ import { createLossChecker, type LossChecker } from './loss';
 import { runChat } from './chat';
 import { PRESENCE_SUBSCRIBE_MAX_IDS } from '@switchboard/protocol';
 import { login } from '@switchboard/test-kit';
-import { openSocket } from './client';
+import { ack, openSocket } from './client';
 import { resync } from './resync';
 import { clientBudgetMs } from './client-spec';
 import type { Counters } from './counters';
@@ -71,10 +71,6 @@ function onMessage(receiver: string, msg: { text?: string }) {
   ph.loss.received(receiver, producer, Number(seqS));
 }
 
-function ack<T>(socket: Socket, timeoutMs: number, event: string, payload: unknown): Promise<T> {
-  return socket.timeout(timeoutMs).emitWithAck(event, payload) as Promise<T>;
-}
-
 /** One client's place in a connect phase: settled once it is counted (ok or failed), by itself or by a deadline. */
 interface Slot {
   settled: boolean;
@@ -113,13 +109,13 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
     stage = 'subscribe';
     const watched = spec.observePresence?.userIds ?? [];
     for (let i = 0; i < watched.length; i += PRESENCE_SUBSCRIBE_MAX_IDS) {
-      const a = await ack<{ ok: boolean; error?: { code: string } }>(socket, cmd.timeoutMs, 'presence:subscribe', { userIds: watched.slice(i, i + PRESENCE_SUBSCRIBE_MAX_IDS) });
+      const a = await ack(socket, cmd.timeoutMs, 'presence:subscribe', { userIds: watched.slice(i, i + PRESENCE_SUBSCRIBE_MAX_IDS) });
       late();
       if (!a?.ok) throw new Error(`presence:subscribe ${a?.error?.code ?? 'failed'}`);
     }
     stage = 'join';
     for (const [i, room] of spec.rooms.entries()) {
-      const a = await ack<{ ok: boolean; error?: { code: string } }>(socket, cmd.timeoutMs, 'room:join', { room });
+      const a = await ack(socket, cmd.timeoutMs, 'room:join', { room });
       late();
       if (!a?.ok) throw new Error(`join ${a?.error?.code ?? 'failed'}`);
       if (i === 0) {
@@ -225,7 +221,7 @@ async function send(cmd: SendCmd): Promise<void> {
           continue;
         }
         counters.sends++;
-        const pr = ack<{ ok: boolean; error?: { code: string } }>(socket, cmd.ackTimeoutMs, 'message:send', {
+        const pr = ack(socket, cmd.ackTimeoutMs, 'message:send', {
           room: q.p.room,
           text: `lt|${q.p.producer}|${seq}|${scheduled.toFixed(3)}|${tag(q.p.producer, seq)} ${pad}`,
           clientMsgId: `${q.p.producer}:${seq}`,

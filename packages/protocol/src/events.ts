@@ -39,6 +39,11 @@ export type ListenEvents<T extends Record<keyof T, EventContract>> = {
     : (ack?: Ack<T[E]['reply']>) => void;
 };
 
+/** The payload a client sends with event E of a contract table (undefined for an event that takes none). */
+export type RequestPayload<T extends Record<keyof T, EventContract>, E extends keyof T> = T[E] extends { schema: z.ZodType } ? z.input<T[E]['schema']> : undefined;
+/** What the ack of event E of a contract table answers. */
+export type AckOf<T extends Record<keyof T, EventContract>, E extends keyof T> = AckResponse<T[E]['reply']>;
+
 /** Client -> server events of the main namespace (docs/protocol.md, "Client → server events"). */
 export interface MainRequests {
   'room:join': { schema: typeof schemas.roomJoin; reply: { room: string; members: string[] } };

@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { settlePendingStartOnStop } from './ioredis-sharded-stop';
+import { stopSlotsRefreshOnClose } from './ioredis-slots-timer';
 
 /**
  * One place that knows how Redis is deployed. Every connection of the service
@@ -140,8 +141,9 @@ export class RedisTopology {
   }
 
   private createCluster(role: ConnectionRole, perConnection: RedisOptions): Cluster {
-    // Before any sharded subscriber exists (see ioredis-sharded-stop.ts).
+    // Before any cluster client exists (see ioredis-sharded-stop.ts, ioredis-slots-timer.ts).
     settlePendingStartOnStop();
+    stopSlotsRefreshOnClose();
     const nodes = this.clusterNodes();
     const tls = nodes[0].tls;
     const password = this.config.REDIS_PASSWORD ?? nodes.find((n) => n.password)?.password;

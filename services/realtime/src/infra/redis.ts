@@ -3,6 +3,7 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { settlePendingStartOnStop } from './ioredis-sharded-stop';
+import { stopSlotsRefreshOnClose } from './ioredis-slots-timer';
 import { redisFallback, type RedisFallback } from './redis-fallback';
 import { crossSlotBatch, isCluster, SLOTS_REFRESH_INTERVAL_MS, type RedisClient, type RedisMode, type RedisTopology } from './redis-topology';
 
@@ -84,6 +85,9 @@ export class RedisConnections extends EventEmitter {
     if (isCluster(this.command)) {
       if (!settlePendingStartOnStop()) {
         this.log.warn('this ioredis has no ShardedSubscriber.stop to patch: check ioredis-sharded-stop.ts still applies, or a Redis outage may stop cross-replica delivery');
+      }
+      if (!stopSlotsRefreshOnClose()) {
+        this.log.warn('this ioredis has no Cluster.resetNodesRefreshInterval to patch: check ioredis-slots-timer.ts still applies, or a closed client may keep its process alive');
       }
       const cluster = this.command;
       this.probeTimer = setInterval(() => void this.probeCluster(cluster), CLUSTER_PROBE_INTERVAL_MS);
