@@ -140,8 +140,9 @@ e2e: e2e-deps ## browser suites (e2e/): chaos through nginx on their own compose
 
 # --- deploy templates: production (TLS, secrets), observability, swarm, kubernetes (deploy/) ----
 .PHONY: certs test-deploy test-deploy-static
-certs: ## self-signed TLS pair and the Docker secrets for deploy/production (--force: FORCE=1)
+certs: ## TLS pair, identity-provider key pair and secrets for deploy/production and the observability profile (--force: FORCE=1)
 	@deploy/production/make-secrets.sh $(if $(FORCE),--force,)
+	@deploy/observability/make-secrets.sh $(if $(FORCE),--force,)
 
 test-deploy-static: install ## no drift + compose/kubernetes schemas (seconds, no Docker)
 	cd deploy/checks && npm run test:static

@@ -1,11 +1,13 @@
 // The compose stack as the e2e suites see it: the stack CLI (the same verbs as
 // `make up|down|kill|start|pause|resume|scale`) for this run's own project, and
 // small probes through nginx.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { sleep, waitFor as kitWaitFor } from '@switchboard/test-kit';
 
 export const ROOT = path.resolve(__dirname, '..');
+const execFileAsync = promisify(execFile);
 
 /** Short presence timings so TTL expiry is seconds; rate limits raised because every browser shares one address. */
 export const SERVICE_ENV: Record<string, string> = {
@@ -114,13 +116,18 @@ export async function cidFor(replica: string, prefix: string): Promise<string> {
   throw new Error(`no client id with prefix ${prefix} reaches ${replica}`);
 }
 
-/** sb_unhandled_rejections_total of the replica that client id reaches. */
+/**
+ * sb_unhandled_rejections_total of the replica that client id reaches, read from
+ * its internal metrics listener (METRICS_PORT, 9464) inside its container: nginx
+ * does not proxy it, the main port's /metrics is 404.
+ */
 export async function unhandledRejections(cid: string): Promise<{ servedBy: string; value: number }> {
-  const res = await fetchWithTimeout(`${baseUrl()}/metrics?cid=${encodeURIComponent(cid)}`);
-  const text = await res.text();
+  const { servedBy } = await health(cid);
+  const read = "fetch('http://127.0.0.1:9464/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))";
+  const { stdout: text } = await execFileAsync('docker', ['exec', `${project()}-${servedBy}`, 'node', '-e', read], { timeout: 15_000, maxBuffer: 8 << 20 });
   const line = text.split('\n').find((l) => l.startsWith('sb_unhandled_rejections_total'));
-  if (!line) throw new Error(`no sb_unhandled_rejections_total in /metrics of ${res.headers.get('x-served-by')}`);
-  return { servedBy: res.headers.get('x-served-by') ?? '?', value: Number(line.trim().split(/\s+/).pop()) };
+  if (!line) throw new Error(`no sb_unhandled_rejections_total in the metrics of ${servedBy}`);
+  return { servedBy, value: Number(line.trim().split(/\s+/).pop()) };
 }
 
 export { sleep };

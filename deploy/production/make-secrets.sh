@@ -8,7 +8,9 @@
 # Writes (git-ignored, in folders only the owner can enter):
 #   certs/tls.crt, certs/tls.key        self-signed for CN=$TLS_CN (default localhost),
 #                                       SAN localhost, 127.0.0.1 and $TLS_CN; 825 days
-#   secrets/auth_secret                 48 random bytes, base64
+#   secrets/auth_public_key.pem         an RS256 key pair standing in for your identity provider:
+#   secrets/auth_signing_key.pem        the replicas get the public half (AUTH_PUBLIC_KEY_FILE);
+#                                       the private half stays here (0600), for sign-token.sh only
 #   secrets/redis_password              32 random bytes, hex
 #   secrets/redis_tls.{crt,key}         Redis' own self-signed pair for the name redis (redis-tls.yml)
 #   secrets/mongo_password              32 random bytes, hex (the official mongo image's root password)
@@ -78,7 +80,17 @@ else
   echo "kept     $secrets/redis_tls.crt"
 fi
 
-write auth_secret "openssl rand -base64 48 | tr -d '\n'"
+# A key pair standing in for your identity provider (deploy/README.md, "Authentication"):
+# the private key signs tokens (sign-token.sh) and never goes into a container.
+if [ ! -s "$secrets/auth_signing_key.pem" ] || [ "$force" = 1 ]; then
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$secrets/auth_signing_key.pem" 2>/dev/null
+  chmod 600 "$secrets/auth_signing_key.pem"
+  openssl pkey -in "$secrets/auth_signing_key.pem" -pubout -out "$secrets/auth_public_key.pem"
+  chmod 644 "$secrets/auth_public_key.pem"
+  echo "wrote    $secrets/auth_signing_key.pem, $secrets/auth_public_key.pem (RS256 pair)"
+else
+  echo "kept     $secrets/auth_signing_key.pem"
+fi
 write redis_password "openssl rand -hex 32"
 write mongo_password "openssl rand -hex 32"
 if [ "${MONGO_AUTH:-1}" = 0 ]; then

@@ -1,5 +1,10 @@
 /** Unit tests (no I/O) and integration tests (real redis-server, FerretDB and service processes). */
-const transform = { '^.+\\.ts$': ['ts-jest', {}] };
+const transform = {
+  '^.+\\.ts$': ['ts-jest', {}],
+  // jose ships ES modules only: compiled to CommonJS for Jest's module system (Node runs it as it is).
+  '/node_modules/jose/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true, module: 'commonjs', target: 'ES2023' } }],
+};
+const transformIgnorePatterns = ['/node_modules/(?!jose/)'];
 // Tests compile the workspace libraries from their sources, so an edit there needs no build first.
 const moduleNameMapper = {
   '^@switchboard/protocol$': '<rootDir>/../../packages/protocol/src',
@@ -19,6 +24,7 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform,
+      transformIgnorePatterns,
       moduleNameMapper,
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
     },
@@ -26,6 +32,7 @@ module.exports = {
       displayName: 'integration',
       testEnvironment: 'node',
       transform,
+      transformIgnorePatterns,
       moduleNameMapper,
       testMatch: ['<rootDir>/test/integration/**/*.int.test.ts'],
     },

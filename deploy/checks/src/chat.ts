@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import type { ChatMessage, ClientToServerEvents, ServerToClientEvents } from '@switchboard/protocol';
 import { io, type Socket } from 'socket.io-client';
-import { request } from './docker';
+import path from 'node:path';
+import { exec, request } from './docker';
+import { ROOT } from './sources';
 
 /** A socket typed by the protocol's event maps: payloads and acks are checked at compile time. */
 export type ChatSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -18,8 +20,20 @@ export async function login(base: string, userId: string, ca?: string): Promise<
   return r.json<{ token: string }>().token;
 }
 
-export async function connect(base: string, userId: string, cid: string, ca?: string): Promise<Client> {
-  const token = await login(base, userId, ca);
+/**
+ * A token from the stand-in identity provider: deploy/production/sign-token.sh with the key pair
+ * `make certs` made (SB_SECRETS_DIR, AUTH_ISSUER and AUTH_AUDIENCE from `env`), as the production
+ * templates verify it. Roles comma-separated.
+ */
+export async function signedToken(userId: string, env: NodeJS.ProcessEnv, roles = ''): Promise<string> {
+  const r = await exec(path.join(ROOT, 'deploy/production/sign-token.sh'), [userId, roles], { env });
+  assert.equal(r.code, 0, `sign-token.sh ${userId}: ${r.stdout}${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** A connected client: with `token`, or one from the demo login (dev stacks only). */
+export async function connect(base: string, userId: string, cid: string, ca?: string, token?: string): Promise<Client> {
+  token ??= await login(base, userId, ca);
   const socket: ChatSocket = io(base, { auth: { token }, query: { cid }, transports: ['websocket'], reconnection: false, ca });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());

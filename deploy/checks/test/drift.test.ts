@@ -18,27 +18,47 @@ const NOT_PASSED_BY_COMPOSE: Record<string, string> = {
 /** Values compose sets on purpose, per file and variable. */
 const COMPOSE_SETS: Record<string, Record<string, string>> = {
   'docker-compose.yml': {
+    NODE_ENV: 'development: the dev stack logs in with the demo login, which production refuses',
+    AUTH_DEMO_LOGIN: 'the dev stack (demo page, e2e, load test) logs in with POST /api/login',
+    AUTH_DEMO_ADMINS: 'the dev stack\'s operator `admin` sees the demo page\'s cluster view',
     PORT: 'the port nginx and the healthcheck use',
     REDIS_MODE: 'single, stated: the Redis overlays below set cluster or sentinel',
     REDIS_URL: 'the compose service name',
     MONGO_URL: 'the compose service name',
-    AUTH_SECRET: 'a dev secret the image (NODE_ENV=production) accepts; the schema default is refused there',
+    AUTH_SECRET: 'a dev secret for the demo login; production refuses every shipped secret',
     TRUST_PROXY: 'nginx is the one proxy in front; the schema default (0) believes no X-Forwarded-For',
   },
   'deploy/production/compose.yml': {
     NODE_ENV: 'production, stated',
+    AUTH_PUBLIC_KEY_FILE: 'the auth_public_key secret: the identity provider\'s public key',
     PORT: 'the port nginx and the healthcheck use',
     REDIS_URL: 'the compose service name (the password comes from REDIS_PASSWORD_FILE)',
     TRUST_PROXY: 'nginx is the one proxy in front',
   },
   'deploy/swarm/stack.yml': {
     NODE_ENV: 'production, stated',
+    AUTH_PUBLIC_KEY_FILE: 'the auth_public_key secret: the identity provider\'s public key',
     PORT: 'the port nginx and the healthcheck use',
     REDIS_URL: 'the stack service name (the password comes from REDIS_PASSWORD_FILE)',
     INSTANCE_NAME: 'realtime-<task slot>, a swarm template',
     TRUST_PROXY: 'nginx is the one proxy in front',
   },
 };
+/** Demo login and its HMAC secret have no place in the production templates: they must not pass them. */
+const DEMO_ONLY = ['AUTH_SECRET', 'AUTH_DEMO_LOGIN', 'AUTH_DEMO_LOGIN_IN_PRODUCTION', 'AUTH_DEMO_ADMINS'];
+/** Variables a compose file leaves out on purpose, per file. */
+const COMPOSE_LEAVES_OUT: Record<string, Record<string, string>> = {
+  'docker-compose.yml': { AUTH_DEMO_LOGIN_IN_PRODUCTION: 'the dev stack runs with NODE_ENV=development' },
+  'deploy/production/compose.yml': {
+    ...Object.fromEntries(DEMO_ONLY.map((n) => [n, 'demo login is refused in production'])),
+    AUTH_JWKS_FILE: 'the identity provider\'s key is AUTH_PUBLIC_KEY_FILE here',
+  },
+  'deploy/swarm/stack.yml': {
+    ...Object.fromEntries(DEMO_ONLY.map((n) => [n, 'demo login is refused in production'])),
+    AUTH_JWKS_FILE: 'the identity provider\'s key is AUTH_PUBLIC_KEY_FILE here',
+  },
+};
+
 /**
  * Overlays `make up REDIS=cluster|sentinel` adds to a compose file: together
  * they pass what the file alone does not (the node addresses), and set the
@@ -58,9 +78,17 @@ const COMPOSE_OVERLAYS: Record<string, Record<string, { mode: string; sets: Reco
 };
 
 /** The Kubernetes ConfigMap: values that are not the schema's default, and variables it leaves out. */
-const CONFIGMAP_SETS: Record<string, string> = { NODE_ENV: 'production', REDIS_URL: 'the managed Redis', TRUST_PROXY: 'the ingress controller is the one proxy in front' };
+const CONFIGMAP_SETS: Record<string, string> = {
+  NODE_ENV: 'production',
+  REDIS_URL: 'the managed Redis',
+  TRUST_PROXY: 'the ingress controller is the one proxy in front',
+  AUTH_ISSUER: 'the identity provider, an example to replace',
+  AUTH_AUDIENCE: 'the identity provider, an example to replace',
+};
 const CONFIGMAP_LEAVES_OUT: Record<string, string> = {
-  AUTH_SECRET: 'a Secret (AUTH_SECRET_FILE)',
+  ...Object.fromEntries(DEMO_ONLY.map((n) => [n, 'demo login is refused in production'])),
+  AUTH_PUBLIC_KEY_FILE: 'set in the Deployment: the Secret mounted as a file',
+  AUTH_JWKS_FILE: 'the identity provider\'s key is AUTH_PUBLIC_KEY_FILE in the Deployment',
   MONGO_URL: 'a Secret, it carries credentials (MONGO_URL_FILE)',
   INSTANCE_NAME: "the pod's name, from the downward API",
   REDIS_PASSWORD: 'a Secret (REDIS_PASSWORD_FILE)',
@@ -112,8 +140,11 @@ describe('one configuration source, no drift', () => {
         }
       }
       const overlays = Object.keys(COMPOSE_OVERLAYS[file] ?? {}).map((o) => composeEnv(o));
+      for (const name of DEMO_ONLY) {
+        if (file !== 'docker-compose.yml') assert.ok(!env.has(name), `${file} passes ${name}: demo login has no place in production`);
+      }
       for (const name of names) {
-        if (NOT_PASSED_BY_COMPOSE[name]) continue;
+        if (NOT_PASSED_BY_COMPOSE[name] || COMPOSE_LEAVES_OUT[file]?.[name]) continue;
         const viaFile = `${name}_FILE`;
         const viaPassword = name === 'REDIS_URL' && env.has('REDIS_PASSWORD_FILE');
         const viaOverlay = overlays.some((o) => o.has(name));
@@ -153,7 +184,8 @@ describe('one configuration source, no drift', () => {
     // What it leaves out reaches the pod another way.
     const dep = yamlDocs('deploy/kubernetes/deployment.yaml')[0] as { spec: { template: { spec: { containers: { env: { name: string }[] }[] } } } };
     const podEnv = dep.spec.template.spec.containers[0].env.map((e) => e.name);
-    for (const name of ['AUTH_SECRET_FILE', 'MONGO_URL_FILE', 'REDIS_PASSWORD_FILE', 'INSTANCE_NAME']) assert.ok(podEnv.includes(name), `the Deployment does not set ${name}`);
+    for (const name of ['AUTH_PUBLIC_KEY_FILE', 'MONGO_URL_FILE', 'REDIS_PASSWORD_FILE', 'INSTANCE_NAME']) assert.ok(podEnv.includes(name), `the Deployment does not set ${name}`);
+    for (const name of DEMO_ONLY) assert.ok(!podEnv.includes(name) && !podEnv.includes(`${name}_FILE`), `the Deployment sets ${name}`);
   });
 
   it('the shutdown budget fits: stop_grace_period and terminationGracePeriodSeconds above SHUTDOWN_TIMEOUT_MS', () => {
@@ -166,6 +198,20 @@ describe('one configuration source, no drift', () => {
     const grace = Number(/terminationGracePeriodSeconds: (\d+)/.exec(dep)![1]);
     const preStop = Number(/command: \["sleep", "(\d+)"\]/.exec(dep)![1]);
     assert.ok(grace > preStop + budget, `terminationGracePeriodSeconds ${grace} <= preStop ${preStop} + ${budget}`);
+  });
+
+  it('operators\' views: no default Grafana password, Prometheus behind a password, SB_BIND on 127.0.0.1 in every example', () => {
+    const dev = read('docker-compose.yml');
+    assert.doesNotMatch(dev, /GF_SECURITY_ADMIN_PASSWORD:/, 'Grafana\'s admin password must come from a secret file (GF_SECURITY_ADMIN_PASSWORD__FILE)');
+    assert.match(dev, /GF_SECURITY_ADMIN_PASSWORD__FILE: \/run\/secrets\/grafana_admin_password/);
+    assert.match(dev, /--web\.config\.file=\/run\/secrets\/prometheus_web/);
+    for (const m of dev.matchAll(/\$\{SB_BIND:-([^}]*)\}/g)) assert.equal(m[1], '127.0.0.1');
+    assert.equal(envExample().get('SB_BIND'), '127.0.0.1');
+    assert.doesNotMatch(read('.env.example'), /SB_BIND=0\.0\.0\.0/);
+    const prom = read('deploy/observability/prometheus/prometheus.yml');
+    assert.match(prom, /port: 9464/, 'Prometheus scrapes the internal metrics port');
+    for (const file of ['nginx.conf', 'deploy/production/nginx.conf']) assert.doesNotMatch(read(file), /9464/, `${file} must not proxy the metrics port`);
+    assert.doesNotMatch(read('deploy/kubernetes/ingress.yaml'), /metrics|9464/, 'no ingress path to the metrics port');
   });
 
   it("the production nginx proxies exactly like the dev one (maps, upstream, location /)", () => {

@@ -1,17 +1,19 @@
 // The observability profile on a real engine: the dev stack (via the stack
 // CLI, in its own project on free ports) plus Prometheus from the
-// `observability` profile. Every replica is an `up` target; a replica added
-// with the CLI's `scale` (what `make scale` runs) becomes one without edits;
-// every metric the Grafana dashboard queries exists in a replica's /metrics.
+// `observability` profile, behind the password its secrets hold. Every replica's
+// internal metrics port is an `up` target; a replica added with the CLI's
+// `scale` (what `make scale` runs) becomes one without edits; every metric the
+// Grafana dashboard queries exists in a replica's /metrics; nginx serves none.
 // Grafana itself has no Debian package and cannot be pulled here: its
 // provisioning files and dashboard are checked statically.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import YAML from 'yaml';
-import { docker, eventually, freePort, readyImages, request } from '../src/docker';
+import { docker, eventually, exec, freePort, readyImages, request } from '../src/docker';
 import { dashboardMetricNames, exposedMetricNames, prometheusImage } from '../src/observability';
 import { read, ROOT } from '../src/sources';
 
@@ -22,6 +24,10 @@ const PROMETHEUS_OWN = new Set(['up', 'scrape_duration_seconds', 'scrape_samples
 let env: NodeJS.ProcessEnv = {};
 let base = '';
 let prom = '';
+const secretsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-obs-'));
+/** Prometheus' basic auth, from the secret deploy/observability/make-secrets.sh wrote. */
+let promAuth: Record<string, string> = {};
+const promGet = (route: string) => request(`${prom}${route}`, { headers: promAuth });
 
 function cli(...args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
@@ -45,7 +51,7 @@ interface Target {
   scrapeUrl: string;
 }
 async function realtimeTargets(): Promise<Target[]> {
-  const r = await request(`${prom}/api/v1/targets?state=active`);
+  const r = await promGet('/api/v1/targets?state=active');
   return r.json<{ data: { activeTargets: Target[] } }>().data.activeTargets.filter((t) => t.labels.job === 'realtime');
 }
 async function upTargets(n: number): Promise<Target[] | undefined> {
@@ -64,7 +70,11 @@ describe('observability profile: Prometheus finds every replica, the dashboard q
     const images = await readyImages();
     const promImage = await prometheusImage();
     const [httpPort, promPort] = [await freePort(), await freePort()];
-    env = { ...process.env, ...images, PROMETHEUS_IMAGE: promImage, SB_PROJECT: PROJECT, SB_HTTP_PORT: String(httpPort), SB_BIND: '127.0.0.1', SB_PROMETHEUS_PORT: String(promPort) };
+    env = { ...process.env, ...images, PROMETHEUS_IMAGE: promImage, SB_PROJECT: PROJECT, SB_HTTP_PORT: String(httpPort), SB_BIND: '127.0.0.1', SB_PROMETHEUS_PORT: String(promPort), SB_OBSERVABILITY_SECRETS_DIR: path.join(secretsDir, 'secrets') };
+    const made = await exec(path.join(ROOT, 'deploy/observability/make-secrets.sh'), [], { env });
+    assert.equal(made.code, 0, made.stdout + made.stderr);
+    const password = fs.readFileSync(path.join(secretsDir, 'secrets/prometheus_password'), 'utf8').trim();
+    promAuth = { authorization: `Basic ${Buffer.from(`switchboard:${password}`).toString('base64')}` };
     base = `http://127.0.0.1:${httpPort}`;
     prom = `http://127.0.0.1:${promPort}`;
     const up = await cli('up', '--replicas', '2');
@@ -77,14 +87,23 @@ describe('observability profile: Prometheus finds every replica, the dashboard q
   after(async () => {
     const down = await compose(['down', '--volumes', '--remove-orphans', '--timeout', '20']);
     fs.rmSync(path.join(ROOT, '.stack/nginx', PROJECT), { recursive: true, force: true });
+    fs.rmSync(secretsDir, { recursive: true, force: true });
     assert.equal(down.code, 0, down.stderr);
+  });
+
+  it('Prometheus asks for its password; nginx serves no /metrics', async () => {
+    assert.equal((await request(`${prom}/api/v1/targets`)).status, 401);
+    assert.equal((await request(`${prom}/api/v1/targets`, { headers: { authorization: `Basic ${Buffer.from('switchboard:wrong').toString('base64')}` } })).status, 401);
+    assert.equal((await promGet('/api/v1/targets')).status, 200);
+    assert.equal((await request(`${base}/metrics?cid=metrics-probe`)).status, 404);
   });
 
   it('every replica is an up target, labelled with its replica name', async () => {
     const targets = await eventually('2 realtime targets up', () => upTargets(2), 60_000);
     const addresses = targets.map((t) => new URL(t.scrapeUrl).hostname).sort();
     assert.deepEqual(addresses, await replicaIps());
-    const q = await request(`${prom}/api/v1/query?query=${encodeURIComponent('sb_socket_connections')}`);
+    assert.ok(targets.every((t) => new URL(t.scrapeUrl).port === '9464'), 'Prometheus scrapes the internal metrics port');
+    const q = await promGet(`/api/v1/query?query=${encodeURIComponent('sb_socket_connections')}`);
     const instances = q.json<{ data: { result: { metric: { instance: string } }[] } }>().data.result.map((r) => r.metric.instance).sort();
     assert.deepEqual(instances, ['realtime-1', 'realtime-2']);
   });
@@ -94,20 +113,21 @@ describe('observability profile: Prometheus finds every replica, the dashboard q
     assert.equal(scaled.code, 0, scaled.output.split('\n').slice(-15).join('\n'));
     const targets = await eventually('3 realtime targets up after scale 3', () => upTargets(3), 90_000);
     assert.deepEqual(targets.map((t) => new URL(t.scrapeUrl).hostname).sort(), await replicaIps());
-    const q = await request(`${prom}/api/v1/query?query=${encodeURIComponent('sum(up{job="realtime"})')}`);
+    const q = await promGet(`/api/v1/query?query=${encodeURIComponent('sum(up{job="realtime"})')}`);
     assert.equal(q.json<{ data: { result: { value: [number, string] }[] } }>().data.result[0].value[1], '3');
   });
 
   it("every metric the Grafana dashboard queries exists in a replica's /metrics", async () => {
-    const r = await request(`${base}/metrics?cid=metrics-probe`);
-    assert.equal(r.status, 200);
-    const exposed = exposedMetricNames(r.text);
+    // From a replica's internal listener, inside its container (nginx does not proxy that port).
+    const r = await compose(['exec', '-T', '--index', '1', 'realtime', 'node', '-e', "fetch('http://127.0.0.1:9464/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
+    assert.equal(r.code, 0, r.stderr);
+    const exposed = exposedMetricNames(r.stdout);
     const queried = dashboardMetricNames(DASHBOARD);
     assert.ok(queried.size >= 15, `the dashboard queries only ${queried.size} metrics`);
     const missing = [...queried].filter((m) => !exposed.has(m) && !PROMETHEUS_OWN.has(m));
     assert.deepEqual(missing, [], `queried by the dashboard but not in /metrics: ${missing.join(', ')}`);
     // And Prometheus has scraped them (a series exists for a plain gauge).
-    const q = await request(`${prom}/api/v1/series?match[]=${encodeURIComponent('sb_redis_up')}`);
+    const q = await promGet(`/api/v1/series?match[]=${encodeURIComponent('sb_redis_up')}`);
     assert.ok(q.json<{ data: unknown[] }>().data.length >= 3);
   });
 
@@ -129,6 +149,7 @@ describe('observability profile: Prometheus finds every replica, the dashboard q
     const ds = YAML.parse(read('deploy/observability/grafana/provisioning/datasources/prometheus.yml')) as { datasources: { uid: string; url: string }[] };
     assert.deepEqual([...uids], [ds.datasources[0].uid]);
     assert.equal(ds.datasources[0].url, 'http://prometheus:9090');
+    assert.equal((ds.datasources[0] as { basicAuth?: boolean }).basicAuth, true, 'Grafana reaches Prometheus with its password');
     const ids = DASHBOARD.panels.map((p: { id: number }) => p.id);
     assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
   });

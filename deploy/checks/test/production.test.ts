@@ -1,15 +1,18 @@
 // The production compose file on a real engine: TLS at nginx with a
 // self-signed pair from `make certs`' script, HTTP redirected, a Socket.IO
 // chat across two replicas over wss:// with the certificate trusted
-// explicitly, Redis refusing clients without the password, read-only roots,
-// and no secret in any image layer or `docker inspect` output.
+// explicitly, real authentication (tokens signed with the key pair `make certs`
+// made, as an identity provider would; no demo login), operators' views and
+// /metrics out of reach through nginx, Redis refusing clients without the
+// password, read-only roots, and no secret in any image layer or `docker inspect` output.
 // Its own compose project, ports and secrets: a person's stack is never touched.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cidsOnTwoReplicas, connect, exchange, join, routingSettled, type Client } from '../src/chat';
+import { io } from 'socket.io-client';
+import { cidsOnTwoReplicas, connect, exchange, join, routingSettled, signedToken, type Client } from '../src/chat';
 import { docker, exec, freePort, mustDocker, readyImages, request } from '../src/docker';
 import { ROOT } from '../src/sources';
 
@@ -25,10 +28,12 @@ const clients: Client[] = [];
 
 const compose = (args: string[]) => docker(['compose', '-p', PROJECT, '-f', path.join(PROD, 'compose.yml'), ...args], { env });
 const secretValues = () => [
-  ...['auth_secret', 'redis_password', 'mongo_password'].map((f) => fs.readFileSync(path.join(dirs.secrets, f), 'utf8').trim()),
-  // A line from the middle of each private key.
-  ...[path.join(dirs.certs, 'tls.key'), path.join(dirs.secrets, 'redis_tls.key')].map((f) => fs.readFileSync(f, 'utf8').split('\n')[5]),
+  ...['redis_password', 'mongo_password'].map((f) => fs.readFileSync(path.join(dirs.secrets, f), 'utf8').trim()),
+  // A line from the middle of each private key (the identity provider's signing key never reaches a container).
+  ...[path.join(dirs.certs, 'tls.key'), path.join(dirs.secrets, 'redis_tls.key'), path.join(dirs.secrets, 'auth_signing_key.pem')].map((f) => fs.readFileSync(f, 'utf8').split('\n')[5]),
 ];
+/** The issuer and audience the replicas expect, as a team's identity provider would set them. */
+const IDP = { AUTH_ISSUER: 'https://idp.checks.example/realms/switchboard', AUTH_AUDIENCE: 'switchboard-realtime' };
 
 describe('production compose (deploy/production) over TLS', { timeout: 20 * 60_000 }, () => {
   before(async () => {
@@ -47,6 +52,7 @@ describe('production compose (deploy/production) over TLS', { timeout: 20 * 60_0
       TLS_DIR: dirs.certs,
       // The local MongoDB-wire image (FerretDB) has no users: a URL without credentials.
       MONGO_AUTH: images.MONGO_IMAGE.startsWith('switchboard/') ? '0' : '1',
+      ...IDP,
     };
     https = `https://localhost:${httpsPort}`;
     httpUrl = `http://127.0.0.1:${httpPort}`;
@@ -84,8 +90,8 @@ describe('production compose (deploy/production) over TLS', { timeout: 20 * 60_0
   it('chats across two replicas through wss:// (sticky by client id)', async () => {
     const [cidA, replicaA, cidB, replicaB] = await cidsOnTwoReplicas(https, ca, 'prod');
     assert.notEqual(replicaA, replicaB);
-    const alice = await connect(https, 'prod-alice', cidA, ca);
-    const bob = await connect(https, 'prod-bob', cidB, ca);
+    const alice = await connect(https, 'prod-alice', cidA, ca, await signedToken('prod-alice', env));
+    const bob = await connect(https, 'prod-bob', cidB, ca, await signedToken('prod-bob', env));
     clients.push(alice, bob);
     assert.equal(alice.socket.io.engine.transport.name, 'websocket');
     assert.match((alice.socket.io as unknown as { uri: string }).uri, /^https:/);
@@ -95,6 +101,48 @@ describe('production compose (deploy/production) over TLS', { timeout: 20 * 60_0
     assert.equal(m.instance, replicaA, 'the message was stamped by the sender replica, so it crossed replicas');
     const back = await exchange(bob, alice, 'prod', 'and back');
     assert.equal(back.instance, replicaB);
+  });
+
+  it('has no demo login, refuses tokens not signed by the identity provider, and serves its tokens', async () => {
+    const demo = await request(`${https}/api/login?cid=x`, { body: { userId: 'mallory' }, ca });
+    assert.equal(demo.status, 404, `POST /api/login answered ${demo.status}: ${demo.text}`);
+    const token = await signedToken('prod-carol', env);
+    const me = await request(`${https}/api/session?cid=x`, { ca, headers: { authorization: `Bearer ${token}` } });
+    assert.equal(me.status, 200, me.text);
+    assert.equal(me.json<{ userId: string }>().userId, 'prod-carol');
+    // The same claims signed by another key, or by the right key for another audience: refused.
+    const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-prod-other-'));
+    try {
+      const made = await exec(path.join(PROD, 'make-secrets.sh'), [], { env: { ...env, SB_SECRETS_DIR: otherDir, TLS_DIR: path.join(otherDir, 'certs'), SB_NGINX_UPSTREAM_DIR: path.join(otherDir, 'u') } });
+      assert.equal(made.code, 0, made.stderr);
+      for (const bad of [await signedToken('prod-carol', { ...env, SB_SECRETS_DIR: otherDir }), await signedToken('prod-carol', { ...env, AUTH_AUDIENCE: 'another-app' })]) {
+        assert.equal((await request(`${https}/api/session?cid=x`, { ca, headers: { authorization: `Bearer ${bad}` } })).status, 401);
+        const socket = io(https, { auth: { token: bad }, query: { cid: 'x' }, transports: ['websocket'], reconnection: false, ca });
+        const refused = await new Promise<string>((resolve) => {
+          socket.once('connect', () => resolve('connected'));
+          socket.once('connect_error', (err) => resolve(err.message));
+        });
+        socket.close();
+        assert.equal(refused, 'unauthorized');
+      }
+    } finally {
+      fs.rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps operators' views for the admin role and /metrics off nginx", async () => {
+    const user = await signedToken('prod-dave', env);
+    const admin = await signedToken('prod-oncall', env, 'admin');
+    const as = (token: string, route: string) => request(`${https}${route}${route.includes('?') ? '&' : '?'}cid=x`, { ca, headers: { authorization: `Bearer ${token}` } });
+    for (const route of ['/api/stats', '/api/jobs/stats']) {
+      assert.equal((await as(user, route)).status, 403, route);
+      assert.equal((await as(admin, route)).status, 200, route);
+    }
+    assert.equal((await as(admin, '/api/jobs/meta')).status, 400);
+    assert.equal((await request(`${https}/metrics?cid=x`, { ca })).status, 404);
+    // Prometheus' port answers inside the network only.
+    const inside = await compose(['exec', '-T', 'realtime', 'node', '-e', "fetch('http://127.0.0.1:9464/metrics').then(async (r) => { console.log(r.status); console.log((await r.text()).includes('sb_socket_connections')); })"]);
+    assert.match(inside.stdout, /^200\ntrue$/m, inside.stdout + inside.stderr);
   });
 
   it('Redis refuses clients without the password', async () => {
@@ -132,7 +180,11 @@ describe('production compose (deploy/production) over TLS', { timeout: 20 * 60_0
       assert.ok(!history.includes(s), 'a secret is in an image layer command');
       assert.ok(!env.includes(s), 'a secret is in a replica\'s environment');
     }
-    assert.match(env, /AUTH_SECRET_FILE=\/run\/secrets\/auth_secret/);
+    assert.match(env, /AUTH_PUBLIC_KEY_FILE=\/run\/secrets\/auth_public_key/);
+    assert.doesNotMatch(env, /AUTH_DEMO_LOGIN|AUTH_SECRET/);
+    // Only the public key is mounted: the signing key stays with the identity provider.
+    const mounted = await compose(['exec', '-T', 'realtime', 'sh', '-c', 'ls /run/secrets']);
+    assert.deepEqual(mounted.stdout.trim().split('\n').sort(), ['auth_public_key', 'mongo_url', 'redis_password']);
     // The service image's files: no secret, no CA bundle from the build.
     const files = await compose(['exec', '-T', 'realtime', 'sh', '-c', 'ls /app; test ! -e /app/ca.crt']);
     assert.equal(files.code, 0, files.stdout + files.stderr);
@@ -166,6 +218,7 @@ describe('production compose with Redis over TLS (redis-tls.yml, rediss://)', { 
       SB_SECRETS_DIR: path.join(dir, 'secrets'),
       SB_NGINX_UPSTREAM_DIR: path.join(dir, 'upstream'),
       MONGO_AUTH: images.MONGO_IMAGE.startsWith('switchboard/') ? '0' : '1',
+      ...IDP,
     };
     url = `https://localhost:${httpsPort}`;
     const made = await exec(path.join(PROD, 'make-secrets.sh'), [], { env: tenv });
@@ -203,8 +256,8 @@ describe('production compose with Redis over TLS (redis-tls.yml, rediss://)', { 
 
   it('chats across two replicas through the TLS Redis adapter', async () => {
     const [cidA, replicaA, cidB] = await cidsOnTwoReplicas(url, tca, 'tls');
-    const alice = await connect(url, 'tls-alice', cidA, tca);
-    const bob = await connect(url, 'tls-bob', cidB, tca);
+    const alice = await connect(url, 'tls-alice', cidA, tca, await signedToken('tls-alice', tenv));
+    const bob = await connect(url, 'tls-bob', cidB, tca, await signedToken('tls-bob', tenv));
     opened.push(alice, bob);
     await join(alice, 'tls');
     await join(bob, 'tls');

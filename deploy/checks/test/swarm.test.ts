@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cidsOnTwoReplicas, connect, exchange, join, login, routingSettled, type Client } from '../src/chat';
+import { cidsOnTwoReplicas, connect, exchange, join, routingSettled, signedToken, type Client } from '../src/chat';
 import { docker, eventually, exec, freePort, mustDocker, readyImages, request, sleep } from '../src/docker';
 import { ROOT } from '../src/sources';
 
@@ -118,6 +118,9 @@ describe('Docker Swarm: docker stack deploy of deploy/swarm/stack.yml', { timeou
       SB_SECRETS_DIR: path.join(tmp, 'secrets'),
       SB_NGINX_UPSTREAM_DIR: path.join(tmp, 'upstream'),
       MONGO_AUTH: images.MONGO_IMAGE.startsWith('switchboard/') ? '0' : '1',
+      // The identity provider the replicas trust: tokens signed with make certs' key pair (sign-token.sh).
+      AUTH_ISSUER: 'https://idp.checks.example/realms/switchboard',
+      AUTH_AUDIENCE: 'switchboard-realtime',
     };
     https = `https://localhost:${httpsPort}`;
     const made = await exec(path.join(ROOT, 'deploy/production/make-secrets.sh'), [], { env });
@@ -146,8 +149,8 @@ describe('Docker Swarm: docker stack deploy of deploy/swarm/stack.yml', { timeou
   it('chats across replicas and persists the message', async () => {
     await routingSettled(https, ca, 2);
     const [cidA, replicaA, cidB] = await cidsOnTwoReplicas(https, ca, 'swarm');
-    const alice = await connect(https, 'swarm-alice', cidA, ca);
-    const bob = await connect(https, 'swarm-bob', cidB, ca);
+    const alice = await connect(https, 'swarm-alice', cidA, ca, await signedToken('swarm-alice', env));
+    const bob = await connect(https, 'swarm-bob', cidB, ca, await signedToken('swarm-bob', env));
     clients.push(alice, bob);
     await join(alice, 'swarm');
     await join(bob, 'swarm');
@@ -170,13 +173,13 @@ describe('Docker Swarm: docker stack deploy of deploy/swarm/stack.yml', { timeou
     // The entrypoint reloads nginx when the task addresses change: wait until it routes consistently.
     await routingSettled(https, ca, 2, 60_000);
     const [cidA, , cidB] = await cidsOnTwoReplicas(https, ca, 'swarm3');
-    const token = await login(https, 'swarm-carol', ca);
+    const token = await signedToken('swarm-carol', env);
     const history = await request(`${https}/api/rooms/${persisted!.room}/messages?limit=50&cid=swarm-carol`, { ca, headers: { authorization: `Bearer ${token}` } });
     assert.equal(history.status, 200, history.text);
     const ids = history.json<{ messages: { id: string }[] }>().messages.map((m) => m.id);
     assert.ok(ids.includes(persisted!.id), `message ${persisted!.id} is gone after the update`);
-    const alice = await connect(https, 'swarm-alice', cidA, ca);
-    const bob = await connect(https, 'swarm-bob', cidB, ca);
+    const alice = await connect(https, 'swarm-alice', cidA, ca, await signedToken('swarm-alice', env));
+    const bob = await connect(https, 'swarm-bob', cidB, ca, await signedToken('swarm-bob', env));
     clients.push(alice, bob);
     await join(alice, 'swarm');
     await join(bob, 'swarm');

@@ -10,7 +10,20 @@ export const room = z.string().regex(ROOM_RE, 'room must be 1 to 64 characters o
 export const userId = z.string().regex(USER_ID_RE, 'userId must be 1 to 64 characters of A-Z a-z 0-9 _ . -');
 export const geohash = z.string().regex(/^[0123456789bcdefghjkmnpqrstuvwxyz]{1,12}$/, 'region must be a geohash (1 to 12 base-32 characters)');
 export const messageId = z.string().regex(MESSAGE_ID_RE, 'message id must be 24 hex characters');
-export const jobId = z.string().regex(/^[A-Za-z0-9:_.-]{1,200}$/, 'job id must be 1 to 200 characters of A-Z a-z 0-9 : _ . -');
+/**
+ * The ids of the jobs the service makes and shows: `reminder-<message id>-<mentioned user>` and
+ * `dispatch-offer-<order id>-<attempt>`. Nothing else (no `:`), so BullMQ's own keys
+ * (`meta`, `events`, `repeat:...`) are never read through GET /api/jobs/:id.
+ */
+export const REMINDER_JOB_RE = /^reminder-([0-9a-f]{24})-([A-Za-z0-9_.-]{1,64})$/;
+export const DISPATCH_OFFER_JOB_RE = /^dispatch-offer-([A-Za-z0-9_-]{1,64})-([0-9]{1,9})$/;
+export const jobId = z
+  .string()
+  .max(200, 'job id is too long')
+  .refine((id) => REMINDER_JOB_RE.test(id) || DISPATCH_OFFER_JOB_RE.test(id), 'job id must be reminder-<message id>-<user id> or dispatch-offer-<order id>-<attempt>');
+/** A session id: a login's UUID, or an identity provider's `sid`/`jti` (docs/protocol.md, "Authentication"). */
+export const SESSION_ID_RE = /^[A-Za-z0-9_.:@-]{1,128}$/;
+export const sessionId = z.string().regex(SESSION_ID_RE, 'session id must be 1 to 128 characters of A-Z a-z 0-9 _ . : @ -');
 /** Most users one presence:subscribe names: bounds the snapshot it reads (one Redis read per user). */
 export const PRESENCE_SUBSCRIBE_MAX_IDS = 500;
 

@@ -4,11 +4,16 @@ export const STATUSES = ['online', 'away', 'busy'] as const;
 /** A status a user sets with presence:set. */
 export type Status = (typeof STATUSES)[number];
 
-/** What a login token carries: the user and the Redis session that vouches for it. */
+/** The role that may see operators' views (`/api/stats`, `/api/jobs/*`, any job, revoking others' sessions). */
+export const ADMIN_ROLE = 'admin';
+
+/** Who a verified token names: the user (`sub`), the session that can be ended (`sid`), and the token's roles. */
 export interface SessionUser {
   userId: string;
   sessionId: string;
   name: string;
+  /** From the token's `roles` claim (AUTH_ROLES_CLAIM); `admin` gates the operators' views. */
+  roles: string[];
   expiresAt: number; // epoch ms
 }
 

@@ -728,7 +728,8 @@
     if (!session) return;
     const body = await api('/api/stats');
     if (!body.ok) {
-      $('cluster-summary').textContent = 'cluster statistics unavailable';
+      // An operators' view: only users with the admin role (the dev stack's demo user `admin`, AUTH_DEMO_ADMINS).
+      $('cluster-summary').textContent = body.error && body.error.code === 'FORBIDDEN' ? 'cluster view: operators only (log in as admin)' : 'cluster statistics unavailable';
       return;
     }
     const mine = $('replica').textContent;

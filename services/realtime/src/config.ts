@@ -11,6 +11,11 @@ const ADAPTERS = ['classic', 'sharded', 'streams'] as const;
 export type AdapterKind = (typeof ADAPTERS)[number];
 
 const ms = (def: number) => z.coerce.number().int().positive().default(def);
+const bool = (def: 'true' | 'false') =>
+  z
+    .enum(['true', 'false'], 'must be true or false')
+    .default(def)
+    .transform((v) => v === 'true');
 const limitSpec = (def: string) =>
   z
     .string()
@@ -58,8 +63,25 @@ export const configSchema = z
      */
     MONGO_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
 
-    /** HMAC secret for login tokens. Must be set (>= 16 chars) in production. */
-    AUTH_SECRET: z.string().min(16).default('switchboard-dev-secret-change-me'),
+    // ---- Authentication (src/auth, docs/protocol.md "Authentication") ----
+    /** HMAC key of the demo login's own tokens; a dev secret when unset outside production, none in production. */
+    AUTH_SECRET: z.string().min(16).optional(),
+    /** The identity provider's keys: a JWKS file, or one PEM public key (RS256, ES256 or EdDSA tokens). */
+    AUTH_JWKS_FILE: z.string().min(1).optional(),
+    AUTH_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+    /** Required `iss` and `aud` of identity-provider tokens (both required in production). */
+    AUTH_ISSUER: z.string().min(1).optional(),
+    AUTH_AUDIENCE: z.string().min(1).optional(),
+    /** Leeway for `exp` and `nbf` of identity-provider tokens. */
+    AUTH_CLOCK_SKEW_SEC: z.coerce.number().int().min(0).max(600).default(30),
+    /** The claim holding a token's roles (an array, or a space-separated string); dots walk into objects. */
+    AUTH_ROLES_CLAIM: z.string().regex(/^[A-Za-z0-9_:/.-]{1,128}$/).default('roles'),
+    /** POST /api/login with any user id, no password: for development and tests only. */
+    AUTH_DEMO_LOGIN: bool('false'),
+    /** The one way to keep demo login on with NODE_ENV=production: the words `yes-i-know`. */
+    AUTH_DEMO_LOGIN_IN_PRODUCTION: z.string().optional(),
+    /** Demo-login user ids that get the admin role (comma-separated); only with demo login. */
+    AUTH_DEMO_ADMINS: z.string().default(''),
     SESSION_TTL_SEC: z.coerce.number().int().positive().default(24 * 3600),
 
     PRESENCE_TTL_MS: ms(30_000),
@@ -70,6 +92,9 @@ export const configSchema = z
     PING_TIMEOUT_MS: ms(20_000),
     SHUTDOWN_TIMEOUT_MS: ms(8_000),
     CORS_ORIGIN: z.string().default(''),
+    /** The internal listener serving /metrics (never proxied by nginx; the main port's /metrics is 404). */
+    METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    METRICS_HOST: z.string().default('0.0.0.0'),
     /**
      * How many proxies in front of the service to believe about the client's address
      * (X-Forwarded-For): 1 behind nginx or an ingress. 0 (the default) believes none, so a
@@ -117,15 +142,62 @@ export const configSchema = z
       });
     }
     checkRedisTopology(c, ctx);
-    if (c.NODE_ENV === 'production' && c.AUTH_SECRET === 'switchboard-dev-secret-change-me') {
-      ctx.addIssue({ code: 'custom', path: ['AUTH_SECRET'], message: 'set a real secret in production' });
-    }
+    checkAuth(c, ctx);
   });
 
 type ParsedConfig = z.infer<typeof configSchema>;
 
 /** The parsed configuration, with the adapter resolved from REDIS_ADAPTER, ADAPTER or the mode. */
 export type Config = Omit<ParsedConfig, 'REDIS_ADAPTER' | 'ADAPTER'> & { REDIS_ADAPTER: AdapterKind };
+
+/** The HMAC key outside production when AUTH_SECRET is unset. */
+export const DEV_AUTH_SECRET = 'switchboard-dev-secret-change-me';
+/**
+ * Every secret this repository ships (schema, compose, .env.example, Kubernetes
+ * example): public, so refused in production whatever their length.
+ */
+export const SHIPPED_SECRETS = new Set([
+  DEV_AUTH_SECRET,
+  'switchboard-dev-secret-do-not-use-in-production',
+  'REPLACE-with-openssl-rand-base64-48',
+]);
+/** Placeholder words of example values: a secret holding one was copied, not made. */
+const PLACEHOLDER_WORDS = /replace|change-?me|example|dev-secret|do-not-use/i;
+const DEMO_LOGIN_IN_PRODUCTION = 'yes-i-know';
+
+/**
+ * Production starts only with real authentication: an identity provider's keys
+ * with its issuer and audience, no shipped or weak HMAC secret, and demo login
+ * only when AUTH_DEMO_LOGIN_IN_PRODUCTION says `yes-i-know`.
+ */
+function checkAuth(c: ParsedConfig, ctx: z.RefinementCtx): void {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  const idpKeys = Boolean(c.AUTH_JWKS_FILE || c.AUTH_PUBLIC_KEY_FILE);
+  if (c.AUTH_JWKS_FILE && c.AUTH_PUBLIC_KEY_FILE) issue('AUTH_PUBLIC_KEY_FILE', 'set AUTH_JWKS_FILE or AUTH_PUBLIC_KEY_FILE, not both');
+  if (c.AUTH_DEMO_ADMINS && !c.AUTH_DEMO_LOGIN) issue('AUTH_DEMO_ADMINS', 'is only read when AUTH_DEMO_LOGIN=true');
+  if (c.AUTH_DEMO_LOGIN_IN_PRODUCTION !== undefined && c.AUTH_DEMO_LOGIN_IN_PRODUCTION !== DEMO_LOGIN_IN_PRODUCTION) {
+    issue('AUTH_DEMO_LOGIN_IN_PRODUCTION', `must be unset or exactly ${DEMO_LOGIN_IN_PRODUCTION}`);
+  }
+  if (c.NODE_ENV !== 'production') return;
+  if (c.AUTH_DEMO_LOGIN && c.AUTH_DEMO_LOGIN_IN_PRODUCTION !== DEMO_LOGIN_IN_PRODUCTION) {
+    issue('AUTH_DEMO_LOGIN', `lets anyone log in as anyone: refused with NODE_ENV=production unless AUTH_DEMO_LOGIN_IN_PRODUCTION=${DEMO_LOGIN_IN_PRODUCTION}`);
+  }
+  if (c.AUTH_SECRET !== undefined) {
+    if (SHIPPED_SECRETS.has(c.AUTH_SECRET) || PLACEHOLDER_WORDS.test(c.AUTH_SECRET)) issue('AUTH_SECRET', 'is a secret shipped with Switchboard (public): make your own, e.g. openssl rand -base64 48');
+    else if (!looksRandom(c.AUTH_SECRET)) issue('AUTH_SECRET', 'needs at least 32 random bytes in production (e.g. openssl rand -base64 48)');
+  }
+  if (c.AUTH_DEMO_LOGIN && c.AUTH_SECRET === undefined) issue('AUTH_SECRET', 'demo login in production signs with AUTH_SECRET: set one (at least 32 random bytes)');
+  if (!idpKeys && !c.AUTH_DEMO_LOGIN) {
+    issue('AUTH_JWKS_FILE', "production needs your identity provider's keys: AUTH_JWKS_FILE or AUTH_PUBLIC_KEY_FILE (deploy/README.md, \"Authentication\")");
+  }
+  if (idpKeys && !c.AUTH_ISSUER) issue('AUTH_ISSUER', "is required in production: your identity provider's issuer (the tokens' iss)");
+  if (idpKeys && !c.AUTH_AUDIENCE) issue('AUTH_AUDIENCE', 'is required in production: the audience your identity provider puts in tokens for this service (aud)');
+}
+
+/** At least 32 bytes with the variety of random ones (a repeated word or a padded phrase fails). */
+function looksRandom(secret: string): boolean {
+  return Buffer.byteLength(secret) >= 32 && new Set(secret).size >= 16;
+}
 
 /** One clear message per bad Redis combination. */
 function checkRedisTopology(c: ParsedConfig, ctx: z.RefinementCtx): void {
@@ -176,5 +248,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const { ADAPTER, REDIS_ADAPTER, ...rest } = parsed.data;
-  return { ...rest, REDIS_ADAPTER: REDIS_ADAPTER ?? ADAPTER ?? (rest.REDIS_MODE === 'cluster' ? 'sharded' : 'classic') };
+  return {
+    ...rest,
+    AUTH_SECRET: rest.AUTH_SECRET ?? (rest.NODE_ENV === 'production' ? undefined : DEV_AUTH_SECRET),
+    REDIS_ADAPTER: REDIS_ADAPTER ?? ADAPTER ?? (rest.REDIS_MODE === 'cluster' ? 'sharded' : 'classic'),
+  };
 }

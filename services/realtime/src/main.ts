@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { AuthService } from './auth';
-import { authRouter, requireAuth } from './auth/http';
+import { authRouter, requireAdmin, requireAuth } from './auth/http';
+import { readIdentityProviderKeys, TokenService } from './auth/tokens';
 import { Cache } from './cache';
 import { ChatService } from './chat';
 import { chatRouter } from './chat/http';
 import { chatSocket } from './chat/socket';
 import { loadConfig } from './config';
 import { createSocketServer, serveConnections, type MainServer } from './gateway';
+import { endSessionSockets } from './gateway/auth-middleware';
 import { createHttpApp } from './http/app';
 import { limitByAddress } from './http/guards';
 import { healthRouter } from './http/health';
+import { createMetricsServer } from './http/metrics';
 import { resolveInstanceName } from './infra/instance';
 import { Keyspace } from './infra/keys';
 import { createLogger } from './infra/logger';
@@ -47,6 +50,15 @@ async function main(): Promise<void> {
   const nodeId = `${instance}-${randomBytes(4).toString('hex')}`;
   const log = createLogger(config.LOG_LEVEL, instance);
   const metrics = createMetrics(instance);
+  // The identity provider's keys are read first: a bad key file stops the start before anything connects.
+  const tokens = await TokenService.create({
+    demoSecret: config.AUTH_DEMO_LOGIN ? config.AUTH_SECRET : undefined,
+    ...readIdentityProviderKeys(config),
+    issuer: config.AUTH_ISSUER,
+    audience: config.AUTH_AUDIENCE,
+    clockSkewSec: config.AUTH_CLOCK_SKEW_SEC,
+    rolesClaim: config.AUTH_ROLES_CLAIM,
+  });
 
   process.on('unhandledRejection', (reason) => {
     metrics.unhandledRejections.inc();
@@ -61,7 +73,19 @@ async function main(): Promise<void> {
   mongo.start();
 
   const cache = new Cache(redis, keys, metrics);
-  const auth = new AuthService(redis, keys, config.AUTH_SECRET, config.SESSION_TTL_SEC, log);
+  const auth = new AuthService(
+    redis,
+    keys,
+    tokens,
+    {
+      ttlSec: config.SESSION_TTL_SEC,
+      clockSkewSec: config.AUTH_CLOCK_SKEW_SEC,
+      demoLogin: config.AUTH_DEMO_LOGIN,
+      demoAdmins: new Set(config.AUTH_DEMO_ADMINS.split(',').map((u) => u.trim()).filter(Boolean)),
+    },
+    log,
+  );
+  log.info({ demoLogin: config.AUTH_DEMO_LOGIN, identityProvider: tokens.acceptsIdentityProviderTokens }, 'authentication');
   const presence = new PresenceService(
     redis,
     keys,
@@ -98,15 +122,15 @@ async function main(): Promise<void> {
   jobs.handle('cache-warmup', async () => ({ rooms: await chat.warmUp(config.WARMUP_ROOMS) }));
 
   let shuttingDown = false;
-  const guards = { limitBy: limitByAddress(limiter), requireAuth: requireAuth(auth) };
+  const guards = { limitBy: limitByAddress(limiter), requireAuth: requireAuth(auth), requireAdmin };
   const app = createHttpApp({
     instance,
     trustProxy: config.TRUST_PROXY,
     log,
     limitBy: guards.limitBy,
     routers: [
-      healthRouter({ instance, nodeId, startedAt: Date.now(), redis, mongo, presence, limiter, metrics, isShuttingDown: () => shuttingDown }),
-      authRouter({ ...guards, auth, users, disconnectRoom: (room) => io?.in(room).disconnectSockets(true) }),
+      healthRouter({ instance, nodeId, startedAt: Date.now(), redis, mongo, presence, limiter, isShuttingDown: () => shuttingDown }),
+      authRouter({ ...guards, auth, users, endSessionSockets: (sessionId) => io && endSessionSockets(io, sessionId) }),
       presenceRouter({ ...guards, presence }),
       roomRouter({ ...guards, rooms }),
       chatRouter({ ...guards, chat }),
@@ -149,9 +173,14 @@ async function main(): Promise<void> {
     );
   void declareSchedules();
   redis.on('up', () => void declareSchedules());
+  const metricsServer = createMetricsServer(metrics, log);
+  await new Promise<void>((resolve) => metricsServer.listen(config.METRICS_PORT, config.METRICS_HOST, resolve));
   await new Promise<void>((resolve) => server.listen(config.PORT, config.HOST, resolve));
-  const address = server.address();
-  log.info({ port: typeof address === 'object' && address ? address.port : config.PORT, nodeId }, 'realtime service listening');
+  const portOf = (s: http.Server, fallback: number) => {
+    const address = s.address();
+    return typeof address === 'object' && address ? address.port : fallback;
+  };
+  log.info({ port: portOf(server, config.PORT), metricsPort: portOf(metricsServer, config.METRICS_PORT), nodeId }, 'realtime service listening');
 
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
@@ -168,6 +197,7 @@ async function main(): Promise<void> {
     // nginx to a replica that stays.
     await presence.removeNode().catch((err: unknown) => log.error({ err }, 'could not remove this replica from presence'));
     await new Promise<void>((resolve) => io!.close(() => resolve()));
+    metricsServer.close();
     // A worker waits for its running jobs; do not let a dead Redis hold the exit.
     await Promise.race([jobs.close(), new Promise((r) => setTimeout(r, 2000).unref())]);
     // The lastSeen of users whose last device just closed is still queued: store it before MongoDB closes.

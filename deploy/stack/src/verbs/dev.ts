@@ -45,6 +45,9 @@ export async function dev(): Promise<number> {
       REDIS_URL: `redis://127.0.0.1:${DEV_PORTS.redis}`,
       MONGO_URL: `mongodb://127.0.0.1:${DEV_PORTS.mongo}/switchboard`,
       AUTH_SECRET: process.env.AUTH_SECRET || 'switchboard-dev-secret-do-not-use-in-production',
+      // The demo page logs in with POST /api/login (any user id): development only.
+      AUTH_DEMO_LOGIN: process.env.AUTH_DEMO_LOGIN || 'true',
+      NODE_ENV: process.env.NODE_ENV || 'development',
     },
   });
   return new Promise<number>((resolve) => {

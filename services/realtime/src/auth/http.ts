@@ -2,11 +2,11 @@ import { Router, type NextFunction, type Request, type RequestHandler, type Resp
 import type { RouteGuards } from '../http/guards';
 import { AppError } from '../infra/errors';
 import { parse } from '../infra/validation';
-import { schemas, sessionRoom, type SessionUser } from '@switchboard/protocol';
+import { ADMIN_ROLE, schemas, sessionId as sessionIdSchema, type SessionUser } from '@switchboard/protocol';
 import type { UsersService } from '../users';
 import type { AuthService } from './index';
 
-type AuthedRequest = Request & { user?: SessionUser };
+export type AuthedRequest = Request & { user?: SessionUser };
 
 /** 401 unless the request carries `Authorization: Bearer <token>` of a live session; the user is then `req.user`. */
 export function requireAuth(auth: AuthService): RequestHandler {
@@ -20,28 +20,54 @@ export function requireAuth(auth: AuthService): RequestHandler {
   };
 }
 
+export const isAdmin = (user: SessionUser | undefined): boolean => Boolean(user?.roles.includes(ADMIN_ROLE));
+
+/** After requireAuth: 403 unless the token carries the admin role (operators' views). */
+export const requireAdmin: RequestHandler = (req: AuthedRequest, _res, next) => {
+  if (!isAdmin(req.user)) throw new AppError('FORBIDDEN', `this route needs the ${ADMIN_ROLE} role`);
+  next();
+};
+
 export interface AuthRouterDeps extends RouteGuards {
   auth: AuthService;
   users: Pick<UsersService, 'recordLogin'>;
-  /** Disconnects every socket of a session, on every replica. */
-  disconnectRoom: (room: string) => void;
+  /** Disconnects every socket of a session, in every namespace, on every replica. */
+  endSessionSockets: (sessionId: string) => void;
 }
 
-/** POST /api/login (its own per-address limit, not the `http` one) and POST /api/logout. */
-export function authRouter({ auth, users, disconnectRoom, limitBy, requireAuth }: AuthRouterDeps): Router {
+/**
+ * POST /api/login (demo login only, its own per-address limit), GET /api/session,
+ * POST /api/logout and DELETE /api/sessions/:sessionId.
+ */
+export function authRouter({ auth, users, endSessionSockets, limitBy, requireAuth }: AuthRouterDeps): Router {
   const router = Router();
 
-  router.post('/api/login', limitBy('logins'), async (req, res) => {
-    const { userId, name } = parse(schemas.login, req.body ?? {});
-    const session = await auth.login(userId, name ?? userId);
-    // The durable profile is a side effect: a slow or stuck MongoDB must not hold the login.
-    users.recordLogin(userId, session.name);
-    res.json({ ok: true, ...session });
+  // Without AUTH_DEMO_LOGIN the route does not exist: 404 like any unknown /api route.
+  if (auth.demoLogin) {
+    router.post('/api/login', limitBy('logins'), async (req, res) => {
+      const { userId, name } = parse(schemas.login, req.body ?? {});
+      const session = await auth.login(userId, name ?? userId);
+      // The durable profile is a side effect: a slow or stuck MongoDB must not hold the login.
+      users.recordLogin(userId, session.name);
+      res.json({ ok: true, ...session });
+    });
+  }
+
+  router.get('/api/session', limitBy('http'), requireAuth, (req: AuthedRequest, res) => {
+    const { userId, sessionId, name, roles, expiresAt } = req.user!;
+    res.json({ ok: true, userId, sessionId, name, roles, expiresAt });
   });
 
   router.post('/api/logout', limitBy('http'), requireAuth, async (req: AuthedRequest, res) => {
     await auth.logout(req.user!);
-    disconnectRoom(sessionRoom(req.user!.sessionId));
+    endSessionSockets(req.user!.sessionId);
+    res.json({ ok: true });
+  });
+
+  router.delete('/api/sessions/:sessionId', limitBy('http'), requireAuth, async (req: AuthedRequest, res) => {
+    const sessionId = parse(sessionIdSchema, req.params.sessionId);
+    await auth.revoke(sessionId, isAdmin(req.user) ? null : req.user!);
+    endSessionSockets(sessionId);
     res.json({ ok: true });
   });
 

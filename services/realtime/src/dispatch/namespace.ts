@@ -1,7 +1,7 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { AuthService } from '../auth';
 import type { Config } from '../config';
-import { tokenAuth } from '../gateway/auth-middleware';
+import { bindSessionLifetime, tokenAuth } from '../gateway/auth-middleware';
 import { attachRoutes, type RouteTable } from '../gateway/router';
 import type { MainServer } from '../gateway/sockets';
 import { AppError } from '../infra/errors';
@@ -76,6 +76,8 @@ export function registerDispatch(io: MainServer, deps: DispatchDeps): { nsp: Dis
   refresh.unref();
 
   nsp.use(tokenAuth(auth));
+  // Logout, revoke and expiry end /dispatch sockets too (a session's room in this namespace).
+  bindSessionLifetime(nsp as unknown as Namespace);
 
   const userOf = (socket: DispatchSocket) => socket.data.user.userId;
 

@@ -6,7 +6,7 @@ import type { AuthService } from '../auth';
 import type { Config } from '../config';
 import type { RedisConnections } from '../infra/redis';
 import { sessionRoom, userRoom } from '@switchboard/protocol';
-import { tokenAuth } from './auth-middleware';
+import { bindSessionLifetime, tokenAuth } from './auth-middleware';
 import { attachRoutes, type AnyRoute, type RouterDeps } from './router';
 import type { MainServer, MainSocket, SocketCapability } from './sockets';
 import { notifySyncAfterRedisGaps } from './sync-notifier';
@@ -56,6 +56,7 @@ export function createSocketServer(httpServer: HttpServer, { config, instance, r
   io.engine.on('headers', (headers: Record<string, string>) => (headers['X-Served-By'] = instance));
 
   io.use(tokenAuth(auth));
+  bindSessionLifetime(io.of('/'));
 
   // Broadcasts made while Redis was away reached only local clients; once it is
   // back, tell ours to run history:sync for their rooms (persisted, then synced).

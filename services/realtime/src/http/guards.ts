@@ -5,10 +5,12 @@ import type { LimitClass, RateLimiter } from '../ratelimit';
 /** A middleware charging the client's address to a rate-limit class. */
 export type LimitBy = (cls: LimitClass) => RequestHandler;
 
-/** What a capability's router puts in front of its routes: the address's rate limit, then the Bearer token. */
+/** What a capability's router puts in front of its routes: the address's rate limit, the Bearer token, and for operators' views the admin role. */
 export interface RouteGuards {
   limitBy: LimitBy;
   requireAuth: RequestHandler;
+  /** After requireAuth: 403 FORBIDDEN unless the token carries the admin role. */
+  requireAdmin: RequestHandler;
 }
 
 /** 429 with Retry-After (seconds) and the contract's body when the client's address is over its limit. */

@@ -1,5 +1,4 @@
 import { Router } from 'express';
-import type { Metrics } from '../infra/metrics';
 import type { MongoConnection } from '../infra/mongo';
 import type { RedisConnections } from '../infra/redis';
 import type { PresenceService } from '../presence';
@@ -13,12 +12,11 @@ export interface HealthDeps {
   mongo: MongoConnection;
   presence: Pick<PresenceService, 'localCount'>;
   limiter: Pick<RateLimiter, 'backend'>;
-  metrics: Metrics;
   /** Set once SIGTERM arrived: /health answers 503 so the balancer stops sending. */
   isShuttingDown: () => boolean;
 }
 
-/** GET /health for the balancer and GET /metrics for Prometheus: no token, no rate limit. */
+/** GET /health for the balancer: no token, no rate limit. (/metrics is on the internal listener, http/metrics.ts.) */
 export function healthRouter(deps: HealthDeps): Router {
   const router = Router();
 
@@ -42,10 +40,6 @@ export function healthRouter(deps: HealthDeps): Router {
       },
       redis,
     });
-  });
-
-  router.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
   return router;

@@ -13,10 +13,10 @@ export interface StatsRouterDeps extends RouteGuards {
   jobs: Pick<JobQueue, 'stats'>;
 }
 
-/** GET /api/stats: the cluster at a glance, read from Redis (replicas, connections, users, rooms, cache, jobs). */
-export function statsRouter({ presence, rooms, cache, jobs, limitBy, requireAuth }: StatsRouterDeps): Router {
+/** GET /api/stats (admin role): the cluster at a glance, read from Redis (replicas, connections, users, rooms, cache, jobs). */
+export function statsRouter({ presence, rooms, cache, jobs, limitBy, requireAuth, requireAdmin }: StatsRouterDeps): Router {
   const router = Router();
-  router.get('/api/stats', limitBy('http'), requireAuth, async (_req, res) => {
+  router.get('/api/stats', limitBy('http'), requireAuth, requireAdmin, async (_req, res) => {
     const [nodes, onlineUsers, activeRooms, cacheStats, jobStats] = await orUnavailable(
       () => Promise.all([presence.liveNodes(), presence.onlineCount(), rooms.activeCount(), cache.stats(), jobs.stats()]),
       'cluster statistics need Redis, which is unavailable',

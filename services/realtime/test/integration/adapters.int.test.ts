@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import { TEST_REDIS, collect, connect, emitAck, health, login, startCluster, type Cluster } from '../support/cluster';
+import { TEST_REDIS, collect, connect, emitAck, health, login, metricsOf, startCluster, type Cluster } from '../support/cluster';
 import { sleep, waitFor } from '../support/processes';
 
 const unhandled = async (url: string) => {
-  const line = (await (await fetch(`${url}/metrics`)).text()).split('\n').find((l) => l.startsWith('sb_unhandled_rejections_total'));
+  const line = (await (await fetch(`${metricsOf(url)}/metrics`)).text()).split('\n').find((l) => l.startsWith('sb_unhandled_rejections_total'));
   return Number(line?.split(' ').at(-1));
 };
 

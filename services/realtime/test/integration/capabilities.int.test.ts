@@ -120,7 +120,9 @@ describe('socket sessions, regions, pub/sub channels, users and stats', () => {
     await emitAck(s, 'message:send', { room: 'metrics', text: 'count me', clientMsgId: 'mt-1' });
     await emitAck(s, 'room:join', { room: '' });
     await api(r.url, '/api/rooms/metrics/messages', token);
-    const res = await fetch(`${r.url}/metrics`);
+    // Not on the main port (nginx proxies that one): on the internal listener only.
+    expect((await fetch(`${r.url}/metrics`)).status).toBe(404);
+    const res = await fetch(`${r.metricsUrl}/metrics`);
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
     const value = (pattern: RegExp) => Number(text.split('\n').find((l) => pattern.test(l))?.split(' ').at(-1));
@@ -141,7 +143,8 @@ describe('socket sessions, regions, pub/sub channels, users and stats', () => {
   it('reports every replica and its connections in /api/stats', async () => {
     const sockets = await Promise.all(cluster.replicas.map(async (r, i) => connect(r.url, (await login(r.url, `stat-${i}`)).token)));
     await emitAck(sockets[0], 'room:join', { room: 'stats-room' });
-    const { token } = await login(cluster.replicas[0].url, 'stats-reader');
+    // An operator's view: `ops` has the admin role (AUTH_DEMO_ADMINS in test/support/cluster.ts).
+    const { token } = await login(cluster.replicas[0].url, 'ops');
     await waitFor('three replicas with connections', async () => {
       const stats = (await api(cluster.replicas[1].url, '/api/stats', token)).body;
       return stats.replicas?.length === 3 && stats.replicas.every((r: { connections: number }) => r.connections >= 1) && stats;

@@ -1,5 +1,5 @@
 import type { Socket } from 'socket.io-client';
-import { FAST_PRESENCE, collect, connect, emitAck, login, startCluster, type Cluster, type Replica } from '../support/cluster';
+import { FAST_PRESENCE, collect, connect, emitAck, login, metricsOf, startCluster, type Cluster, type Replica } from '../support/cluster';
 import { killGroup, stopProcess, waitFor } from '../support/processes';
 
 /**
@@ -13,7 +13,7 @@ const OFFER_TIMEOUT_MS = 3000;
 const north = (base: { lat: number; lng: number }, km: number) => ({ lat: base.lat + km / 111.2, lng: base.lng });
 
 const unhandledRejections = async (url: string) => {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${metricsOf(url)}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith('sb_unhandled_rejections_total'));
   return Number(line?.split(' ').at(-1) ?? NaN);
 };

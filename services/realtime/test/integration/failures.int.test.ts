@@ -1,18 +1,18 @@
-import { FAST_PRESENCE, api, collect, connect, emitAck, health, login, startCluster, type Cluster } from '../support/cluster';
+import { FAST_PRESENCE, api, collect, connect, emitAck, health, login, metricsOf, startCluster, type Cluster } from '../support/cluster';
 import { freeze, sleep, thaw, waitFor } from '../support/processes';
 
 const TTL_MS = Number(FAST_PRESENCE.PRESENCE_TTL_MS);
 const SWEEP_MS = Number(FAST_PRESENCE.PRESENCE_SWEEP_MS);
 
 const unhandledRejections = async (url: string) => {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${metricsOf(url)}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith('sb_unhandled_rejections_total'));
   return Number(line?.split(' ').at(-1) ?? NaN);
 };
 
 /** How often a replica answered `operation` from local state because Redis was unavailable. */
 const fallbacks = async (url: string, operation: string) => {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${metricsOf(url)}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith('sb_redis_fallbacks_total{') && l.includes(`operation="${operation}"`));
   return Number(line?.split(' ').at(-1) ?? 0);
 };

@@ -111,7 +111,8 @@ describe('response reminders and maintenance jobs in the service', () => {
     const alice = await connect(r1.url, (await login(r1.url, 'alice2')).token);
     await emitAck(alice, 'room:join', { room: 'async' });
     const mention = await emitAck(alice, 'message:send', { room: 'async', text: 'ping @dave', clientMsgId: 'r-3' });
-    const { token } = await login(r1.url, 'alice2');
+    // A reminder's job is its mentioned user's to read (and an operator's).
+    const { token } = await login(r1.url, 'dave');
     // The reminder fired while dave was offline, so it was kept for him (not delivered, not dropped).
     const job = await waitFor('reminder kept for dave', async () => {
       const { body } = await api(r1.url, `/api/jobs/reminder-${mention.message.id}-dave`, token);
@@ -133,6 +134,7 @@ describe('response reminders and maintenance jobs in the service', () => {
     expect(stats.body.ok).toBe(true);
     expect(stats.body.schedulers.map((s: { name: string }) => s.name).sort()).toEqual(['cache-warmup', 'cleanup']);
     await waitFor('maintenance ran', async () => (await api(cluster.replicas[1].url, '/api/jobs/stats', token)).body.counts.completed >= 3, 15_000);
-    expect((await api(cluster.replicas[0].url, '/api/jobs/nope', token)).status).toBe(404);
+    expect((await api(cluster.replicas[0].url, '/api/jobs/nope', token)).status).toBe(400);
+    expect((await api(cluster.replicas[0].url, `/api/jobs/reminder-${'0'.repeat(24)}-nobody`, token)).status).toBe(404);
   });
 });

@@ -32,7 +32,18 @@ export interface Replica {
   name: string;
   port: number;
   url: string;
+  /** The internal listener serving /metrics (METRICS_PORT): not the main port. */
+  metricsUrl: string;
   proc: Proc;
+}
+
+/** Every started replica's metrics listener by its main url, for helpers that are handed the url. */
+const metricsUrls = new Map<string, string>();
+/** The metrics listener of the replica serving `url` (`${metricsOf(r.url)}/metrics`). */
+export function metricsOf(url: string): string {
+  const m = metricsUrls.get(url);
+  if (!m) throw new Error(`no replica started at ${url}`);
+  return m;
 }
 
 export interface Cluster {
@@ -132,9 +143,14 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
   const replicas: Replica[] = [];
   const spawnReplica = async (name: string): Promise<Replica> => {
     const port = await freePort();
+    const metricsPort = await freePort();
     const proc = startProcess(name, process.execPath, [main], {
       NODE_ENV: 'test',
       PORT: String(port),
+      METRICS_PORT: String(metricsPort),
+      // The tests log in through POST /api/login; `ops` is the demo operator (admin role).
+      AUTH_DEMO_LOGIN: 'true',
+      AUTH_DEMO_ADMINS: 'ops',
       HOST: '127.0.0.1',
       INSTANCE_NAME: name,
       ...redis.env,
@@ -142,7 +158,8 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
       LOG_LEVEL: 'info',
       ...opts.env,
     });
-    const replica = { name, port, url: `http://127.0.0.1:${port}`, proc };
+    const replica = { name, port, url: `http://127.0.0.1:${port}`, metricsUrl: `http://127.0.0.1:${metricsPort}`, proc };
+    metricsUrls.set(replica.url, replica.metricsUrl);
     replicas.push(replica);
     return replica;
   };

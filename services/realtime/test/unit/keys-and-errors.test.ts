@@ -35,7 +35,7 @@ describe('configuration', () => {
   it('names every bad variable', () => {
     expect(() => loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud' })).toThrow(/PORT[\s\S]*LOG_LEVEL/);
     expect(() => loadConfig({ PRESENCE_TTL_MS: '1000', PRESENCE_REFRESH_MS: '1000' })).toThrow(/PRESENCE_TTL_MS: must be at least twice/);
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_SECRET/);
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_JWKS_FILE: production needs/);
     expect(() => loadConfig({ TRUST_PROXY: 'nginx' })).toThrow(/TRUST_PROXY/);
   });
 

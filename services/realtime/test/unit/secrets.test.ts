@@ -18,7 +18,6 @@ describe('secrets from files (*_FILE)', () => {
       AUTH_SECRET_FILE: file('auth', 'a-production-secret-of-32-chars!\n'),
       REDIS_URL_FILE: file('redis', 'rediss://:pw@redis.example:6380\n'),
       MONGO_URL_FILE: file('mongo', 'mongodb://u:p@mongo.example:27017/sb'),
-      NODE_ENV: 'production',
     });
     expect(c.AUTH_SECRET).toBe('a-production-secret-of-32-chars!');
     expect(c.REDIS_URL).toBe('rediss://:pw@redis.example:6380');
