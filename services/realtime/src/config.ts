@@ -107,6 +107,19 @@ export const configSchema = z
     DISPATCH_OFFER_TIMEOUT_MS: ms(15_000),
     /** Search radius of an order when the customer gives none (order:create radiusKm, at most 100). */
     DISPATCH_RADIUS_KM: z.coerce.number().positive().max(100).default(5),
+    /**
+     * Order transitions the Redis outbox may hold while MongoDB is away before order:create
+     * answers UNAVAILABLE (steps on existing orders go on): bounds the outbox's memory.
+     */
+    DISPATCH_OUTBOX_MAX: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+    /**
+     * Dev and tests only, until roles come from the identity provider: user ids (comma-separated)
+     * treated as holding the admin role. Refused in production.
+     */
+    AUTH_DEMO_ADMINS: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((id) => id.trim()).filter(Boolean)),
   })
   .superRefine((c, ctx) => {
     if (c.PRESENCE_TTL_MS < 2 * c.PRESENCE_REFRESH_MS) {
@@ -119,6 +132,9 @@ export const configSchema = z
     checkRedisTopology(c, ctx);
     if (c.NODE_ENV === 'production' && c.AUTH_SECRET === 'switchboard-dev-secret-change-me') {
       ctx.addIssue({ code: 'custom', path: ['AUTH_SECRET'], message: 'set a real secret in production' });
+    }
+    if (c.NODE_ENV === 'production' && c.AUTH_DEMO_ADMINS.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['AUTH_DEMO_ADMINS'], message: 'is for dev and tests only: give admins the admin role in their tokens' });
     }
   });
 
