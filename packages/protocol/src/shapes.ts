@@ -131,3 +131,32 @@ export interface OfferRevoked {
   orderId: string;
   reason: 'timeout' | 'cancelled';
 }
+
+/** A provider near a point, in GET /api/dispatch/providers. */
+export interface NearbyProvider extends Provider {
+  distanceKm: number;
+}
+
+/** A page of GET /api/dispatch/orders, newest first. */
+export interface OrderPage {
+  orders: Order[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null;
+}
+
+/** What made a stored transition of an order ('restore': put back from MongoDB after Redis lost its data). */
+export const ORDER_TRANSITION_STEPS = ['create', 'offer', 'decline', 'timeout', 'offline', 'accept', 'complete', 'cancel', 'update', 'restore'] as const;
+export type OrderTransitionStep = (typeof ORDER_TRANSITION_STEPS)[number];
+
+/** One change of an order as MongoDB keeps it (GET /api/dispatch/orders/:orderId). */
+export interface OrderTransition {
+  /** 1, 2, 3...: the order's changes in the order they happened. */
+  seq: number;
+  step: OrderTransitionStep;
+  /** null for a create. */
+  from: OrderStatus | null;
+  to: OrderStatus;
+  /** The provider the step was about (offered to, declined, timed out, went offline, accepted, completed), if any. */
+  providerId: string | null;
+  at: number;
+}

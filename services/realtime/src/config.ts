@@ -132,6 +132,11 @@ export const configSchema = z
     DISPATCH_OFFER_TIMEOUT_MS: ms(15_000),
     /** Search radius of an order when the customer gives none (order:create radiusKm, at most 100). */
     DISPATCH_RADIUS_KM: z.coerce.number().positive().max(100).default(5),
+    /**
+     * Order transitions the Redis outbox may hold while MongoDB is away before order:create
+     * answers UNAVAILABLE (steps on existing orders go on): bounds the outbox's memory.
+     */
+    DISPATCH_OUTBOX_MAX: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
   })
   .superRefine((c, ctx) => {
     if (c.PRESENCE_TTL_MS < 2 * c.PRESENCE_REFRESH_MS) {

@@ -41,7 +41,8 @@ import { JobQueue } from './jobs';
 import { jobRouter } from './jobs/http';
 import { Reminders } from './jobs/reminders';
 import { reminderSocket } from './jobs/socket';
-import { registerDispatch } from './dispatch';
+import { Dispatch, registerDispatch } from './dispatch';
+import { dispatchRouter } from './dispatch/http';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -121,6 +122,9 @@ async function main(): Promise<void> {
   jobs.handle('cleanup', async () => ({ sessions: await auth.pruneExpiredSessions(), rooms: await rooms.pruneEmptyRooms(), regions: await regions.pruneEmptyRooms() }));
   jobs.handle('cache-warmup', async () => ({ rooms: await chat.warmUp(config.WARMUP_ROOMS) }));
 
+  // Dispatch registers its offer-timeout job handler, so before jobs.start().
+  const dispatch = new Dispatch({ config, nodeId, redis, keys, jobs, mongo, log, metrics });
+
   let shuttingDown = false;
   const guards = { limitBy: limitByAddress(limiter), requireAuth: requireAuth(auth), requireAdmin };
   const app = createHttpApp({
@@ -138,6 +142,7 @@ async function main(): Promise<void> {
       regionRouter({ ...guards, regions }),
       statsRouter({ ...guards, presence, rooms, cache, jobs }),
       jobRouter({ ...guards, jobs }),
+      dispatchRouter({ ...guards, archive: dispatch.archive, store: dispatch.store, defaultRadiusKm: config.DISPATCH_RADIUS_KM }),
     ],
   });
   const server = http.createServer(app);
@@ -159,13 +164,13 @@ async function main(): Promise<void> {
     ],
     { limiter, log, metrics },
   );
-  // The /dispatch namespace; registers its offer-timeout job handler, so before jobs.start().
-  registerDispatch(io, { config, nodeId, redis, keys, jobs, auth, limiter, log, metrics });
+  registerDispatch(io, { dispatch, auth, limiter, log, metrics });
 
   // Start serving even if Redis or MongoDB are not there yet: /health says degraded until they are.
   await redis.waitUntilUp(5000).catch(() => log.warn('starting without redis'));
   presence.start();
   jobs.start();
+  dispatch.start();
   // Every replica declares the schedules (again whenever Redis comes back); BullMQ keeps one of each.
   const declareSchedules = () =>
     Promise.all([jobs.every('cleanup', config.CLEANUP_INTERVAL_MS), jobs.every('cache-warmup', config.WARMUP_INTERVAL_MS)]).catch((err) =>
@@ -200,6 +205,8 @@ async function main(): Promise<void> {
     metricsServer.close();
     // A worker waits for its running jobs; do not let a dead Redis hold the exit.
     await Promise.race([jobs.close(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    // The outbox writer finishes its batch and hands its lock over; the transitions it leaves stay in Redis for the next holder.
+    await Promise.race([dispatch.stop(), new Promise((r) => setTimeout(r, config.MONGO_TIMEOUT_MS).unref())]);
     // The lastSeen of users whose last device just closed is still queued: store it before MongoDB closes.
     await Promise.race([users.flushWrites(), new Promise((r) => setTimeout(r, config.MONGO_TIMEOUT_MS).unref())]);
     await Promise.allSettled([redis.close(), mongo.close()]);

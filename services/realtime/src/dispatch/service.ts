@@ -6,7 +6,8 @@ import type { RedisConnections } from '../infra/redis';
 import { isRedisUnavailable } from '../infra/redis-fallback';
 import type { JobQueue } from '../jobs';
 import type { DispatchServerToClientEvents, Offer, Order, Point, Provider } from '@switchboard/protocol';
-import type { DispatchStore } from './store';
+import { isPartyTo, toOrder, type OrderArchive } from './archive';
+import type { DispatchStore, StoredOrder } from './store';
 import { orderAfter, settle } from './transitions';
 
 export const OFFER_TIMEOUT_JOB = 'dispatch:offer-timeout';
@@ -39,6 +40,7 @@ export const offerOf = (o: Order): Offer => ({ orderId: o.id, pickup: o.pickup, 
 export class DispatchService {
   constructor(
     private readonly store: DispatchStore,
+    private readonly archive: OrderArchive,
     private readonly jobs: JobQueue,
     private readonly redis: RedisConnections,
     private readonly notify: DispatchNotifier,
@@ -65,6 +67,11 @@ export class DispatchService {
     const { tag, provider } = await this.guard(() => this.store.providerUp('location', userId, socketId, this.opts.nodeId, p.lat, p.lng));
     settle('location', tag);
     return provider!;
+  }
+
+  /** This replica announces a provider whose socket it holds again, from its memory (Redis came back, or lost its data). */
+  async reannounce(userId: string, socketId: string, p: Point): Promise<void> {
+    await this.guard(() => this.store.providerUp('online', userId, socketId, this.opts.nodeId, p.lat, p.lng));
   }
 
   async offline(userId: string): Promise<void> {
@@ -101,11 +108,17 @@ export class DispatchService {
     return { order: (await this.guard(() => this.advance(stored.id))) ?? stored, duplicate };
   }
 
+  /** From Redis while it holds the order, from MongoDB once Redis has let it go (a day after it ended). */
   async get(userId: string, orderId: string): Promise<Order> {
-    const order = await this.guard(() => this.store.getOrder(orderId));
-    if (!order) throw new AppError('NOT_FOUND', `no order ${orderId}`);
-    if (order.customerId !== userId && order.providerId !== userId) throw new AppError('FORBIDDEN', 'not your order');
-    return order;
+    const live = await this.guard(() => this.store.getOrder(orderId));
+    if (live) {
+      if (live.customerId !== userId && live.providerId !== userId) throw new AppError('FORBIDDEN', 'not your order');
+      return live;
+    }
+    const stored = await this.archive.get(orderId);
+    if (!stored) throw new AppError('NOT_FOUND', `no order ${orderId}`);
+    if (!isPartyTo(stored, userId)) throw new AppError('FORBIDDEN', 'not your order');
+    return toOrder(stored);
   }
 
   async update(customerId: string, orderId: string, pickup?: Point, radiusKm?: number): Promise<Order> {
@@ -202,6 +215,22 @@ export class DispatchService {
     }
     this.log.warn({ orderId }, 'dispatch search gave up after 20 rounds; the offer timer will resume it');
     return this.store.getOrder(orderId);
+  }
+
+  /**
+   * A restored searching or offered order lost its timer with Redis: a new one (its own job id,
+   * so a completed job of the same attempt cannot swallow it) resumes the search or expires the
+   * offer, no earlier than `settleMs` from now, when the replicas have announced their providers again.
+   */
+  async resumeAfterRestore(order: StoredOrder, epoch: string, settleMs: number): Promise<void> {
+    const at = Math.max(order.offerExpiresAt ?? 0, Date.now() + settleMs);
+    const data: OfferTimeoutData = { orderId: order.id, attempt: order.attempt };
+    await this.jobs.add(OFFER_TIMEOUT_JOB, data, {
+      jobId: `${timeoutJobId(order.id, order.attempt)}-restored-${epoch}`,
+      delay: Math.max(0, at - Date.now()),
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 500 },
+    });
   }
 
   private async scheduleTimeout(orderId: string, attempt: number, at: number): Promise<void> {

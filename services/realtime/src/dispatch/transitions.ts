@@ -1,6 +1,6 @@
 import { AppError } from '../infra/errors';
 import type { ErrorCode, Order, OrderStatus } from '@switchboard/protocol';
-import type { AcceptTag, CancelTag, CompleteTag, CreateTag, OfferTag, ProviderDownTag, ProviderUpTag, ReleaseTag, UpdateTag } from './scripts';
+import type { AcceptTag, CancelTag, CompleteTag, CreateTag, OfferTag, ProviderDownTag, ProviderUpTag, ReleaseTag, Restoring, UpdateTag } from './scripts';
 
 /**
  * Where an order may go from each status. The scripts in lua/ make the moves;
@@ -31,24 +31,27 @@ type Refusal = Extract<Verdict, { kind: 'refused' }>;
 /** A verdict, or one that names the order (its id, its status) the script answered about. */
 type Rule = Verdict | ((order: Order | null, orderId: string) => Verdict);
 
-/** The reply tags each step's caller sees (lua/<script>.lua says what each one means). */
+/**
+ * The reply tags each step's caller sees (lua/<script>.lua says what each one means). The store
+ * answers 'restoring' (and create's 'backlog') with UNAVAILABLE itself: no step sees them.
+ */
 interface StepTags {
   /** provider:location (provider-up.lua); provider:online always answers 'ok'. */
-  location: ProviderUpTag;
+  location: Exclude<ProviderUpTag, Restoring>;
   /** A provider's socket goes away (provider-down.lua; the store retries 'retry'). */
-  offline: Exclude<ProviderDownTag, 'retry'>;
-  create: CreateTag;
+  offline: Exclude<ProviderDownTag, 'retry' | Restoring>;
+  create: Exclude<CreateTag, 'backlog' | Restoring>;
   /** One round of the search for a provider (offer.lua). */
-  offer: OfferTag;
+  offer: Exclude<OfferTag, Restoring>;
   /** The provider declines (release.lua). */
-  decline: ReleaseTag;
+  decline: Exclude<ReleaseTag, Restoring>;
   /** The offer's timer fires (release.lua at the offer's attempt). */
-  timeout: ReleaseTag;
-  accept: AcceptTag;
-  complete: CompleteTag;
+  timeout: Exclude<ReleaseTag, Restoring>;
+  accept: Exclude<AcceptTag, Restoring>;
+  complete: Exclude<CompleteTag, Restoring>;
   /** cancel.lua; the store retries 'retry'. */
-  cancel: Exclude<CancelTag, 'retry'>;
-  update: UpdateTag;
+  cancel: Exclude<CancelTag, 'retry' | Restoring>;
+  update: Exclude<UpdateTag, Restoring>;
 }
 export type Step = keyof StepTags;
 export type StepTag<S extends Step> = StepTags[S];

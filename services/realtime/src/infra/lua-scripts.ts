@@ -59,8 +59,9 @@ function readScript(capability: string, name: string): string {
 /**
  * Loads `<capability>/lua/<name>.lua` now, so a missing file stops the service
  * when the module is imported (at startup) rather than on its first call.
- * `prelude` names a file of the same folder put before the script (helpers that
- * several scripts share; Redis scripts cannot include one another).
+ * `prelude` names a file of the same folder (or several, in order) put before
+ * the script (helpers that several scripts share; Redis scripts cannot include
+ * one another).
  *
  * `on(client)` registers it with ioredis' defineCommand, which runs it with
  * EVALSHA, and EVAL when Redis does not know the script yet
@@ -77,10 +78,10 @@ export function luaScript<Keys extends readonly string[], Argv extends readonly 
   capability: string,
   name: string,
   keys: KeyCount<Keys>,
-  opts: { prelude?: string } = {},
+  opts: { prelude?: string | readonly string[] } = {},
 ): LuaScript<Keys, Argv, Reply> {
-  const body = readScript(capability, name);
-  const lua = opts.prelude ? `${readScript(capability, opts.prelude)}\n${body}` : body;
+  const preludes = typeof opts.prelude === 'string' ? [opts.prelude] : (opts.prelude ?? []);
+  const lua = [...preludes.map((p) => readScript(capability, p)), readScript(capability, name)].join('\n');
   const command = `sb:${capability}:${name}`;
   const numberOfKeys = typeof keys === 'number' ? keys : undefined;
   return {

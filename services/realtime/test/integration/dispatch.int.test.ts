@@ -1,5 +1,6 @@
 import type { Socket } from 'socket.io-client';
-import { FAST_PRESENCE, collect, connect, emitAck, login, metricsOf, startCluster, type Cluster, type Replica } from '../support/cluster';
+import { FAST_PRESENCE, collect, connect, emitAck, metricsOf, startCluster, type Cluster } from '../support/cluster';
+import { dispatchUsers } from '../support/dispatch-users';
 import { killGroup, stopProcess, waitFor } from '../support/processes';
 
 /**
@@ -31,29 +32,7 @@ describe('dispatch: online providers and active orders', () => {
     await cluster?.stop();
   });
 
-  let seq = 0;
-  /** Logs a new user in and opens a /dispatch socket on the given replica. */
-  async function user(replica: Replica, prefix: string): Promise<{ userId: string; token: string; socket: Socket }> {
-    const userId = `${prefix}-${++seq}-${Date.now().toString(36)}`;
-    const { token } = await login(replica.url, userId);
-    const socket = await connect(`${replica.url}/dispatch`, token);
-    sockets.push(socket);
-    return { userId, token, socket };
-  }
-
-  async function provider(replica: Replica, at: { lat: number; lng: number }) {
-    const p = await user(replica, 'prov');
-    const offers = collect(p.socket, 'offer:new');
-    const revoked = collect(p.socket, 'offer:revoked');
-    const ack = await emitAck(p.socket, 'provider:online', at);
-    expect(ack).toMatchObject({ ok: true, provider: { userId: p.userId, status: 'available' } });
-    return { ...p, offers, revoked };
-  }
-
-  async function customer(replica: Replica) {
-    const c = await user(replica, 'cust');
-    return { ...c, updates: collect(c.socket, 'order:update') };
-  }
+  const { user, provider, customer } = dispatchUsers(sockets);
 
   it('refuses a bad token at the handshake', async () => {
     const [r1] = cluster.replicas;

@@ -70,6 +70,10 @@ export interface Cluster {
   killRedis(): Promise<void>;
   /** Starts them again on the same ports and data (append-only) and waits until the topology is whole. */
   startRedis(): Promise<void>;
+  /** Kills the MongoDB-wire server (SIGKILL). */
+  killMongo(): Promise<void>;
+  /** Starts it again on the same port and data. */
+  startMongo(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -102,16 +106,31 @@ async function primariesOf(client: Redis | RedisCluster): Promise<Redis[]> {
   return client.nodes('master');
 }
 
-/** A FerretDB (MongoDB wire protocol) of its own on a free port; stop() also removes its data. */
-export async function startFerretDb(label = 'ferretdb'): Promise<{ port: number; proc: Proc; url(db: string): string; stop(): Promise<void> }> {
+/**
+ * A FerretDB (MongoDB wire protocol) of its own on a free port; stop() also removes its data.
+ * kill() is a crash (SIGKILL); start() brings it back on the same port and data.
+ */
+export async function startFerretDb(
+  label = 'ferretdb',
+): Promise<{ port: number; proc: Proc; url(db: string): string; kill(): Promise<void>; start(): Promise<void>; stop(): Promise<void> }> {
   requireBinary(FERRETDB_BIN, 'run `make test-deps` (builds FerretDB into .tools/bin)');
   const port = await freePort();
   const dataDir = tempDir(label);
-  const proc = startProcess(label, FERRETDB_BIN, ['-listen', `127.0.0.1:${port}`, '-data', dataDir]);
+  const spawnIt = () => startProcess(label, FERRETDB_BIN, ['-listen', `127.0.0.1:${port}`, '-data', dataDir]);
+  let proc = spawnIt();
   const stop = async () => {
     proc.child.kill('SIGCONT'); // a test may have frozen it
     await stopProcess(proc);
     fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  const kill = async () => {
+    killGroup(proc.child, 'SIGKILL');
+    await proc.exited;
+  };
+  const start = async () => {
+    if (proc.child.exitCode === null && proc.child.signalCode === null) return;
+    proc = spawnIt();
+    await waitFor(`${label} again`, () => canConnect(port));
   };
   try {
     await waitFor(label, () => canConnect(port));
@@ -119,7 +138,7 @@ export async function startFerretDb(label = 'ferretdb'): Promise<{ port: number;
     await stop();
     throw err;
   }
-  return { port, proc, url: (db) => `mongodb://127.0.0.1:${port}/${db}`, stop };
+  return { port, get proc() { return proc; }, url: (db) => `mongodb://127.0.0.1:${port}/${db}`, kill, start, stop };
 }
 
 export async function startCluster(opts: { replicas?: number; env?: Record<string, string> } = {}): Promise<Cluster> {
@@ -224,6 +243,8 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
       return r;
     },
     startRedis,
+    killMongo: () => ferret.kill(),
+    startMongo: () => ferret.start(),
     stop,
   };
 }

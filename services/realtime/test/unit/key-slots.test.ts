@@ -45,6 +45,8 @@ function keysUsedTogether(): Record<string, string[]> {
       dispatch.providerKey('p2'),
       dispatch.orderKey('o1'),
       dispatch.triedKey('o1'),
+      dispatch.epochKey(),
+      dispatch.outboxKey(),
     ],
     // BullMQ's scripts touch several keys of a queue: "<prefix>:<queue>:<kind>".
     'BullMQ queue keys': ['wait', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'meta', 'events', 'id', 'repeat', 'marker', 'job-1'].map(
