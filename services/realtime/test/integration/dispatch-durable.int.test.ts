@@ -399,7 +399,7 @@ describe('dispatch: orders in MongoDB, outbox and restore', () => {
     const h1 = await stored(r3, custToken, o1.id, 'assigned');
     expect(h1.transitions.map((t: any) => t.step)).toEqual(['create', 'offer', 'restore', 'accept']);
     for (const r of live()) {
-      const text = await (await fetch(`${r.url}/metrics`)).text();
+      const text = await (await fetch(`${r.metricsUrl}/metrics`)).text();
       expect(text).toMatch(/^sb_unhandled_rejections_total\{[^}]*\} 0$/m);
     }
   }, 240_000);
