@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -63,6 +64,9 @@ func startPostgres(ctx context.Context, o postgresOptions) (*postgres, error) {
 	} else if err != nil {
 		return nil, err
 	}
+	if err := removeStaleLock(o.DataDir); err != nil {
+		return nil, err
+	}
 
 	socketDir, err := os.MkdirTemp("", "ferretdb-pg-")
 	if err != nil {
@@ -112,6 +116,33 @@ func startPostgres(ctx context.Context, o postgresOptions) (*postgres, error) {
 			return nil, fmt.Errorf("PostgreSQL did not accept connections within 60 s: %w", err)
 		}
 	}
+}
+
+// removeStaleLock deletes the postmaster.pid of a PostgreSQL that was killed
+// (a killed container) unless that server still runs. In a container's new
+// PID namespace the pid it names often belongs to another process by now,
+// even to a thread of this one, and PostgreSQL would then refuse to start,
+// taking it for a running server. A running one is a "postgres" process
+// whose working directory is the data directory.
+func removeStaleLock(dataDir string) error {
+	lock := filepath.Join(dataDir, "postmaster.pid")
+	data, err := os.ReadFile(lock)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0]))
+	if pid > 0 {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		cwd, cwdErr := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if strings.TrimSpace(string(comm)) == "postgres" && (cwdErr != nil || cwd == dataDir) {
+			return nil // still running (or not ours to judge): PostgreSQL says so itself
+		}
+	}
+	fmt.Fprintf(os.Stderr, "ferretdb: removing %s of a PostgreSQL that no longer runs (pid %d)\n", lock, pid)
+	return os.Remove(lock)
 }
 
 // url is FerretDB's connection string: the socket directory as host and, for
@@ -196,7 +227,7 @@ func reachNote(cred *syscall.Credential) string {
 	if cred == nil {
 		return ""
 	}
-	return fmt.Sprintf("; it runs as uid %d, which must be able to reach every directory above the data directory", cred.Uid)
+	return fmt.Sprintf("; if it says permission denied: it runs as uid %d, which must be able to reach every directory above the data directory", cred.Uid)
 }
 
 func chownTo(path string, cred *syscall.Credential) error {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import mongoose, { Schema } from 'mongoose';
 import { messageModel, type MessageDoc } from '../../src/chat/message.model';
@@ -79,6 +80,28 @@ describe('MongoDB-wire stand-in (FerretDB on PostgreSQL)', () => {
       // The unique index is still enforced after recovery.
       await expect(messageModel(conn).create(docs[0])).rejects.toMatchObject({ code: 11000 });
     } finally {
+      await conn.close(true).catch(() => undefined);
+      await db.stop();
+    }
+  });
+
+  test('a restart is not refused by the lock file of a killed PostgreSQL whose pid another process has now', async () => {
+    // What a killed container leaves: postmaster.pid names a pid that, in the new
+    // container's PID namespace, is some other process of the same user (often a
+    // thread of FerretDB itself), and PostgreSQL takes that for a running server.
+    let db = await startFerretDb('ferretdb-stale-lock');
+    let conn = await connect(db.url('lock'));
+    const squatter = spawn('sleep', ['120'], { uid: fs.statSync(`${db.dataDir}/pgdata`).uid, gid: fs.statSync(`${db.dataDir}/pgdata`).gid, stdio: 'ignore' });
+    try {
+      await messageModel(conn).create({ room: 'r', userId: 'u', text: 'kept', clientMsgId: 'kept', ts: 1, instance: 'test' });
+      await conn.close(true);
+      await db.stop({ keepData: true });
+      fs.writeFileSync(`${db.dataDir}/pgdata/postmaster.pid`, `${squatter.pid}\n${db.dataDir}/pgdata\n0\n5432\n/tmp\n\n0 0\nready\n`);
+      db = await startFerretDb('ferretdb-stale-lock', { dataDir: db.dataDir });
+      conn = await connect(db.url('lock'));
+      expect((await within(30_000, 'find', messageModel(conn).find({ room: 'r' }).lean<MessageDoc[]>())).map((d) => d.text)).toEqual(['kept']);
+    } finally {
+      squatter.kill('SIGKILL');
       await conn.close(true).catch(() => undefined);
       await db.stop();
     }
