@@ -119,13 +119,19 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "ferretdb listening on %s, %s backend, data in %s\n", *addr, *backend, abs)
 	runErr := f.Run(runCtx)
-	if pg != nil {
-		if pgErr := pg.stop(); pgErr != nil && ctx.Err() == nil {
-			fail(pgErr)
-		}
+	pgDied := pg != nil && pg.hasExited()
+	pgErr := pg.stop()
+	if ctx.Err() != nil {
+		return // asked to stop
 	}
-	if runErr != nil && ctx.Err() == nil {
+	if pgDied {
+		fail(fmt.Errorf("PostgreSQL stopped under FerretDB (%v; its messages are above)", pg.waitErr))
+	}
+	if runErr != nil {
 		fail(runErr)
+	}
+	if pgErr != nil {
+		fail(pgErr)
 	}
 }
 

@@ -155,15 +155,22 @@ func (pg *postgres) url(poolMax int) string {
 	return "postgres://" + pgRole + "@/postgres?" + q.Encode()
 }
 
+func (pg *postgres) hasExited() bool {
+	select {
+	case <-pg.exited:
+		return true
+	default:
+		return false
+	}
+}
+
 // stop shuts PostgreSQL down (fast: sessions end, a checkpoint is written)
 // and waits for it. Safe on nil and after it has exited.
 func (pg *postgres) stop() error {
 	if pg == nil {
 		return nil
 	}
-	select {
-	case <-pg.exited:
-	default:
+	if !pg.hasExited() {
 		_ = pg.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-pg.exited:

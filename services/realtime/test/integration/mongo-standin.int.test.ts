@@ -107,6 +107,19 @@ describe('MongoDB-wire stand-in (FerretDB on PostgreSQL)', () => {
     }
   });
 
+  test('FerretDB exits with a failure when its PostgreSQL dies under it', async () => {
+    const db = await startFerretDb('ferretdb-pg-died');
+    try {
+      const pgPid = Number(fs.readFileSync(`${db.dataDir}/pgdata/postmaster.pid`, 'utf8').split('\n')[0]);
+      process.kill(pgPid, 'SIGKILL');
+      // A supervisor (Docker's restart policy, a test) must see a failure, not a clean stop.
+      expect(await within(30_000, 'FerretDB exit', db.proc.exited)).toBe(1);
+      expect(db.proc.output()).toContain('PostgreSQL stopped under FerretDB');
+    } finally {
+      await db.stop();
+    }
+  });
+
   test('its PostgreSQL stops with it, also when FerretDB alone is killed', async () => {
     const db = await startFerretDb('ferretdb-orphan');
     try {
