@@ -70,9 +70,9 @@ ferretdb_serves() {
   bin=$(ls .tools/bin/ferretdb-* | head -n 1)
   "$bin" -listen 127.0.0.1:27017 -data "$data" >"$logs/ferretdb-server.log" 2>&1 &
   pid=$!
-  trap "kill $pid 2>/dev/null" EXIT
+  trap "kill $pid 2>/dev/null || true" EXIT
   # A MongoDB command through the service's own driver, once FerretDB listens.
-  (cd services/realtime && project_node node -e '
+  (cd services/realtime && PATH="$(../../scripts/ensure-node.sh):$PATH" node -e '
     const mongoose = require("mongoose");
     (async () => {
       await mongoose.connect("mongodb://127.0.0.1:27017/check", { serverSelectionTimeoutMS: 30000 });
@@ -86,6 +86,7 @@ ferretdb_serves() {
   # ... which stops with it.
   kill "$pid"
   wait "$pid"
+  trap - EXIT
   if postgres_runs; then echo "PostgreSQL still runs after FerretDB stopped"; exit 1; fi
   echo "ferretdb on PostgreSQL $(cat "$data/pgdata/PG_VERSION") served and stopped"
 }
