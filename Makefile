@@ -70,12 +70,19 @@ build: install ## compile the service
 typecheck: install
 	cd $(SERVICE) && npm run typecheck
 
-dev: install ## one replica with reload against local redis-server and FerretDB, no Docker
+dev: install ## one replica with reload against local redis-server and FerretDB (on PostgreSQL), no Docker
 	@$(STACK) dev
 
 # --- tests ---------------------------------------------------------------------
-test-deps: install ## redis-server and the FerretDB binary the integration tests run
+test-deps: install ## redis-server, PostgreSQL and the FerretDB binary the integration tests run
 	@$(STACK) test-deps
+
+# Switchboard's MongoDB operations on FerretDB's backends (docs/benchmarks.md, "MongoDB-wire stand-in").
+.PHONY: bench-db
+BENCH_CONFIGS ?= sqlite,postgresql,postgresql-async
+BENCH_RUNS ?= 3
+bench-db: test-deps ## measure the MongoDB-wire stand-in: make bench-db [BENCH_CONFIGS=...] [BENCH_RUNS=3]
+	BENCH_CONFIGS=$(BENCH_CONFIGS) BENCH_RUNS=$(BENCH_RUNS) node --import tsx deploy/images/ferretdb/bench/bench.ts
 
 test-unit: install ## unit tests (no I/O)
 	cd $(SERVICE) && npm run test:unit

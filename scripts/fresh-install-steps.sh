@@ -64,20 +64,41 @@ node_fetched() {
 }
 
 ferretdb_serves() {
-  local data pid
+  local data pid bin
   data=$(mktemp -d)
-  .tools/bin/ferretdb -listen 127.0.0.1:27017 -data "$data" >"$logs/ferretdb-server.log" 2>&1 &
+  # make test-deps names the binary by a hash of its sources; a fresh clone has just the one.
+  bin=$(ls .tools/bin/ferretdb-* | head -n 1)
+  "$bin" -listen 127.0.0.1:27017 -data "$data" >"$logs/ferretdb-server.log" 2>&1 &
   pid=$!
-  trap "kill $pid 2>/dev/null" EXIT
+  trap "kill $pid 2>/dev/null || true" EXIT
   # A MongoDB command through the service's own driver, once FerretDB listens.
-  (cd services/realtime && project_node node -e '
+  (cd services/realtime && PATH="$(../../scripts/ensure-node.sh):$PATH" node -e '
     const mongoose = require("mongoose");
     (async () => {
-      await mongoose.connect("mongodb://127.0.0.1:27017/check", { serverSelectionTimeoutMS: 15000 });
+      await mongoose.connect("mongodb://127.0.0.1:27017/check", { serverSelectionTimeoutMS: 30000 });
       const info = await mongoose.connection.db.admin().command({ buildInfo: 1 });
+      await mongoose.connection.db.collection("check").insertOne({ ok: 1 });
       console.log(`ferretdb answers buildInfo: MongoDB ${info.version}`);
       await mongoose.disconnect();
     })().catch((err) => { console.error(err); process.exit(1); });')
+  # Its data went to the PostgreSQL it started (as the postgres user: this runs as root) ...
+  test -f "$data/pgdata/PG_VERSION"
+  # ... which stops with it.
+  kill "$pid"
+  wait "$pid"
+  trap - EXIT
+  if postgres_runs; then echo "PostgreSQL still runs after FerretDB stopped"; exit 1; fi
+  echo "ferretdb on PostgreSQL $(cat "$data/pgdata/PG_VERSION") served and stopped"
+}
+
+# No procps in the bare image: the process names straight from /proc.
+postgres_runs() { grep -qx postgres /proc/[0-9]*/comm 2>/dev/null; }
+
+postgres_installed() {
+  ls /usr/lib/postgresql/*/bin/postgres
+  # test-deps drops the cluster Debian's package creates and starts: nothing of it runs.
+  if postgres_runs; then echo "a PostgreSQL server is running after make test-deps"; exit 1; fi
+  /usr/lib/postgresql/*/bin/postgres --version
 }
 
 compose_answers() { DOCKER_CONFIG="$work/.tools/docker-config" docker compose version; }
@@ -87,11 +108,12 @@ run_step "clone ${SB_COMMIT:0:12}" clone
 cd "$work"
 run_step "ensure-node (Node 24 into .tools/)" ./scripts/ensure-node.sh
 run_step "make install (npm ci)" make install
-run_step "make test-deps (redis-server, FerretDB)" make test-deps
+run_step "make test-deps (redis-server, PostgreSQL, FerretDB)" make test-deps
 run_step "e2e-deps (chromium)" stack e2e-deps
 run_step "compose-plugin (go build)" stack compose-plugin
 run_step "check: .tools/node" node_fetched
 run_step "check: redis-server" redis-server --version
+run_step "check: postgresql (no cluster left running)" postgres_installed
 run_step "check: ferretdb" ferretdb_serves
 run_step "check: chromium" chromium --version
 run_step "check: docker compose" compose_answers

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { aptInstall } from './engine';
 import { commandExists, exec, mustExec } from './exec';
 import { info, StackError, step, warn, withProgress } from './log';
-import { FERRETDB_BIN, FERRETDB_SRC, IMAGES_DIR, ROOT, SERVICE_DIR, STACK_DIR } from './paths';
+import { FERRETDB_SRC, IMAGES_DIR, ROOT, SERVICE_DIR, STACK_DIR, TOOLS } from './paths';
 
 export type ImageVar = 'REDIS_IMAGE' | 'MONGO_IMAGE' | 'NGINX_IMAGE' | 'NODE_IMAGE';
 export type ImageSet = Record<ImageVar, string>;
@@ -27,7 +27,7 @@ export const BASE_IMAGE = 'switchboard/debian:bookworm';
 /** Local images: tag and the folder under deploy/images with its Dockerfile. */
 export const LOCAL: Record<ImageVar, { tag: string; dir: string }> = {
   REDIS_IMAGE: { tag: 'switchboard/redis:7-local', dir: 'redis' },
-  MONGO_IMAGE: { tag: 'switchboard/mongo:ferretdb-local', dir: 'mongo' },
+  MONGO_IMAGE: { tag: 'switchboard/mongo:ferretdb-pg-local', dir: 'mongo' },
   NGINX_IMAGE: { tag: 'switchboard/nginx:local', dir: 'nginx' },
   NODE_IMAGE: { tag: 'switchboard/node:24-local', dir: 'node' },
 };
@@ -173,22 +173,34 @@ async function stageNode(context: string): Promise<void> {
   info(`staged ${path.basename(nodeTgz)} and ${path.basename(npmTgz)}`);
 }
 
-/** Builds .tools/bin/ferretdb from deploy/images/ferretdb unless it is newer than its sources. */
+/**
+ * .tools/bin/ferretdb-<hash of its sources>: worktrees and branches that share
+ * .tools each run the binary built from their own deploy/images/ferretdb
+ * (test/support/cluster.ts finds it by the same hash).
+ */
+export function ferretDbBinaryPath(): string {
+  const sources = fs.readdirSync(FERRETDB_SRC).filter((f) => /\.go$|^go\.(mod|sum)$/.test(f)).sort();
+  return path.join(TOOLS, 'bin', `ferretdb-${sha(sources.flatMap((f) => [f, fs.readFileSync(path.join(FERRETDB_SRC, f))]))}`);
+}
+
+/** Builds FerretDB from deploy/images/ferretdb unless the binary of these sources exists. */
 export async function ensureFerretDbBinary(): Promise<string> {
-  const sources = ['main.go', 'go.mod', 'go.sum'].map((f) => path.join(FERRETDB_SRC, f));
-  const newest = Math.max(...sources.map((f) => fs.statSync(f).mtimeMs));
-  if (fs.existsSync(FERRETDB_BIN) && fs.statSync(FERRETDB_BIN).mtimeMs >= newest) return FERRETDB_BIN;
+  const bin = ferretDbBinaryPath();
+  if (fs.existsSync(bin)) return bin;
   if (!(await commandExists('go'))) throw new StackError('Go is needed to build FerretDB (deploy/images/ferretdb): install Go 1.24 or newer.');
-  step('Building FerretDB from deploy/images/ferretdb into .tools/bin (about a minute from a cold module cache)');
-  fs.mkdirSync(path.dirname(FERRETDB_BIN), { recursive: true });
+  step(`Building FerretDB from deploy/images/ferretdb into .tools/bin/${path.basename(bin)} (about a minute from a cold module cache)`);
+  fs.mkdirSync(path.dirname(bin), { recursive: true });
   fs.mkdirSync(LOG_DIR, { recursive: true });
+  // Built beside its final name and renamed: a half-written binary is never found.
+  const partial = `${bin}.partial-${process.pid}`;
   await withProgress('go build ferretdb', () =>
-    mustExec('go', ['build', '-o', FERRETDB_BIN, '.'], 'Building FerretDB failed (see .stack/logs/ferretdb-build.log).', {
+    mustExec('go', ['build', '-o', partial, '.'], 'Building FerretDB failed (see .stack/logs/ferretdb-build.log).', {
       cwd: FERRETDB_SRC,
       logFile: path.join(LOG_DIR, 'ferretdb-build.log'),
     }),
   );
-  return FERRETDB_BIN;
+  fs.renameSync(partial, bin);
+  return bin;
 }
 
 async function stageFerretDb(context: string): Promise<void> {

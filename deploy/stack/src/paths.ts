@@ -10,7 +10,6 @@ export const STATE_DIR = path.join(STACK_DIR, 'state');
 export const IMAGES_DIR = path.join(ROOT, 'deploy/images');
 export const SERVICE_DIR = path.join(ROOT, 'services/realtime');
 export const FERRETDB_SRC = path.join(IMAGES_DIR, 'ferretdb');
-export const FERRETDB_BIN = path.join(TOOLS, 'bin/ferretdb');
 export const COMPOSE_PLUGIN = path.join(TOOLS, 'docker-cli-plugins/docker-compose');
 /** A DOCKER_CONFIG of our own whose cli-plugins/ holds the compose plugin we built. */
 export const DOCKER_CONFIG_DIR = path.join(TOOLS, 'docker-config');

@@ -1,12 +1,12 @@
 // One replica with reload (tsx watch) against a local redis-server and
-// FerretDB on fixed ports, no Docker. Ctrl-C stops all three.
+// FerretDB (on its own PostgreSQL) on fixed ports, no Docker. Ctrl-C stops them all.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isErrno } from '../errno';
 import { info, StackError, step } from '../log';
 import { portFree } from '../ports';
-import { FERRETDB_BIN, ROOT, SERVICE_DIR, STACK_DIR } from '../paths';
+import { ROOT, SERVICE_DIR, STACK_DIR } from '../paths';
 import { testDeps } from './test-deps';
 
 export const DEV_PORTS = {
@@ -16,7 +16,7 @@ export const DEV_PORTS = {
 };
 
 export async function dev(): Promise<number> {
-  await testDeps();
+  const ferretdb = await testDeps();
   for (const [what, port] of Object.entries(DEV_PORTS)) {
     if (!(await portFree('127.0.0.1', port))) throw new StackError(`Port ${port} (${what}) is taken: stop what uses it, or set PORT / SB_DEV_REDIS_PORT / SB_DEV_MONGO_PORT.`);
   }
@@ -31,8 +31,9 @@ export async function dev(): Promise<number> {
   };
   step(`redis-server on 127.0.0.1:${DEV_PORTS.redis} (no persistence)`);
   startChild('redis-server', 'redis-server', ['--port', String(DEV_PORTS.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  step(`FerretDB on 127.0.0.1:${DEV_PORTS.mongo} (data in .stack/dev/ferretdb)`);
-  startChild('ferretdb', FERRETDB_BIN, ['--listen', `127.0.0.1:${DEV_PORTS.mongo}`, '--data', dataDir]);
+  // FerretDB starts its own PostgreSQL in dataDir/pgdata and stops it with itself.
+  step(`FerretDB on 127.0.0.1:${DEV_PORTS.mongo}, PostgreSQL backend (data in .stack/dev/ferretdb)`);
+  startChild('ferretdb', ferretdb, ['--listen', `127.0.0.1:${DEV_PORTS.mongo}`, '--data', dataDir]);
   step(`realtime on http://127.0.0.1:${DEV_PORTS.service} with tsx watch (Ctrl-C stops everything)`);
   const tsx = [path.join(SERVICE_DIR, 'node_modules/.bin/tsx'), path.join(ROOT, 'node_modules/.bin/tsx')].find((f) => fs.existsSync(f));
   if (!tsx) throw new StackError('tsx is not installed: run make install.');

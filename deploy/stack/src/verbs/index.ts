@@ -25,7 +25,7 @@ export const verbs: Record<string, Verb> = {
   engine,
   'compose-plugin': composePlugin,
   dev,
-  'test-deps': testDeps,
+  'test-deps': async () => void (await testDeps()),
   'e2e-deps': e2eDeps,
   'fresh-install': freshInstall,
 };

@@ -1,15 +1,12 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import mongoose, { Schema } from 'mongoose';
 import { MessageWriter, MessageWriteTimeout } from '../../src/chat/message-writer';
 import { messageModel, type MessageDoc } from '../../src/chat/message.model';
 import { UserWriteQueue, type UserWriteQueueOptions } from '../../src/users/user-writes';
 import type { UserDoc } from '../../src/users';
 import { startFerretDb } from '../support/cluster';
-import { REPO_ROOT, canConnect, freePort, freeze, thaw, requireBinary, sleep, startProcess, stopProcess, tempDir, waitFor, type Proc } from '../support/processes';
+import { freePort, freeze, thaw, sleep, waitFor, type Proc } from '../support/processes';
 
 /** Group commit of messages and bulk user writes against a real FerretDB: batching, duplicates, a dead and a frozen database. */
-const FERRETDB_BIN = process.env.FERRETDB_BIN ?? path.join(REPO_ROOT, '.tools', 'bin', 'ferretdb');
 
 describe('MongoDB write batching (FerretDB)', () => {
   let db: Awaited<ReturnType<typeof startFerretDb>>;
@@ -107,10 +104,9 @@ describe('MongoDB write batching (FerretDB)', () => {
   test('a database killed under an insert: the senders are told it failed, never that it was stored', async () => {
     // Its own FerretDB: this one dies. The driver reports a lost connection as a
     // bulk write error with an empty writeErrors list, which must not read as "all stored".
-    const port = await freePort();
-    const dir = tempDir('ferretdb-killed');
-    const doomed = startProcess('ferretdb-killed', FERRETDB_BIN, ['-listen', `127.0.0.1:${port}`, '-data', dir]);
-    const c = await waitFor('ferretdb', async () => (await canConnect(port)) && mongoose.createConnection(`mongodb://127.0.0.1:${port}/writes`, { serverSelectionTimeoutMS: 2000, bufferCommands: false }).asPromise());
+    const killed = await startFerretDb('ferretdb-killed');
+    const doomed = killed.proc;
+    const c = await mongoose.createConnection(killed.url('writes'), { serverSelectionTimeoutMS: 2000, bufferCommands: false }).asPromise();
     c.on('error', () => undefined);
     try {
       const w = new MessageWriter(messageModel(c), { maxBatch: 256, deadlineMs: 10_000 });
@@ -123,8 +119,7 @@ describe('MongoDB write batching (FerretDB)', () => {
       expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     } finally {
       await c.close(true).catch(() => undefined);
-      await stopProcess(doomed);
-      fs.rmSync(dir, { recursive: true, force: true });
+      await killed.stop();
     }
   });
 

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { io as ioClient, type Socket } from 'socket.io-client';
@@ -77,7 +78,18 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-const FERRETDB_BIN = process.env.FERRETDB_BIN ?? path.join(REPO_ROOT, '.tools', 'bin', 'ferretdb');
+/**
+ * The FerretDB `make test-deps` builds from deploy/images/ferretdb: named by a
+ * hash of its sources (ferretDbBinaryPath in deploy/stack/src/images.ts), so a
+ * worktree sharing .tools runs the one built from its own sources.
+ */
+export function ferretDbBinary(): string {
+  if (process.env.FERRETDB_BIN) return process.env.FERRETDB_BIN;
+  const src = path.join(REPO_ROOT, 'deploy', 'images', 'ferretdb');
+  const hash = crypto.createHash('sha256');
+  for (const f of fs.readdirSync(src).filter((f) => /\.go$|^go\.(mod|sum)$/.test(f)).sort()) hash.update(f).update(fs.readFileSync(path.join(src, f)));
+  return path.join(REPO_ROOT, '.tools', 'bin', `ferretdb-${hash.digest('hex').slice(0, 16)}`);
+}
 
 /**
  * Redis of the run's topology for tests of one capability's classes: `topology`
@@ -107,38 +119,99 @@ async function primariesOf(client: Redis | RedisCluster): Promise<Redis[]> {
 }
 
 /**
- * A FerretDB (MongoDB wire protocol) of its own on a free port; stop() also removes its data.
- * kill() is a crash (SIGKILL); start() brings it back on the same port and data.
+/**
+ * A FerretDB (MongoDB wire protocol) of its own on a free port, on a PostgreSQL
+ * of its own that it starts in the data directory (deploy/images/ferretdb).
+ * `dataDir` reuses one (a restart), `args` adds flags. kill() is a crash
+ * (SIGKILL: its PostgreSQL stops with it); start() brings it back on the same
+ * port and data. stop() stops both, also after the FerretDB process was
+ * killed, and removes the data unless `keepData`.
  */
 export async function startFerretDb(
   label = 'ferretdb',
-): Promise<{ port: number; proc: Proc; url(db: string): string; kill(): Promise<void>; start(): Promise<void>; stop(): Promise<void> }> {
-  requireBinary(FERRETDB_BIN, 'run `make test-deps` (builds FerretDB into .tools/bin)');
+  opts: { dataDir?: string; args?: string[] } = {},
+): Promise<{
+  port: number;
+  proc: Proc;
+  dataDir: string;
+  url(db: string): string;
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(opts?: { keepData?: boolean }): Promise<void>;
+}> {
+  const bin = requireBinary(ferretDbBinary(), 'run `make test-deps` (builds FerretDB from deploy/images/ferretdb into .tools/bin)');
   const port = await freePort();
-  const dataDir = tempDir(label);
-  const spawnIt = () => startProcess(label, FERRETDB_BIN, ['-listen', `127.0.0.1:${port}`, '-data', dataDir]);
+  const dataDir = opts.dataDir ?? tempDir(label);
+  const args = opts.args ?? [];
+  const spawnIt = () => startProcess(label, bin, ['-listen', `127.0.0.1:${port}`, '-data', dataDir, ...args]);
   let proc = spawnIt();
-  const stop = async () => {
+  let postgres: PostgresServer | undefined;
+  const ready = async () => {
+    await waitFor(label, async () => {
+      if (proc.child.exitCode !== null) throw new Error(`${label} exited:\n${proc.output()}`);
+      return canConnect(port);
+    }, 60_000);
+    postgres = readPostgres(dataDir);
+  };
+  const stop = async ({ keepData = false } = {}) => {
     proc.child.kill('SIGCONT'); // a test may have frozen it
-    await stopProcess(proc);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    // Startup (initdb) can take a while on a loaded machine: the grace covers a stop that comes during it.
+    await stopProcess(proc, 30_000);
+    await stopPostgres(postgres ?? readPostgres(dataDir));
+    if (!keepData) fs.rmSync(dataDir, { recursive: true, force: true });
   };
   const kill = async () => {
     killGroup(proc.child, 'SIGKILL');
     await proc.exited;
+    // Its PostgreSQL follows it (a parent-death signal); start() needs it gone.
+    await stopPostgres(postgres ?? readPostgres(dataDir));
   };
   const start = async () => {
     if (proc.child.exitCode === null && proc.child.signalCode === null) return;
     proc = spawnIt();
-    await waitFor(`${label} again`, () => canConnect(port));
+    await ready();
   };
   try {
-    await waitFor(label, () => canConnect(port));
+    await ready();
   } catch (err) {
     await stop();
     throw err;
   }
-  return { port, get proc() { return proc; }, url: (db) => `mongodb://127.0.0.1:${port}/${db}`, kill, start, stop };
+  return { port, get proc() { return proc; }, dataDir, url: (db) => `mongodb://127.0.0.1:${port}/${db}`, kill, start, stop };
+}
+
+interface PostgresServer {
+  pid: number;
+  socketDir: string;
+}
+
+/** The running PostgreSQL of a FerretDB data directory (postmaster.pid: line 1 its pid, line 5 its socket directory). */
+function readPostgres(dataDir: string): PostgresServer | undefined {
+  try {
+    const lines = fs.readFileSync(path.join(dataDir, 'pgdata', 'postmaster.pid'), 'utf8').split('\n');
+    return { pid: Number(lines[0]), socketDir: lines[4] ?? '' };
+  } catch {
+    return undefined; // not started, or stopped (it removes the file)
+  }
+}
+
+/**
+ * Waits for a FerretDB's PostgreSQL to exit (it stops on its own when FerretDB
+ * dies: a parent-death signal) and removes its socket directory, which a
+ * killed FerretDB leaves behind.
+ */
+async function stopPostgres(pg: PostgresServer | undefined): Promise<void> {
+  if (!pg) return;
+  const alive = () => {
+    try {
+      process.kill(pg.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (pg.pid > 0) await waitFor(`PostgreSQL ${pg.pid} stopped`, () => !alive(), 30_000).catch(() => process.kill(pg.pid, 'SIGKILL'));
+  if (path.basename(pg.socketDir).startsWith('ferretdb-pg-')) fs.rmSync(pg.socketDir, { recursive: true, force: true });
 }
 
 export async function startCluster(opts: { replicas?: number; env?: Record<string, string> } = {}): Promise<Cluster> {
