@@ -358,7 +358,12 @@ async function runFanout(s: StackSpec, target: Target, h: Coordinator, sampler: 
   const pp = profile.population;
   step(`[${s.label}] fan-out population: ${pp.sockets} sockets at ${pp.rate}/s into ${pp.rooms} rooms${profile.liteListeners ? ' (listeners on the small ws client)' : ''}`);
   h.label = `${s.label} population`;
-  const rssBefore = await replicasRssMb(sampler);
+  // Memory per connection: a few sockets first, then gone again, so the replicas' first-use costs (code paths,
+  // pools, caches) are in the RSS before the population, not charged to its connections.
+  const warm = await connectStorm(h, target, { sockets: Math.max(20, Math.round(pp.sockets / 20)), rate: pp.rate, rooms: 1, transports: ['websocket'], tag: `${s.label}-memory-warmup`, liteListeners: profile.liteListeners });
+  await h.disconnectAll();
+  await new Promise((r) => setTimeout(r, 2000));
+  const rssBefore = warm.result.ok ? await replicasRssMb(sampler) : undefined;
   const popRun = await connectStorm(h, target, { ...pp, transports: ['websocket'], tag: `${s.label}-population`, liteListeners: profile.liteListeners }, meter);
   out.population = popRun.result;
   info(`connected ${popRun.result.ok}, failed ${popRun.result.failed}; connect+join p99 ${popRun.result.latency.connectJoin?.p99} ms`);

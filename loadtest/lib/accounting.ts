@@ -51,6 +51,12 @@ export interface PhaseAccount {
   };
   /** the whole machine's busy share over the phase's schedule (all cores, every process on it), % */
   machineBusyPct: number;
+  /**
+   * CPU the machine spent outside the target's containers and the generators over the phase, in cores:
+   * other processes (other projects' tests on a shared machine, the Docker daemon, the kernel's own threads).
+   * Not part of any per-message figure; it says how much the machine was not the benchmark's.
+   */
+  outsideCores?: number;
   delivered: number;
   sent: number;
   connects?: number;
@@ -129,6 +135,9 @@ export class PhaseMeter {
     const workersUs = workers.reduce((a, w) => a + w.cpuUs, 0);
     const lagP99Ms = Math.max(0, ...workers.map((w) => w.lagP99Ms));
     const busy = machine.totalUs > mark.machine.totalUs ? ((machine.busyUs - mark.machine.busyUs) / (machine.totalUs - mark.machine.totalUs)) * 100 : 0;
+    const wallUs = (t - mark.t) * 1000;
+    const accountedUs = Object.values(containers).reduce((a, b) => a + b, 0) + workersUs + coordinatorUs;
+    const outsideCores = wallUs > 0 ? Math.max(0, (machine.busyUs - mark.machine.busyUs - accountedUs) / wallUs) : undefined;
     return {
       phase,
       wallS: Math.round((t - mark.t) / 100) / 10,
@@ -137,6 +146,7 @@ export class PhaseMeter {
       serverUs: SERVER_GROUPS.reduce((a, g) => a + groups[g], 0),
       generators: { cpuUs: Math.round(workersUs + coordinatorUs), coordinatorCpuUs: coordinatorUs, workers, lagP99Ms, lagMaxMs: Math.max(0, ...workers.map((w) => w.lagMaxMs)) },
       machineBusyPct: scheduleBusyPct ?? Math.round(busy * 10) / 10,
+      outsideCores: outsideCores === undefined ? undefined : Math.round(outsideCores * 100) / 100,
       ...counts,
       missing: expected.filter((g) => !seen.has(g)),
       invalid: lagRule(lagP99Ms, this.lagLimitMs),

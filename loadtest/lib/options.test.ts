@@ -80,3 +80,11 @@ test('development overrides of the profile: repeats, workers, listener client; t
   assert.equal(PROFILES.standard.repeats, 3, 'the profile itself is left alone');
   assert.equal(parseOptions({}).stack, 'compose');
 });
+
+test('the network: the profile\'s (standard: host, smoke: bridge), LT_NETWORK overrides it', () => {
+  assert.equal(parseOptions({}).network, 'host');
+  assert.equal(parseOptions({ PROFILE: 'smoke' }).network, 'bridge');
+  assert.equal(parseOptions({ LT_NETWORK: 'bridge' }).network, 'bridge');
+  assert.equal(parseOptions({ PROFILE: 'smoke', LT_NETWORK: 'host' }).network, 'host');
+  assert.throws(() => parseOptions({ LT_NETWORK: 'macvlan' }), /Unknown LT_NETWORK "macvlan": use bridge or host\./);
+});

@@ -14,7 +14,7 @@ export function methodSection(report: Report): string[] {
     '## Method',
     '',
     `- Stacks: one fresh compose project per target and round, started right before its measurement and removed right after (${ups || 'none'}); only one runs at a time.`,
-    `- Network: ${m?.network ?? 'bridge'}; generators reach nginx ${report.path === 'published' ? 'through its published port' : "at its address on the project's network"}.`,
+    `- Network: ${m?.network ?? 'bridge'}; generators reach nginx ${m?.network?.startsWith('host') ? "on 127.0.0.1 at the project's port, where it listens itself" : m?.network?.startsWith('none') ? 'on 127.0.0.1' : report.path === 'published' ? 'through its published port' : "at its address on the project's network"}.`,
     `- CPU pinning: ${m?.cpuset ?? 'none (stack and generators share every core)'}.`,
     `- Redis persistence: ${m?.redisPersistence ?? 'append-only file on both (the baseline\'s Redis is started like Switchboard\'s)'}.`,
     `- Fan-out listeners: ${profile.liteListeners ? 'the small ws client (harness/lite-client.ts); producers on socket.io-client' : 'socket.io-client'}; ${profile.workers} generator processes.`,
