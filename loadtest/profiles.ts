@@ -184,7 +184,7 @@ export const PROFILES: Record<string, Profile> = {
     generatorLagP99LimitMs: 50,
     liteListeners: true,
     search: { rates: [100, 300, 600, 1000, 1500], durationS: 10, p99LimitMs: 50, bisect: 2 },
-    // nginx and the replicas on the host's network: the bridge cost stock about a fifth more CPU per delivery (docs/benchmarks.md, "The environment's tax").
+    // nginx and the replicas on the host's network: cheaper per delivery than the bridge (docs/benchmarks.md, "The environment's tax").
     network: 'host',
     churn: { churners: 200, rate: 20, holdMs: 3000 },
     k6: { sockets: 500, rooms: 50, connectRate: 100, msgPerSec: 100, durationS: 20 },
