@@ -90,7 +90,14 @@ export function meteredPhases(report: Report): string[] {
   return names;
 }
 
+/** What the target's stack and its generators took of the whole machine over a phase, % (other work on it left out). */
+export function ownSharePct(a: PhaseAccount, cores: number): number | undefined {
+  if (!a.wallS || !cores) return undefined;
+  return Math.round(((a.serverUs + a.groups.other + a.generators.cpuUs) / (a.wallS * 1e6 * cores)) * 1000) / 10;
+}
+
 export function summaryRows(report: Report): FigureRow[] {
+  const cores = Number((report.machine as { cpus?: number }).cpus) || 0;
   const rows: FigureRow[] = [];
   for (const name of meteredPhases(report)) {
     rows.push(
@@ -99,6 +106,7 @@ export function summaryRows(report: Report): FigureRow[] {
       row(report, `p50:${name}`, `${name}: delivery p50`, 'ms', fromPhase(name, (f) => f.delivery?.p50)),
       row(report, `p99:${name}`, `${name}: delivery p99`, 'ms', fromPhase(name, (f) => f.delivery?.p99)),
       row(report, `busy:${name}`, `${name}: machine busy`, '%', fromPhase(name, (_f, a) => a?.machineBusyPct)),
+      row(report, `own:${name}`, `${name}: the target's own share of the machine (stack + generators)`, '%', fromPhase(name, (_f, a) => (a ? ownSharePct(a, cores) : undefined))),
     );
   }
   rows.push(
