@@ -4,6 +4,16 @@ export interface FanoutSpec {
   phase: string;
   msgPerSec: number;
   durationS: number;
+  /** block every generator's event loop for `forMs` every `everyMs` (a generator lagging on purpose: the smoke check of the invalid-phase rule) */
+  stall?: { everyMs: number; forMs: number };
+}
+
+/** The fan-out rate search (harness/search.ts) over the fan-out population. */
+export interface SearchSpec {
+  rates: number[];
+  durationS: number;
+  p99LimitMs: number;
+  bisect: number;
 }
 
 export interface ToolLoad {
@@ -76,6 +86,22 @@ export interface Profile {
   fanout: FanoutSpec[];
   /** the fan-out phase whose figures are the headline */
   headline: string;
+  /** the fan-out phase at a rate where stock keeps the machine at most about 60 % busy (the report checks it) */
+  unsaturated?: string;
+  /** the fan-out phase past the knee: reported as a stress row */
+  stress?: string;
+  /** the fan-out phase made to lag on purpose (smoke): it must come out invalid and stay out of every ratio */
+  mustBeInvalid?: string;
+  /** rounds of the headline scenarios, each target on a fresh stack in turn (ABAB...): median and range */
+  repeats: number;
+  /** a phase whose generators' event-loop delay p99 is above this is invalid (lib/accounting.ts) */
+  generatorLagP99LimitMs: number;
+  /** the fan-out's listeners (every member but the producer) on the small ws client (harness/lite-client.ts) */
+  liteListeners: boolean;
+  /** the rate search over the fan-out population, in every round (the saturation headline) */
+  search?: SearchSpec;
+  /** the main targets' networking (LT_NETWORK overrides): each project's bridge network, or nginx and the replicas on the host's (compose/host-network.yml); variants always use the bridge */
+  network?: 'bridge' | 'host';
   churn: { churners: number; rate: number; holdMs: number };
   k6: ToolLoad;
   artillery: ToolLoad;
@@ -91,7 +117,7 @@ export interface Profile {
   scenarios: Scenario[];
 }
 
-export const SCENARIOS = ['fanout', 'presence', 'k6', 'artillery', 'storm', 'chat', 'soak', 'chaos', 'capacity', 'variants', 'paths'] as const;
+export const SCENARIOS = ['fanout', 'search', 'presence', 'k6', 'artillery', 'storm', 'chat', 'soak', 'chaos', 'capacity', 'variants', 'paths'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 const BASE: Scenario[] = ['fanout', 'presence', 'k6', 'artillery', 'storm'];
 
@@ -117,8 +143,18 @@ export const PROFILES: Record<string, Profile> = {
     storm: { sockets: 100, rate: 100, rooms: 10 },
     population: { sockets: 200, rate: 100, rooms: 10 },
     warmup: { phase: 'warmup', msgPerSec: 20, durationS: 2 },
-    fanout: [{ phase: 'fanout', msgPerSec: 50, durationS: 6 }],
+    fanout: [
+      { phase: 'fanout', msgPerSec: 50, durationS: 6 },
+      // The invalid-phase rule, end to end: every generator blocks its loop 150 ms in every 400 ms.
+      { phase: 'fanout-lagging', msgPerSec: 20, durationS: 3, stall: { everyMs: 400, forMs: 150 } },
+    ],
     headline: 'fanout',
+    unsaturated: 'fanout',
+    mustBeInvalid: 'fanout-lagging',
+    repeats: 1,
+    generatorLagP99LimitMs: 50,
+    liteListeners: true,
+    search: { rates: [100], durationS: 3, p99LimitMs: 50, bisect: 0 },
     churn: { churners: 20, rate: 20, holdMs: 1000 },
     k6: { sockets: 40, rooms: 4, connectRate: 40, msgPerSec: 8, durationS: 5 },
     artillery: { sockets: 20, rooms: 4, connectRate: 20, msgPerSec: 8, durationS: 5 },
@@ -135,13 +171,21 @@ export const PROFILES: Record<string, Profile> = {
     workers: 3,
     replicas: 3,
     storm: { sockets: 2500, rate: 500, rooms: 100 },
-    population: { sockets: 5000, rate: 100, rooms: 100 },
+    population: { sockets: 5000, rate: 150, rooms: 100 },
     warmup: { phase: 'warmup', msgPerSec: 20, durationS: 5 },
     fanout: [
       { phase: 'fanout-50', msgPerSec: 50, durationS: 20 },
       { phase: 'fanout-300', msgPerSec: 300, durationS: 20 },
     ],
-    headline: 'fanout-300',
+    headline: 'fanout-50',
+    unsaturated: 'fanout-50',
+    stress: 'fanout-300',
+    repeats: 3,
+    generatorLagP99LimitMs: 50,
+    liteListeners: true,
+    search: { rates: [100, 300, 600, 1000, 1500], durationS: 10, p99LimitMs: 50, bisect: 2 },
+    // nginx and the replicas on the host's network: cheaper per delivery than the bridge (docs/benchmarks.md, "The environment's tax").
+    network: 'host',
     churn: { churners: 200, rate: 20, holdMs: 3000 },
     k6: { sockets: 500, rooms: 50, connectRate: 100, msgPerSec: 100, durationS: 20 },
     artillery: { sockets: 200, rooms: 20, connectRate: 50, msgPerSec: 40, durationS: 20 },
@@ -150,7 +194,7 @@ export const PROFILES: Record<string, Profile> = {
     chaos: { sockets: 500, rooms: 50, rate: 100, msgPerSec: 100, phaseS: 15, redisDownS: 5 },
     variantLoad: { sockets: 1000, rooms: 50, rate: 100, msgPerSec: 100, durationS: 10 },
     variants: STANDARD_VARIANTS,
-    scenarios: [...BASE, 'chat', 'soak', 'chaos', 'variants'],
+    scenarios: [...BASE, 'search', 'chat', 'soak', 'chaos', 'variants'],
   },
   capacity: {
     name: 'capacity',
@@ -161,6 +205,9 @@ export const PROFILES: Record<string, Profile> = {
     warmup: { phase: 'warmup', msgPerSec: 20, durationS: 5 },
     fanout: [{ phase: 'fanout-300', msgPerSec: 300, durationS: 20 }],
     headline: 'fanout-300',
+    repeats: 1,
+    generatorLagP99LimitMs: 50,
+    liteListeners: true,
     churn: { churners: 100, rate: 20, holdMs: 2000 },
     k6: { sockets: 500, rooms: 50, connectRate: 100, msgPerSec: 100, durationS: 20 },
     artillery: { sockets: 200, rooms: 20, connectRate: 50, msgPerSec: 40, durationS: 20 },
@@ -177,6 +224,9 @@ export const PROFILES: Record<string, Profile> = {
     warmup: { phase: 'warmup', msgPerSec: 20, durationS: 5 },
     fanout: [],
     headline: 'soak',
+    repeats: 1,
+    generatorLagP99LimitMs: 50,
+    liteListeners: false,
     churn: { churners: 0, rate: 1, holdMs: 0 },
     k6: { sockets: 0, rooms: 1, connectRate: 1, msgPerSec: 1, durationS: 1 },
     artillery: { sockets: 0, rooms: 1, connectRate: 1, msgPerSec: 1, durationS: 1 },

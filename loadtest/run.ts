@@ -1,8 +1,12 @@
-// make loadtest: starts the Switchboard stack and the stock baseline (each its
-// own compose project on its own port), runs the Node harness, k6 and
-// Artillery against both under the same load, samples every replica, writes
-// loadtest/results/<timestamp>/ (report.json, report.md, charts) and removes
-// both projects again, also on failure or Ctrl-C.
+// make loadtest: measures the Switchboard stack and a stock Socket.IO baseline
+// under the same load. Each target gets a fresh compose project of its own,
+// started right before it is measured and removed right after; the profile's
+// headline scenarios run in `repeats` rounds, the targets in alternation
+// (ABAB...), and the report gives their median and range. Every metered
+// phase records the CPU each container, the generators and the machine spent
+// (lib/accounting.ts). Writes loadtest/results/<timestamp>/ (report.json,
+// report.md, charts) and removes every project again, also on failure or
+// Ctrl-C.
 //
 //   PROFILE=smoke|standard|capacity (default standard)
 //   LT_ONLY=switchboard|stock        one target only (development)
@@ -15,6 +19,10 @@
 //   LT_K6_NETWORK=1                  k6 from a container on each project's network
 //                                    (compose loadtest profile) instead of the host
 //   REDIS_ADAPTER=sharded|streams    the main Switchboard cluster's adapter (default classic)
+//   LT_NETWORK=bridge|host           the main targets on their project's bridge network, or nginx and
+//                                    the replicas on the host's (compose/host-network.yml); default the profile's
+//   LT_CPUSET=stack:0,generators:1   the containers (docker update --cpuset-cpus) and the generators
+//                                    (taskset) on separate cores, for steadier ratios
 //
 // Options are read in main() (lib/options.ts); a bad value exits 2.
 import { execSync } from 'node:child_process';
@@ -26,7 +34,14 @@ import { connectStorm, fanout, presenceChurn, requireConnected, type FanoutResul
 import { Sampler } from './lib/sampler';
 import { OptionError, parseOptions, type RunOptions } from './lib/options';
 import { freePort } from '@switchboard/test-kit';
-import { LOAD_LIMITS, LOADTEST, nginxBridgeUrl, prepareImages, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
+import { HOST_NETWORK_OVERLAY, hostNetworkEnv, liveStacks, LOAD_LIMITS, LOADTEST, nginxBridgeUrl, pinProject, prepareImages, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
+import { PhaseMeter } from './lib/accounting';
+import { metric } from './lib/prom';
+import { rateSearch } from './harness/search';
+import { accountingProblems } from './report/summary';
+import { startLocalStock, type LocalStock } from './lib/local-stock';
+import { ProcReader } from './lib/proc-cpu';
+import { ReplicaMetrics } from './lib/replica-metrics';
 import type { Profile, Scenario, Variant } from './profiles';
 import type { ScenarioCtx } from './harness/context';
 import { runChatMix } from './harness/chat-mix';
@@ -37,7 +52,7 @@ import { runVariants } from './harness/variants';
 import { buildK6Image, K6_IMAGE, runPaths } from './k6/paths';
 import { runK6, type ToolResult } from './k6/run';
 import { runArtillery } from './artillery/run';
-import type { Report, TargetReport } from './report/types';
+import type { Report, RoundFigures, TargetReport } from './report/types';
 import { writeReport } from './report/write';
 
 const step = (m: string) => console.log(`==> ${m}`);
@@ -88,14 +103,14 @@ function fixedIps(k: number, files: string, extra = ''): Record<string, string> 
 const SWITCHBOARD_FILES = 'docker-compose.yml:docker-compose.scale.yml:loadtest/compose/fixed-ips.switchboard.yml';
 
 /** A compose project of its own for a variant (harness/variants.ts starts and removes it). */
-async function variantSpec(v: Variant, k: number, profile: Profile, outDir: string): Promise<StackSpec> {
+async function variantSpec(v: Variant, k: number, profile: Profile, outDir: string, redisAdapter: string): Promise<StackSpec> {
   const replicas = v.replicas ?? profile.replicas;
   const project = `sbltv${k}${process.pid}`;
   const log = path.join(outDir, `stack-variant-${v.label}.log`);
   if ((v.target ?? 'switchboard') === 'stock') return { target: 'stock', label: v.label, project, port: await freePort(), replicas, env: fixedIps(k, '', 'loadtest/compose/fixed-ips.stock.yml'), log };
   // A Redis topology brings its own overlay and its own Redis addresses (no fixed-IP single Redis).
   const files = v.composeFiles?.length ? ['docker-compose.yml', 'docker-compose.scale.yml', ...v.composeFiles].join(':') : SWITCHBOARD_FILES;
-  const env = { ...LOAD_LIMITS, REDIS_ADAPTER: 'classic', ...(v.composeFiles?.length ? { SB_COMPOSE_FILES: files } : fixedIps(k, files)), ...(v.env ?? {}) };
+  const env = { ...LOAD_LIMITS, REDIS_ADAPTER: redisAdapter, ...(v.composeFiles?.length ? { SB_COMPOSE_FILES: files } : fixedIps(k, files)), ...(v.env ?? {}) };
   return { target: 'switchboard', label: v.label, project, port: await freePort(), replicas, env, log, upArgs: v.redisMode ? ['--redis', v.redisMode] : undefined };
 }
 
@@ -117,26 +132,29 @@ async function main(): Promise<number> {
   info(`machine: ${before.cpus} cores, load ${before.loadavg.join(' ')}, ${before.containersRunning} containers running (${before.otherProjectsRunning.join(', ') || 'none'})`);
 
   const pid = process.pid;
-  const specs: StackSpec[] = [];
-  if (!only || only === 'switchboard')
-    specs.push({
-      target: 'switchboard',
-      label: 'switchboard',
-      project: `sblt${pid}`,
-      port: await freePort(),
-      replicas: profile.replicas,
-      env: { ...LOAD_LIMITS, REDIS_ADAPTER: options.redisAdapter, ...fixedIps(0, SWITCHBOARD_FILES) },
-      log: path.join(outDir, 'stack-switchboard.log'),
-    });
-  if (!only || only === 'stock')
-    specs.push({ target: 'stock', label: 'stock', project: `sbltstock${pid}`, port: await freePort(), replicas: profile.replicas, env: fixedIps(1, '', 'loadtest/compose/fixed-ips.stock.yml'), log: path.join(outDir, 'stack-stock.log') });
+  const kinds = (['switchboard', 'stock'] as const).filter((t) => !only || only === t);
+  // Every round gives each target a fresh stack, started right before it is measured and removed right after,
+  // so both are measured at the same age and neither runs (or drains a backlog) while the other is measured.
+  const host = options.network === 'host';
+  const specFor = async (kind: 'switchboard' | 'stock', round: number): Promise<StackSpec> => {
+    const suffix = profile.repeats > 1 ? `r${round}` : '';
+    const log = path.join(outDir, `stack-${kind}${suffix ? `-${suffix}` : ''}.log`);
+    const s: StackSpec =
+      kind === 'switchboard'
+        ? { target: 'switchboard', label: 'switchboard', project: `sblt${pid}${suffix}`, port: await freePort(), replicas: profile.replicas, env: { ...LOAD_LIMITS, REDIS_ADAPTER: options.redisAdapter, ...fixedIps(2 * round, SWITCHBOARD_FILES + (host ? `:${HOST_NETWORK_OVERLAY}` : '')) }, log }
+        : { target: 'stock', label: 'stock', project: `sbltstock${pid}${suffix}`, port: await freePort(), replicas: profile.replicas, env: fixedIps(2 * round + 1, '', `loadtest/compose/fixed-ips.stock.yml${host ? `:${HOST_NETWORK_OVERLAY}` : ''}`), log };
+    if (host) Object.assign(s.env, await hostNetworkEnv(s, outDir));
+    return s;
+  };
 
   let stopping: Promise<void> | undefined;
   const teardown = () =>
     (stopping ??= (async () => {
-      step('Removing the load-test projects (down --volumes)');
-      const codes = await Promise.all(specs.map((s) => stackDown(s)));
-      specs.forEach((s, i) => info(`${s.project}: down ${codes[i] === 0 ? 'ok' : `FAILED (exit ${codes[i]}, see ${s.log})`}`));
+      const live = [...liveStacks];
+      if (!live.length) return;
+      step('Removing the load-test projects still running (down --volumes)');
+      const codes = await Promise.all(live.map((s) => stackDown(s)));
+      live.forEach((s, i) => info(`${s.project}: down ${codes[i] === 0 ? 'ok' : `FAILED (exit ${codes[i]}, see ${s.log})`}`));
     })());
   for (const sig of ['SIGINT', 'SIGTERM'] as const)
     process.once(sig, () => {
@@ -144,116 +162,79 @@ async function main(): Promise<number> {
       void teardown().finally(() => process.exit(130));
     });
 
-  const report: Report = { profile: profile.name, startedAt: started.toISOString(), machine: before, settings: profile, targets: {}, failures: [], outDir };
+  const report: Report = { profile: profile.name, startedAt: started.toISOString(), machine: before, settings: profile, targets: {}, rounds: [], failures: [], outDir };
+  report.path = pathMode;
+  report.scenarios = [...scenarios];
+  report.method = {
+    network:
+      options.stack === 'local'
+        ? 'none: the stock baseline as plain processes on loopback behind a host nginx (LT_STACK=local)'
+        : options.network === 'host'
+          ? "host: nginx and the replicas on the host's network (compose/host-network.yml), Redis and the database on the project's network; variants on the bridge"
+          : 'bridge (each project its own compose network)',
+    cpuset: options.cpuset ? `LT_CPUSET: containers on cores ${options.cpuset.stack} (docker update --cpuset-cpus), generators on ${options.cpuset.generators} (taskset)` : undefined,
+    redisPersistence: 'append-only file on both (the baseline\'s Redis is started like Switchboard\'s)',
+  };
+  // Pinned generators: this process and everything it starts (workers, k6, Artillery) inherit the affinity.
+  if (options.cpuset) execSync(`taskset -a -p -c ${options.cpuset.generators} ${process.pid}`, { stdio: 'ignore' });
   try {
-    step(`Starting ${specs.map((s) => `${s.label} (project ${s.project}, port ${s.port})`).join(' and ')}`);
-    // The stock baseline runs on the same base images as Switchboard: they
-    // are pulled or built once, before either project starts (on a fresh
-    // machine two builders of the same images at once would collide); then
-    // both start in parallel.
-    const switchboard = specs.find((s) => s.target === 'switchboard');
-    if (switchboard) {
-      step('Preparing the images (pulled or built once for both projects)');
-      await prepareImages(switchboard);
+    if (options.stack === 'compose') {
+      step('Preparing the images (pulled or built once for every project)');
+      await prepareImages(await specFor('switchboard', 0));
     }
-    await Promise.all(
-      specs.map(async (s) => {
-        await stackUp(s);
-        info(`${s.label} is up on http://127.0.0.1:${s.port}`);
-      }),
-    );
-
-    const urls = new Map<string, string>();
-    for (const s of specs) {
-      const published = `http://127.0.0.1:${s.port}`;
-      urls.set(s.label, pathMode === 'published' ? published : await nginxBridgeUrl(s));
-      info(`${s.label}: generators use ${urls.get(s.label)} (${pathMode === 'published' ? "the published port, through Docker's userland proxy" : 'nginx on the compose bridge network, no userland proxy'}; published: ${published})`);
-    }
-    report.path = pathMode;
-    report.scenarios = [...scenarios];
-    const ctxOf = (s: StackSpec): ScenarioCtx => ({
-      spec: s,
-      target: { name: s.label, url: urls.get(s.label)!, presence: s.target === 'switchboard' },
-      profile,
-      switchboard: s.target === 'switchboard',
-      transports: ['websocket'],
-      step,
-      info,
-    });
-    for (const s of specs) {
-      const target: Target = { name: s.label, url: urls.get(s.label)!, presence: s.target === 'switchboard' };
-      const url = target.url;
-      report.targets[s.label] = { label: s.label, project: s.project, url, replicas: s.replicas, env: s.env, fanout: [] };
-      const tr = report.targets[s.label];
-      if (scenarios.has('fanout') || scenarios.has('presence'))
-        try {
-          Object.assign(tr, await runHarness(s, target, options));
-        } catch (e) {
-          tr.errors = [...(tr.errors ?? []), `harness: ${(e as Error).message}`];
-          (tr.failed ??= {}).harness = (e as Error).message;
-          console.error(`!!  [${s.label}] harness failed: ${(e as Error).message}`);
-        }
-      for (const [name, why] of Object.entries(tr.failed ?? {})) console.error(`!!  [${s.label}] ${name} failed: ${why}`);
-      // Each tool on its own: one failing does not keep the others from running.
-      const guarded = async (tool: string, run: () => Promise<ToolResult>): Promise<ToolResult> => {
-        try {
-          return await run();
-        } catch (e) {
-          return { tool, exitCode: 1, errors: 1, error: (e as Error).message };
-        }
-      };
-      if (scenarios.has('k6')) {
-        step(`k6 against ${s.label}`);
-        // LT_K6_NETWORK=1: k6 from a container on the project's network (compose loadtest profile) instead of the host.
-        const inNet = options.k6Network ? { network: `${s.project}_default`, image: K6_IMAGE, project: `${s.project}k6` } : undefined;
-        if (inNet) await buildK6Image();
-        tr.k6 = await guarded('k6', () => runK6(url, profile.k6, path.join(outDir, `k6-${s.label}`), inNet));
-        info(`k6: exit ${tr.k6.exitCode}, ${summaryLine(tr.k6)}`);
-      }
-      if (scenarios.has('artillery')) {
-        step(`Artillery against ${s.label}`);
-        tr.artillery = await guarded('artillery', () => runArtillery(url, profile.artillery, path.join(outDir, `artillery-${s.label}`)));
-        info(`artillery: exit ${tr.artillery.exitCode}, ${summaryLine(tr.artillery)}`);
-      }
-      // The scenarios with their own clients, each guarded the same way.
-      const scenario = async <T>(name: Scenario, run: () => Promise<T>): Promise<T | undefined> => {
-        if (!scenarios.has(name)) return undefined;
-        if (!profile[name as 'chat' | 'soak' | 'chaos' | 'capacity']) {
-          report.failures.push(`${s.label} ${name}: profile ${profile.name} has no settings for it`);
-          return undefined;
+    for (let round = 1; round <= profile.repeats; round++)
+      for (const kind of kinds) {
+        const s = await specFor(kind, round);
+        step(`${profile.repeats > 1 ? `Round ${round} of ${profile.repeats}: ` : ''}${s.label} on a fresh stack (project ${s.project}, port ${s.port})`);
+        const upAt = Date.now();
+        if (options.stack === 'local') {
+          // LT_STACK=local (LT_ONLY=stock): plain processes on loopback behind a host nginx, no Docker (the environment-tax measurements).
+          const local = await startLocalStock({ replicas: s.replicas, nginx: true }).catch((e: Error) => {
+            report.failures.push(`local stock: ${e.message}`);
+            return undefined;
+          });
+          if (!local) continue;
+          try {
+            info(`stock as plain processes: nginx ${local.nginxUrl}, replicas ${local.urls.join(', ')}`);
+            const tr = await runTarget({ ...s, project: 'local' }, local.nginxUrl!, round, options, outDir, local);
+            if (round === 1) report.targets[s.label] = tr;
+            report.rounds!.push(roundFigures(tr, round, Math.round((Date.now() - upAt) / 100) / 10));
+          } finally {
+            await local.stop();
+          }
+          continue;
         }
         try {
-          return await run();
+          await stackUp(s);
+          if (options.cpuset) await pinProject(s, options.cpuset.stack);
+          const upS = Math.round((Date.now() - upAt) / 100) / 10;
+          const published = `http://127.0.0.1:${s.port}`;
+          // On the host's network nginx listens on the project's port itself.
+          const url = host || pathMode === 'published' ? published : await nginxBridgeUrl(s);
+          info(`${s.label} is up in ${upS} s; generators use ${url} (${host ? "nginx on the host's network" : pathMode === 'published' ? "the published port, through Docker's userland proxy" : 'nginx on the compose bridge network, no userland proxy'}; published: ${published})`);
+          const tr = await runTarget(s, url, round, options, outDir);
+          if (round === 1) report.targets[s.label] = tr;
+          report.rounds!.push(roundFigures(tr, round, upS));
         } catch (e) {
-          (tr.failed ??= {})[name] = (e as Error).message; // gates() makes it a failure of the run
-          console.error(`!!  [${s.label}] ${name} failed: ${(e as Error).message}`);
-          return undefined;
+          report.failures.push(`${s.label}${profile.repeats > 1 ? ` round ${round}` : ''}: ${(e as Error).message}`);
+          console.error(`!!  ${(e as Error).message}`);
+        } finally {
+          const code = await stackDown(s);
+          info(`${s.project}: down ${code === 0 ? 'ok' : `FAILED (exit ${code}, see ${s.log})`}`);
         }
-      };
-      tr.chat = await scenario('chat', () => runChatMix(ctxOf(s), profile.workers));
-      tr.soak = await scenario('soak', () => runSoak(ctxOf(s), profile.workers));
-      tr.chaos = await scenario('chaos', () => runChaos(ctxOf(s), profile.workers));
-      tr.capacity = await scenario('capacity', () => runCapacity(ctxOf(s), profile.workers));
-      if (scenarios.has('paths')) {
-        step(`[${s.label}] where the load comes from: k6 (${profile.k6.sockets} sockets, ${profile.k6.msgPerSec} msg/s) via the published port, the bridge address, and from inside the compose network`);
-        const bridge = pathMode === 'bridge' ? url : await nginxBridgeUrl(s);
-        tr.paths = await runPaths(s, bridge, profile.k6, outDir, info).catch((e: Error) => {
-          report.failures.push(`${s.label} paths: ${e.message}`);
-          return undefined;
-        });
       }
-    }
     if (scenarios.has('variants') && profile.variants && profile.variantLoad) {
       const list = profile.variants.filter((v) => !options.variants.length || options.variants.includes(v.label));
-      let k = 2;
+      let k = 100;
       report.variants = await runVariants(
         {
           profile,
-          main: specs.map((s) => ({ spec: s, url: urls.get(s.label)! })),
+          main: kinds.map((kind) => ({ label: kind, target: kind })),
           pathMode,
           step,
           info,
-          specFor: async (v: Variant) => variantSpec(v, k++, profile, outDir),
+          specFor: async (v: Variant) => variantSpec(v, k++, profile, outDir, options.redisAdapter),
+          afterUp: options.cpuset ? (spec) => pinProject(spec, options.cpuset!.stack) : undefined,
         },
         list,
       ).catch((e: Error) => {
@@ -261,18 +242,6 @@ async function main(): Promise<number> {
         return [];
       });
     }
-    // The connect storm last: a login burst can leave the local MongoDB
-    // stand-in (FerretDB on SQLite) with writes hanging (SQLITE_BUSY, then
-    // inserts that never return, docs/benchmarks.md), which would spoil every
-    // later measurement.
-    if (scenarios.has('storm'))
-      for (const s of specs) {
-        const url = urls.get(s.label)!;
-        await new Promise((r) => setTimeout(r, 2000));
-        await runStorm(s, { name: s.label, url, presence: s.target === 'switchboard' }, report.targets[s.label], profile).catch((e: Error) => {
-          (report.targets[s.label].failed ??= {}).storm = e.message; // gates() makes it a failure of the run
-        });
-      }
   } catch (e) {
     report.failures.push(`run aborted: ${(e as Error).message}`);
     console.error(`!!  ${(e as Error).message}`);
@@ -292,37 +261,146 @@ async function main(): Promise<number> {
   return 0;
 }
 
+/**
+ * One target on its fresh stack: the headline scenarios first, in the same
+ * order every round (fan-out phases, the rate search, chat mix); in the first
+ * round also the scenarios measured once (presence, k6, Artillery, soak,
+ * chaos, capacity, paths); the connect storm last (a login burst can leave the
+ * database stand-in busy for a long time afterwards).
+ */
+async function runTarget(s: StackSpec, url: string, round: number, options: RunOptions, outDir: string, local?: LocalStock): Promise<TargetReport> {
+  const { profile, scenarios } = options;
+  const first = round === 1;
+  const target: Target = { name: s.label, url, presence: s.target === 'switchboard' };
+  const tr: TargetReport = { label: s.label, project: s.project, url, replicas: s.replicas, env: s.env, fanout: [] };
+  const ctx: ScenarioCtx = { spec: s, target, profile, switchboard: s.target === 'switchboard', transports: ['websocket'], step, info };
+  if (scenarios.has('fanout') || (first && scenarios.has('presence')))
+    try {
+      Object.assign(tr, await runHarness(s, target, options, first, local));
+    } catch (e) {
+      tr.errors = [...(tr.errors ?? []), `harness: ${(e as Error).message}`];
+      (tr.failed ??= {}).harness = (e as Error).message;
+      console.error(`!!  [${s.label}] harness failed: ${(e as Error).message}`);
+    }
+  for (const [name, why] of Object.entries(tr.failed ?? {})) console.error(`!!  [${s.label}] ${name} failed: ${why}`);
+  // Each tool and scenario on its own: one failing does not keep the others from running.
+  const guarded = async (tool: string, run: () => Promise<ToolResult>): Promise<ToolResult> => {
+    try {
+      return await run();
+    } catch (e) {
+      return { tool, exitCode: 1, errors: 1, error: (e as Error).message };
+    }
+  };
+  const scenario = async <T>(name: Scenario, run: () => Promise<T>): Promise<T | undefined> => {
+    if (!scenarios.has(name)) return undefined;
+    if (!profile[name as 'chat' | 'soak' | 'chaos' | 'capacity']) {
+      (tr.failed ??= {})[name] = `profile ${profile.name} has no settings for it`;
+      return undefined;
+    }
+    try {
+      return await run();
+    } catch (e) {
+      (tr.failed ??= {})[name] = (e as Error).message; // gates() makes it a failure of the run
+      console.error(`!!  [${s.label}] ${name} failed: ${(e as Error).message}`);
+      return undefined;
+    }
+  };
+  tr.chat = await scenario('chat', () => runChatMix(ctx, profile.workers));
+  if (first) {
+    if (scenarios.has('k6')) {
+      step(`k6 against ${s.label}`);
+      // LT_K6_NETWORK=1: k6 from a container on the project's network (compose loadtest profile) instead of the host.
+      const inNet = options.k6Network ? { network: `${s.project}_default`, image: K6_IMAGE, project: `${s.project}k6` } : undefined;
+      if (inNet) await buildK6Image();
+      tr.k6 = await guarded('k6', () => runK6(url, profile.k6, path.join(outDir, `k6-${s.label}`), inNet));
+      info(`k6: exit ${tr.k6.exitCode}, ${summaryLine(tr.k6)}`);
+    }
+    if (scenarios.has('artillery')) {
+      step(`Artillery against ${s.label}`);
+      tr.artillery = await guarded('artillery', () => runArtillery(url, profile.artillery, path.join(outDir, `artillery-${s.label}`)));
+      info(`artillery: exit ${tr.artillery.exitCode}, ${summaryLine(tr.artillery)}`);
+    }
+    tr.soak = await scenario('soak', () => runSoak(ctx, profile.workers));
+    tr.chaos = await scenario('chaos', () => runChaos(ctx, profile.workers));
+    tr.capacity = await scenario('capacity', () => runCapacity(ctx, profile.workers));
+    if (scenarios.has('paths')) {
+      step(`[${s.label}] where the load comes from: k6 (${profile.k6.sockets} sockets, ${profile.k6.msgPerSec} msg/s) via the published port, the bridge address, and from inside the compose network`);
+      const bridge = options.pathMode === 'bridge' ? url : await nginxBridgeUrl(s);
+      tr.paths = await runPaths(s, bridge, profile.k6, outDir, info).catch((e: Error) => {
+        (tr.failed ??= {}).paths = e.message;
+        return undefined;
+      });
+    }
+  }
+  if (scenarios.has('storm')) {
+    await new Promise((r) => setTimeout(r, 2000));
+    await runStorm(s, target, tr, profile).catch((e: Error) => {
+      (tr.failed ??= {}).storm = e.message; // gates() makes it a failure of the run
+    });
+  }
+  return tr;
+}
+
 function summaryLine(t: ToolResult): string {
   const d = t.delivery;
   return d ? `delivery p50 ${d.p50} ms p99 ${d.p99} ms (${d.count} deliveries), connect p99 ${t.connect?.p99 ?? '-'} ms, errors ${t.errors}` : `no figures (${t.error ?? 'see its log'})`;
 }
 
-/** The fan-out population, the warm-up and the fan-out phases. */
-async function runFanout(s: StackSpec, target: Target, h: Coordinator, sampler: Sampler, out: TargetReport, profile: Profile): Promise<void> {
+/** The replicas' summed RSS now (MB), from their own /metrics; undefined when none answered. */
+async function replicasRssMb(sampler: Sampler): Promise<number | undefined> {
+  const texts = Object.values((await sampler.metrics?.scrape()) ?? {});
+  const rss = texts.map((t) => metric(t, 'process_resident_memory_bytes')).filter((v): v is number => v !== undefined);
+  return rss.length ? rss.reduce((a, b) => a + b, 0) / 1e6 : undefined;
+}
+
+/** The fan-out population (and the memory it costs), the warm-up, the fan-out phases, then the rate search over the same sockets. */
+async function runFanout(s: StackSpec, target: Target, h: Coordinator, sampler: Sampler, meter: PhaseMeter, out: TargetReport, profile: Profile, scenarios: Set<Scenario>): Promise<void> {
   const pp = profile.population;
-  step(`[${s.label}] fan-out population: ${pp.sockets} sockets at ${pp.rate}/s into ${pp.rooms} rooms`);
+  step(`[${s.label}] fan-out population: ${pp.sockets} sockets at ${pp.rate}/s into ${pp.rooms} rooms${profile.liteListeners ? ' (listeners on the small ws client)' : ''}`);
   h.label = `${s.label} population`;
-  const popRun = await connectStorm(h, target, { ...pp, transports: ['websocket'], tag: `${s.label}-population` });
+  // Memory per connection: a few sockets first, then gone again, so the replicas' first-use costs (code paths,
+  // pools, caches) are in the RSS before the population, not charged to its connections.
+  const warm = await connectStorm(h, target, { sockets: Math.max(20, Math.round(pp.sockets / 20)), rate: pp.rate, rooms: 1, transports: ['websocket'], tag: `${s.label}-memory-warmup`, liteListeners: profile.liteListeners });
+  await h.disconnectAll();
+  await new Promise((r) => setTimeout(r, 2000));
+  const rssBefore = warm.result.ok ? await replicasRssMb(sampler) : undefined;
+  const popRun = await connectStorm(h, target, { ...pp, transports: ['websocket'], tag: `${s.label}-population`, liteListeners: profile.liteListeners }, meter);
   out.population = popRun.result;
   info(`connected ${popRun.result.ok}, failed ${popRun.result.failed}; connect+join p99 ${popRun.result.latency.connectJoin?.p99} ms`);
   requireConnected(popRun.result, 'population');
   if (popRun.result.shortfall) info(`shortfall: ${popRun.result.shortfall}; going on with the sockets it has`);
+  // Memory per connection: the replicas' RSS before the population and once it is connected (a moment to settle).
+  await new Promise((r) => setTimeout(r, 3000));
+  const rssAfter = await replicasRssMb(sampler);
+  if (rssBefore !== undefined && rssAfter !== undefined && popRun.result.ok > 0)
+    out.memory = { connections: popRun.result.ok, rssBeforeMb: Math.round(rssBefore * 10) / 10, rssAfterMb: Math.round(rssAfter * 10) / 10, kbPerConnection: Math.round(((rssAfter - rssBefore) * 1000 * 100) / popRun.result.ok) / 100 };
   const pop = popRun.pop;
   for (const f of [profile.warmup, ...profile.fanout]) {
-    step(`[${s.label}] ${f.phase}: ${profile.storm.rooms} rooms, ${f.msgPerSec} msg/s for ${f.durationS} s`);
+    step(`[${s.label}] ${f.phase}: ${pp.rooms} rooms, ${f.msgPerSec} msg/s for ${f.durationS} s${f.stall ? ` (generators made to lag: ${f.stall.forMs} ms blocked every ${f.stall.everyMs} ms)` : ''}`);
     h.label = `${s.label} ${f.phase}`;
     sampler.phase = f.phase;
-    const r: FanoutResult = await fanout(h, pop, f);
+    const r: FanoutResult = await fanout(h, pop, f, f === profile.warmup ? undefined : meter);
     if (f !== profile.warmup) out.fanout.push(r);
-    info(`delivery ratio ${r.deliveryRatio.toFixed(4)} (lost ${r.loss.lost}, dup ${r.loss.duplicated}, reordered ${r.loss.reordered}); p50 ${r.latency.delivery?.p50} p99 ${r.latency.delivery?.p99} max ${r.latency.delivery?.max} ms; ${r.deliveriesPerSec} deliveries/s`);
+    const a = r.account;
+    info(
+      `delivery ratio ${r.deliveryRatio.toFixed(4)} (lost ${r.loss.lost}, dup ${r.loss.duplicated}, reordered ${r.loss.reordered}); p50 ${r.latency.delivery?.p50} p99 ${r.latency.delivery?.p99} max ${r.latency.delivery?.max} ms; ${r.deliveriesPerSec} deliveries/s` +
+        (a ? `; server CPU ${a.delivered ? (a.serverUs / a.delivered).toFixed(1) : '-'} µs/delivery, machine ${a.machineBusyPct} % busy, generator lag p99 ${a.generators.lagP99Ms} ms${a.invalid ? ` INVALID (${a.invalid})` : ''}` : ''),
+    );
+  }
+  if (profile.search && scenarios.has('search')) {
+    step(`[${s.label}] rate search over the ${pop.clients.length} sockets: ${profile.search.rates.join(', ')} msg/s, ${profile.search.durationS} s each (p99 < ${profile.search.p99LimitMs} ms, nothing lost)`);
+    out.search = await rateSearch(h, pop, { spec: profile.search, populationFailed: popRun.result.failed, label: s.label, info, meter });
+    info(`best rate ${out.search.best ?? 'none'} msg/s${out.search.firstFail !== undefined ? `, first failing ${out.search.firstFail}` : ''}`);
   }
   await h.disconnectAll();
 }
 
-async function runHarness(s: StackSpec, target: Target, { profile, scenarios }: RunOptions): Promise<TargetReport> {
-  const out: TargetReport = { label: s.label, project: s.project, url: target.url, replicas: s.replicas, env: s.env, fanout: [] };
+async function runHarness(s: StackSpec, target: Target, { profile, scenarios }: RunOptions, first: boolean, local?: LocalStock): Promise<Partial<TargetReport>> {
+  const out: Partial<TargetReport> & { fanout: FanoutResult[] } = { fanout: [] };
   const sampler = new Sampler(s.label, target.url, s.project, s.replicas);
-  await sampler.start().catch((e: Error) => console.error(`!!  [${s.label}] sampler: ${e.message}`));
+  const sources = local && { cgroups: new ProcReader(local.pids), metrics: new ReplicaMetrics(local.metricsUrls.map((u, i) => ({ replica: `stock-${i + 1}`, internal: u })), target.url, []) };
+  await sampler.start(sources).catch((e: Error) => console.error(`!!  [${s.label}] sampler: ${e.message}`));
+  const meter = new PhaseMeter(sampler, profile.generatorLagP99LimitMs);
   const h = new Coordinator(profile.workers);
   h.label = `${s.label}`;
   h.progress(true);
@@ -335,13 +413,13 @@ async function runHarness(s: StackSpec, target: Target, { profile, scenarios }: 
     // Each on its own: a fan-out that could not connect does not keep presence churn from running.
     if (scenarios.has('fanout'))
       try {
-        await runFanout(s, target, h, sampler, out, profile);
+        await runFanout(s, target, h, sampler, meter, out as TargetReport, profile, scenarios);
       } catch (e) {
         fail('fanout', e);
         // The failure is recorded above; this only frees the sockets for presence churn, and close() ends the workers anyway.
         await h.disconnectAll().catch(() => undefined);
       }
-    if (target.presence && scenarios.has('presence')) {
+    if (first && target.presence && scenarios.has('presence')) {
       step(`[${s.label}] presence churn: ${profile.churn.churners} users at ${profile.churn.rate}/s, each online ${profile.churn.holdMs} ms`);
       h.label = `${s.label} presence`;
       try {
@@ -358,9 +436,26 @@ async function runHarness(s: StackSpec, target: Target, { profile, scenarios }: 
     out.samples = sampler.samples;
     out.containers = sampler.containers;
     out.replicaSummary = sampler.summary();
+    out.metricsVia = Object.fromEntries((sampler.metrics?.endpoints ?? []).map((e) => [e.replica, e.using ?? 'none']));
     out.timeline = h.timeline;
   }
   return out;
+}
+
+/** What a round keeps of a target's run: the figures the repeats summary takes medians of. */
+function roundFigures(tr: TargetReport, round: number, upS: number): RoundFigures {
+  return {
+    round,
+    label: tr.label,
+    project: tr.project,
+    upS,
+    fanout: tr.fanout.map((f) => ({ phase: f.phase, msgPerSec: f.msgPerSec, deliveryRatio: f.deliveryRatio, loss: f.loss, delivery: f.latency.delivery, ack: f.latency.ack, deliveriesPerSec: f.deliveriesPerSec, account: f.account, invalid: f.invalid })),
+    population: tr.population && { ok: tr.population.ok, failed: tr.population.failed, connectJoin: tr.population.latency.connectJoin, account: tr.population.account },
+    memory: tr.memory,
+    search: tr.search,
+    chat: tr.chat && { users: tr.chat.users, completed: tr.chat.counts.completed ?? 0, errors: Object.values(tr.chat.errors).reduce((a, b) => a + b, 0), latency: tr.chat.latency, notApplicable: tr.chat.notApplicable },
+    storm: tr.storm && { sockets: tr.storm.sockets, ratePerSec: tr.storm.ratePerSec, ok: tr.storm.ok, failed: tr.storm.failed, connectJoin: tr.storm.latency.connectJoin, loginConnectJoin: tr.storm.latency.loginConnectJoin },
+  };
 }
 
 /** The connect storm, run last per target (see below). */
@@ -395,11 +490,19 @@ function gates(r: Report, { only, scenarios, skip }: RunOptions): void {
     if (t.capacity?.errors.length) r.failures.push(`${t.label} capacity: ${t.capacity.errors.join('; ')}`);
     if (smoke && scenarios.has('storm') && (!t.storm || t.storm.failed > 0)) r.failures.push(`${t.label}: connect storm had ${t.storm?.failed ?? 'all'} failed clients`);
     if (smoke && scenarios.has('fanout') && (!t.population || t.population.failed > 0)) r.failures.push(`${t.label}: fan-out population had ${t.population?.failed ?? 'all'} failed clients`);
-    for (const f of t.fanout) if (smoke && f.deliveryRatio < 1) r.failures.push(`${t.label} ${f.phase}: delivery ratio ${f.deliveryRatio.toFixed(4)} < 1`);
+  }
+  for (const round of r.rounds ?? []) {
+    for (const f of round.fanout) if (smoke && f.deliveryRatio < 1) r.failures.push(`${round.label} round ${round.round} ${f.phase}: delivery ratio ${f.deliveryRatio.toFixed(4)} < 1`);
+    if (smoke && round.storm && round.storm.failed > 0) r.failures.push(`${round.label} round ${round.round}: connect storm had ${round.storm.failed} failed clients`);
+  }
+  for (const t of Object.values(r.targets)) {
     if (scenarios.has('k6') && (!t.k6 || t.k6.exitCode !== 0)) r.failures.push(`${t.label}: k6 ${t.k6 ? `exited ${t.k6.exitCode}` : 'did not run'}${t.k6?.error ? ` (${t.k6.error})` : ''}`);
     if (scenarios.has('artillery') && (!t.artillery || t.artillery.exitCode !== 0))
       r.failures.push(`${t.label}: artillery ${t.artillery ? `exited ${t.artillery.exitCode}` : 'did not run'}${t.artillery?.error ? ` (${t.artillery.error})` : ''}`);
   }
+  // The CPU accounting and the invalid-phase rule, end to end (every container group and the generators have a
+  // figure per phase, CPU per delivery is a positive number, the phase made to lag is invalid and left out).
+  if (smoke && scenarios.has('fanout')) for (const problem of accountingProblems(r)) r.failures.push(`accounting: ${problem}`);
   if (smoke && skip.size) r.failures.push(`smoke must run every tool; LT_SKIP=${[...skip].join(',')} was set`);
   if (!only && Object.keys(r.targets).length < 2) r.failures.push('not every target ran');
 }

@@ -5,8 +5,10 @@
 // against both: POST /api/login (answers a dummy token), room:join,
 // room:leave, typing (relayed to the room), message:send (broadcast
 // message:new to the room, then ack), /health with
-// X-Served-By for nginx's stickiness checks, and /metrics with the four
-// process figures the harness samples.
+// X-Served-By for nginx's stickiness checks, and /metrics with the process
+// figures the harness samples, served like Switchboard's: only on an internal
+// listener (METRICS_PORT, default 9464) that nginx does not proxy; the main
+// port answers 404 there.
 'use strict';
 const http = require('node:http');
 const os = require('node:os');
@@ -16,6 +18,7 @@ const { createAdapter } = require('@socket.io/redis-adapter');
 const { createClient } = require('redis');
 
 const PORT = Number(process.env.PORT || 3000);
+const METRICS_PORT = Number(process.env.METRICS_PORT || 9464);
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const INSTANCE = process.env.INSTANCE_NAME || os.hostname();
 
@@ -29,19 +32,6 @@ const server = http.createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     return res.end(JSON.stringify({ status: 'ok', instance: INSTANCE }));
   }
-  if (url.startsWith('/metrics')) {
-    const cpu = process.cpuUsage();
-    res.setHeader('content-type', 'text/plain; version=0.0.4');
-    res.end(
-      `process_resident_memory_bytes ${process.memoryUsage.rss()}\n` +
-        `nodejs_heap_size_used_bytes ${process.memoryUsage().heapUsed}\n` +
-        `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}\n` +
-        `nodejs_eventloop_lag_seconds ${lag.mean / 1e9 || 0}\n` +
-        `nodejs_eventloop_lag_p99_seconds ${lag.percentile(99) / 1e9 || 0}\n`,
-    );
-    lag.reset();
-    return;
-  }
   if (url.startsWith('/api/login') && req.method === 'POST') {
     req.resume();
     req.on('end', () => {
@@ -53,6 +43,24 @@ const server = http.createServer((req, res) => {
   if (url.startsWith('/socket.io')) return; // engine.io answers these
   res.statusCode = 404;
   res.end();
+});
+
+// The internal metrics listener: the harness reads each replica here, at its own address.
+const metricsServer = http.createServer((req, res) => {
+  if (!(req.url || '').startsWith('/metrics')) {
+    res.statusCode = 404;
+    return res.end();
+  }
+  const cpu = process.cpuUsage();
+  res.setHeader('content-type', 'text/plain; version=0.0.4');
+  res.end(
+    `process_resident_memory_bytes ${process.memoryUsage.rss()}\n` +
+      `nodejs_heap_size_used_bytes ${process.memoryUsage().heapUsed}\n` +
+      `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}\n` +
+      `nodejs_eventloop_lag_seconds ${lag.mean / 1e9 || 0}\n` +
+      `nodejs_eventloop_lag_p99_seconds ${lag.percentile(99) / 1e9 || 0}\n`,
+  );
+  lag.reset();
 });
 
 const io = new Server(server, { cors: { origin: true } });
@@ -87,8 +95,10 @@ async function main() {
   sub.on('error', (e) => console.error('redis sub:', e.message));
   await Promise.all([pub.connect(), sub.connect()]);
   io.adapter(createAdapter(pub, sub));
-  server.listen(PORT, () => console.log(`stock baseline ${INSTANCE} on :${PORT}`));
+  metricsServer.listen(METRICS_PORT);
+  server.listen(PORT, () => console.log(`stock baseline ${INSTANCE} on :${PORT} (metrics on :${METRICS_PORT})`));
   const stop = () => {
+    metricsServer.close();
     io.close();
     setTimeout(() => process.exit(0), 2000).unref();
   };

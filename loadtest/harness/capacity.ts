@@ -1,7 +1,5 @@
 // Capacity, two measurements:
-// - the fan-out rate search, first: a population, then fan-out at the given
-//   rates in ascending order until one misses p99 < limit or loses anything,
-//   then `bisect` halvings between the last pass and the first failure. First,
+// - the fan-out rate search (harness/search.ts), first. First,
 //   because a burst of thousands of logins can leave the local MongoDB
 //   stand-in (FerretDB on SQLite) no longer completing writes (docs/benchmarks.md),
 //   and every message is a write.
@@ -19,7 +17,9 @@ import { Sampler } from '../lib/sampler';
 import type { ScenarioCtx } from './context';
 import { Coordinator } from './coordinator';
 import type { ClientSpec } from './client-spec';
-import { cidPerReplica, connectStorm, fanout, requireConnected } from './scenarios';
+import { cidPerReplica, connectStorm, requireConnected } from './scenarios';
+import { rateSearch, type SearchResult } from './search';
+import { PhaseMeter } from '../lib/accounting';
 
 export interface CapacityStep {
   target: number;
@@ -32,20 +32,10 @@ export interface CapacityStep {
   held: boolean;
 }
 
-export interface SearchTrial {
-  msgPerSec: number;
-  p99?: number;
-  lost: number;
-  deliveryRatio: number;
-  deliveriesPerSec: number;
-  sendErrors: Record<string, number>;
-  pass: boolean;
-}
-
 export interface CapacityResult {
   steps: CapacityStep[];
   maxHeld: number;
-  search: { sockets: number; rooms: number; p99LimitMs: number; trials: SearchTrial[]; best?: number; firstFail?: number; connected?: number; shortfall?: string };
+  search: SearchResult;
   samples: Sample[];
   errors: string[];
 }
@@ -63,37 +53,13 @@ export async function runCapacity(ctx: ScenarioCtx, workers: number): Promise<Ca
     const pp = ctx.profile.population;
     ctx.step(`[${spec.label}] capacity: fan-out rate search over ${pp.sockets} sockets in ${pp.rooms} rooms (p99 < ${cap.p99LimitMs} ms, nothing lost)`);
     h.label = `${spec.label} search population`;
-    const pop = await connectStorm(h, target, { ...pp, transports: ctx.transports, tag: `${spec.label}-search` });
+    const pop = await connectStorm(h, target, { ...pp, transports: ctx.transports, tag: `${spec.label}-search`, liteListeners: ctx.profile.liteListeners });
     ctx.info(`search population: ${pop.result.ok} connected, ${pop.result.failed} failed`);
     out.search.connected = pop.result.ok;
     out.search.shortfall = pop.result.shortfall;
     requireConnected(pop.result, 'search population');
-    const trial = async (rate: number): Promise<SearchTrial> => {
-      h.label = `${spec.label} search ${rate}/s`;
-      const r = await fanout(h, pop.pop, { phase: `search-${rate}`, msgPerSec: rate, durationS: cap.searchDurationS });
-      const p99 = r.latency.delivery?.p99;
-      const t: SearchTrial = { msgPerSec: rate, p99, lost: r.loss.lost, deliveryRatio: r.deliveryRatio, deliveriesPerSec: r.deliveriesPerSec, sendErrors: r.sendErrors, pass: pop.result.failed === 0 && r.loss.lost === 0 && r.deliveryRatio >= 1 && p99 !== undefined && p99 < cap.p99LimitMs };
-      out.search.trials.push(t);
-      ctx.info(`${rate} msg/s: p99 ${p99 ?? '-'} ms, lost ${t.lost}, ratio ${t.deliveryRatio.toFixed(4)}, ${t.deliveriesPerSec} deliveries/s, send errors ${Object.entries(t.sendErrors).map(([k, v]) => `${k}: ${v}`).join(', ') || 0}: ${t.pass ? 'pass' : 'FAIL'}`);
-      return t;
-    };
-    let best: number | undefined;
-    let fail: number | undefined;
-    for (const rate of cap.searchRates) {
-      if ((await trial(rate)).pass) best = rate;
-      else {
-        fail = rate;
-        break;
-      }
-    }
-    for (let i = 0; i < cap.bisect && fail !== undefined; i++) {
-      const mid = Math.round(((best ?? 0) + fail) / 2);
-      if (mid === best || mid === fail) break;
-      if ((await trial(mid)).pass) best = mid;
-      else fail = mid;
-    }
-    out.search.best = best;
-    out.search.firstFail = fail;
+    const search = await rateSearch(h, pop.pop, { spec: { rates: cap.searchRates, durationS: cap.searchDurationS, p99LimitMs: cap.p99LimitMs, bisect: cap.bisect }, populationFailed: pop.result.failed, label: spec.label, info: ctx.info, meter: new PhaseMeter(sampler, ctx.profile.generatorLagP99LimitMs) });
+    out.search = { ...search, connected: pop.result.ok, shortfall: pop.result.shortfall };
     await h.disconnectAll();
     await sleep(2000);
 

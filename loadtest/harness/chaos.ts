@@ -9,6 +9,8 @@
 // the stock server has no history: n/a), duplicates, and the time to recover:
 // the first cross-replica delivery of the probe (harness/probe.ts) after the
 // restore; for the replica, also how long the dropped clients took to be back.
+import { projectContainers } from '../lib/cgroup';
+import { servedByMatches } from '../lib/replica-metrics';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -93,7 +95,10 @@ export async function runChaos(ctx: ScenarioCtx, workers: number): Promise<Chaos
     const cids = [...(await cidPerReplica(target.url, `lt-chaos-${process.pid}`, spec.replicas))];
     probe = await CrossReplicaProbe.start(target.url, cids);
     out.probe = { from: probe.from, to: probe.to };
-    const spare = cids.map(([r]) => r).find((r) => r !== probe!.from && r !== probe!.to);
+    // X-Served-By is a replica's name or its container's short id (stock, host network mode): the container's name either way.
+    const refs = await projectContainers(spec.project);
+    const nameOf = (servedBy: string) => refs.find((c) => servedByMatches(servedBy, c))?.name ?? servedBy;
+    const spare = cids.map(([r]) => nameOf(r)).find((r) => r !== nameOf(probe!.from) && r !== nameOf(probe!.to));
     out.killedReplica = spare && /^realtime-\d+$/.test(spare) ? spare : `realtime-${spec.replicas}`;
     const pop = await connectStorm(h, target, { sockets: o.sockets, rate: o.rate, rooms: o.rooms, transports: ctx.transports, tag: `${spec.label}-chaos` });
     out.connected = pop.result.ok;

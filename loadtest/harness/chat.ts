@@ -3,7 +3,10 @@
 // (history:sync), then until its session ends: idles (exponential think
 // time), types (`typing`, no ack), sends, and at the end leaves its rooms and
 // disconnects. Every action is timed (HDR histogram per action) and its errors
-// are counted by action; delivery latency is timed from the send.
+// are counted by action. Open model: login, connect and joins are timed from
+// the user's scheduled arrival, sends and their deliveries from the send's
+// scheduled time, leaves from the session's scheduled end; history reads
+// from their own start.
 import type { Socket } from 'socket.io-client';
 import { nowMs, sleep } from '../lib/clock';
 import { withDeadline } from '../lib/deadline';
@@ -66,12 +69,16 @@ export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCol
     const what = `${action}: ${(e as Error).message ?? e}`.slice(0, 80);
     errors[what] = (errors[what] ?? 0) + 1;
   };
-  /** Runs one timed action; false when it failed. */
-  const timed = async (action: string, fn: () => Promise<unknown>): Promise<boolean> => {
+  /**
+   * Runs one timed action; false when it failed. Timed from `scheduled` when
+   * given (open model: a user held up by a slow earlier step shows it as
+   * latency, not as a later start), else from its actual start.
+   */
+  const timed = async (action: string, fn: () => Promise<unknown>, scheduled?: number): Promise<boolean> => {
     const t0 = nowMs();
     try {
       await fn();
-      time(action, nowMs() - t0);
+      time(action, nowMs() - (scheduled ?? t0));
       return true;
     } catch (e) {
       fail(action, e);
@@ -93,8 +100,11 @@ export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCol
       connecting = false;
     };
     try {
-      if (!(await timed('login', async () => (token = (await login(cmd.url, u.userId, { cid: u.cid, timeoutMs: cmd.timeoutMs })).token)))) return;
-      const opened = await timed('connect', async () => {
+      // Login, connect and joins are timed from the user's scheduled arrival (each includes the steps before it).
+      if (!(await timed('login', async () => (token = (await login(cmd.url, u.userId, { cid: u.cid, timeoutMs: cmd.timeoutMs })).token), u.at))) return;
+      const opened = await timed(
+        'connect',
+        async () => {
         socket = await openSocket(cmd.url, { token, userId: u.userId, cid: u.cid, transports: cmd.transports, timeoutMs: cmd.timeoutMs }, (s) => {
           s.on('message:new', (m: { text?: string }) => {
             if (typeof m?.text !== 'string' || !m.text.startsWith(PREFIX)) return;
@@ -104,7 +114,9 @@ export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCol
           });
           s.on('typing', () => counts.typingReceived++);
         });
-      });
+        },
+        u.at,
+      );
       doneConnecting();
       if (!opened || !socket) return;
       const s = socket;
@@ -113,27 +125,32 @@ export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCol
       counts.connected++;
       counters.connected++;
       held = true;
-      for (const room of u.rooms) await timed('join', () => ackOk(s, cmd.timeoutMs, 'room:join', { room }));
+      for (const room of u.rooms) await timed('join', () => ackOk(s, cmd.timeoutMs, 'room:join', { room }), u.at);
       if (cmd.history)
         for (const room of u.rooms)
           await timed('history', async () => {
             const a = await ackOk(s, cmd.timeoutMs, 'history:sync', { room });
             counts.historyMessages += a.messages?.length ?? 0;
           });
+      // The user's sends follow a schedule fixed from its arrival (think, type, send, ...): each send and its
+      // deliveries are timed from its scheduled time, so a slow ack delays the clock, not the schedule.
       let n = 0;
+      let next = u.at;
       for (;;) {
         if (over) return;
         const think = -Math.log(1 - Math.random()) * cmd.thinkMs; // exponential idle
-        if (nowMs() + think + cmd.typingMs >= u.until) break;
-        await sleep(think);
+        next += think + cmd.typingMs;
+        if (next >= u.until) break;
+        await sleep(next - cmd.typingMs - nowMs());
         const room = u.rooms[n % u.rooms.length];
         if (cmd.typing) {
           s.emit('typing', { room, typing: true });
           counts.typingSent++;
-          await sleep(cmd.typingMs);
+          await sleep(next - nowMs());
         }
         counters.sends++;
-        const ok = await timed('send', () => ackOk(s, cmd.timeoutMs, 'message:send', { room, text: `${PREFIX}${nowMs().toFixed(3)}|${u.userId} hello ${n}`, clientMsgId: `${u.key}:${n}` }));
+        const scheduled = next;
+        const ok = await timed('send', () => ackOk(s, cmd.timeoutMs, 'message:send', { room, text: `${PREFIX}${scheduled.toFixed(3)}|${u.userId} hello ${n}`, clientMsgId: `${u.key}:${n}` }), scheduled);
         if (ok) {
           counts.sent++;
           counters.acks++;
@@ -142,7 +159,7 @@ export async function runChat(cmd: ChatCmd, counters: Counters): Promise<ChatCol
         n++;
       }
       await sleep(u.until - nowMs());
-      for (const room of u.rooms) await timed('leave', () => ackOk(s, cmd.timeoutMs, 'room:leave', { room }));
+      for (const room of u.rooms) await timed('leave', () => ackOk(s, cmd.timeoutMs, 'room:leave', { room }), u.until);
       counts.completed++;
     } finally {
       doneConnecting();

@@ -15,6 +15,8 @@ export interface ClientSpec {
   at: number;
   /** presence observers: presence:subscribe to these users right after connecting, and record their presence:update receipts */
   observePresence?: { userIds: string[] };
+  /** receive-only: the small ws client (harness/lite-client.ts), which only joins and counts deliveries */
+  lite?: boolean;
 }
 
 /** The most one client may take to connect: login, connect, then one ack per presence:subscribe chunk and per room, each within the timeout. */

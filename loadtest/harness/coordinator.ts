@@ -4,6 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { nowMs } from '../lib/clock';
 import { scheduleSpreadMs, setupDeadlineMs, WORKER_GRACE_MS, withDeadline } from '../lib/deadline';
+import type { GeneratorReading } from '../lib/generator-gauge';
 import { merge, summarise, type LatencySummary } from '../lib/hist';
 import { addLoss, emptyLoss, type LossSummary } from './loss';
 import type { ChatCmd, ChatCollect, ChatUser } from './chat';
@@ -169,11 +170,11 @@ export class Coordinator {
   }
 
   /** The send schedule alone: returns, per producer, the acknowledged sequence numbers. */
-  async sendOnly(phase: string, producers: ProducerSpec[], opts: { ackTimeoutMs?: number; textPad?: number; settleMs?: number } = {}): Promise<Record<string, number[]>> {
+  async sendOnly(phase: string, producers: ProducerSpec[], opts: { ackTimeoutMs?: number; textPad?: number; settleMs?: number; stall?: { everyMs: number; forMs: number } } = {}): Promise<Record<string, number[]>> {
     const where = (key: string) => this.clientWorker?.get(key) ?? 0;
     const members = producers.flatMap((p) => p.members.map((receiver) => ({ receiver, producer: p.producer })));
     await this.all((i) => ({ type: 'members', phase, members: members.filter((m) => where(m.receiver) === i) }));
-    await this.all((i) => ({ type: 'send', phase, producers: producers.filter((p) => where(p.client) === i), ackTimeoutMs: opts.ackTimeoutMs ?? 10_000, textPad: opts.textPad ?? 0 }));
+    await this.all((i) => ({ type: 'send', phase, producers: producers.filter((p) => where(p.client) === i), ackTimeoutMs: opts.ackTimeoutMs ?? 10_000, textPad: opts.textPad ?? 0, stall: opts.stall }));
     // Deliveries still in flight when the last ack came back.
     await new Promise((r) => setTimeout(r, opts.settleMs ?? 2000));
     return Object.assign({}, ...(await this.all<Record<string, number[]>>(() => ({ type: 'acked', phase }))));
@@ -241,6 +242,16 @@ export class Coordinator {
       });
     const sendErrors = parts.map((p) => p.sendErrors).reduce(addCounts, {});
     return { latency, series, presence: parts.flatMap((p) => p.presence), sendErrors };
+  }
+
+  /** Starts every worker's per-phase CPU and event-loop gauge (lib/generator-gauge.ts). */
+  async genMark(): Promise<void> {
+    await this.all(() => ({ type: 'gen-mark' }));
+  }
+
+  /** Every worker's CPU and event-loop delay since genMark. */
+  genRead(): Promise<GeneratorReading[]> {
+    return this.all<GeneratorReading>(() => ({ type: 'gen-read' }));
   }
 
   async disconnectAll(): Promise<void> {

@@ -37,6 +37,8 @@ export interface SendCmd {
   producers: ProducerSpec[];
   ackTimeoutMs: number;
   textPad: number;
+  /** block the worker's event loop for `forMs` every `everyMs` while it sends (a generator lagging on purpose) */
+  stall?: { everyMs: number; forMs: number };
 }
 
 export type Cmd =
@@ -48,6 +50,8 @@ export type Cmd =
   | { type: 'collect'; phase: string }
   | { type: 'disconnect'; keys?: string[] }
   | { type: 'exit' }
+  | { type: 'gen-mark' }
+  | { type: 'gen-read' }
   | ChatCmd
   | ResyncCmd;
 

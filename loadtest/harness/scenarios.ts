@@ -8,6 +8,7 @@ import type { Coordinator, PhaseResult } from './coordinator';
 import type { LossSummary } from './loss';
 import type { ClientSpec } from './client-spec';
 import type { ConnectResult, ProducerSpec } from './protocol';
+import type { PhaseAccount, PhaseMeter } from '../lib/accounting';
 
 export interface Target {
   name: 'switchboard' | 'stock' | string;
@@ -39,10 +40,21 @@ export interface StormResult {
   shortfall?: string;
   /** set when none connected: the scenario could not go on */
   error?: string;
+  /** the phase's CPU (lib/accounting.ts), when it was metered */
+  account?: PhaseAccount;
 }
 
-/** connect storm: `sockets` clients at `rate`/s (open model), each logs in, connects and joins its room. */
-export async function connectStorm(h: Coordinator, t: Target, o: { sockets: number; rate: number; rooms: number; transports: Transport[]; tag: string }): Promise<{ pop: Population; result: StormResult }> {
+/**
+ * connect storm: `sockets` clients at `rate`/s (open model), each logs in, connects and joins its room.
+ * `liteListeners`: every member but a room's first (its producer in a fan-out) only listens, on the small
+ * ws client (harness/lite-client.ts). `meter`: the phase's CPU, per connect.
+ */
+export async function connectStorm(
+  h: Coordinator,
+  t: Target,
+  o: { sockets: number; rate: number; rooms: number; transports: Transport[]; tag: string; liteListeners?: boolean },
+  meter?: PhaseMeter,
+): Promise<{ pop: Population; result: StormResult }> {
   const start = nowMs() + 500;
   const run = rid();
   const roomNames = Array.from({ length: o.rooms }, (_, j) => `lt-${run}-${j}`);
@@ -52,17 +64,20 @@ export async function connectStorm(h: Coordinator, t: Target, o: { sockets: numb
     const key = `c${i}`;
     const j = i % o.rooms;
     rooms[j].push(key);
-    clients.push({ key, userId: `lt-${run}-u${i}`, cid: `lt-${run}-${i}`, rooms: [roomNames[j]], at: start + (i * 1000) / o.rate });
+    const lite = o.liteListeners === true && i >= o.rooms && o.transports.length === 1 && o.transports[0] === 'websocket';
+    clients.push({ key, userId: `lt-${run}-u${i}`, cid: `lt-${run}-${i}`, rooms: [roomNames[j]], at: start + (i * 1000) / o.rate, ...(lite ? { lite } : {}) });
   }
   const phase = `storm-${o.tag}`;
+  const mark = await meter?.begin(h);
   const began = nowMs();
   const r = await h.connect(phase, t.url, clients, { transports: o.transports });
   const durationS = (nowMs() - began) / 1000;
+  const account = mark && meter ? await meter.end(h, mark, phase, { delivered: 0, sent: 0, connects: r.ok }) : undefined;
   const c = await h.collect(phase);
   const setup = judgeSetup({ expected: o.sockets, ok: r.ok, tookMs: durationS * 1000, deadlineMs: r.deadlineMs, errors: r.errors });
   return {
     pop: { clients, rooms, roomNames },
-    result: { sockets: o.sockets, ratePerSec: o.rate, durationS: Math.round(durationS * 10) / 10, connect: r.errors, ok: r.ok, failed: r.failed, latency: c.latency, deadlineS: r.deadlineMs === undefined ? undefined : Math.round(r.deadlineMs / 1000), shortfall: setup.shortfall, error: setup.error },
+    result: { sockets: o.sockets, ratePerSec: o.rate, durationS: Math.round(durationS * 10) / 10, connect: r.errors, ok: r.ok, failed: r.failed, latency: c.latency, deadlineS: r.deadlineMs === undefined ? undefined : Math.round(r.deadlineMs / 1000), shortfall: setup.shortfall, error: setup.error, account },
   };
 }
 
@@ -84,6 +99,10 @@ export interface FanoutResult {
   latency: PhaseResult['latency'];
   series: PhaseResult['series'];
   sendErrors: Record<string, number>;
+  /** the phase's CPU and generator delay (lib/accounting.ts), when it was metered */
+  account?: PhaseAccount;
+  /** set when the phase does not count (its generators ran late): why */
+  invalid?: string;
 }
 
 /** One producer per room (its first member), `msgPerSec` over all rooms, starting in a second. */
@@ -97,10 +116,23 @@ export function fanoutProducers(pop: Population, o: { msgPerSec: number; duratio
 }
 
 /** fan-out: one producer per room (its first member) on a fixed schedule; every member, sender included, must receive every message. */
-export async function fanout(h: Coordinator, pop: Population, o: { msgPerSec: number; durationS: number; phase: string; textPad?: number }): Promise<FanoutResult> {
+export async function fanout(
+  h: Coordinator,
+  pop: Population,
+  o: { msgPerSec: number; durationS: number; phase: string; textPad?: number; stall?: { everyMs: number; forMs: number } },
+  meter?: PhaseMeter,
+): Promise<FanoutResult> {
   const R = pop.rooms.length;
+  const mark = await meter?.begin(h);
   const producers = fanoutProducers(pop, o);
-  const loss = await h.send(o.phase, producers, { textPad: o.textPad ?? 0 });
+  const window = meter?.machineWindow(Math.min(...producers.map((p) => p.start)), producers[0]?.end ?? nowMs());
+  const acked = await h.sendOnly(o.phase, producers, { textPad: o.textPad ?? 0, stall: o.stall });
+  const sent = Object.values(acked).reduce((a, seqs) => a + seqs.length, 0);
+  const busy = window?.();
+  // Read before the loss count, whose work in the workers is the harness's, not the phase's.
+  const account = mark && meter ? await meter.end(h, mark, o.phase, { delivered: 0, sent }, busy) : undefined;
+  const loss = await h.loss(o.phase, acked);
+  if (account) account.delivered = loss.delivered;
   const c = await h.collect(o.phase);
   const sockets = pop.rooms.reduce((a, r) => a + r.length, 0);
   return {
@@ -115,6 +147,8 @@ export async function fanout(h: Coordinator, pop: Population, o: { msgPerSec: nu
     latency: c.latency,
     series: c.series,
     sendErrors: c.sendErrors,
+    account,
+    invalid: account?.invalid,
   };
 }
 

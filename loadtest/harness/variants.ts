@@ -1,8 +1,8 @@
 // Variants in one run: the same short fan-out load (`variantLoad`) on the main
 // clusters and on each variant of profiles.ts: another adapter, another
 // replica count, long-polling instead of WebSocket, another Redis topology.
-// A variant that differs only by transport reuses the running cluster; any
-// other gets its own compose project, started and removed here. Each
+// Every entry, the main configurations included, gets a fresh compose project
+// of its own, started and removed here. Each
 // Switchboard variant is compared with the stock measurement of the same
 // transport and replica count when there is one, else with the main stock one.
 import fs from 'node:fs';
@@ -39,11 +39,13 @@ export interface VariantResult {
 
 export interface VariantEnv {
   profile: Profile;
-  /** the running main clusters and their generator URLs */
-  main: { spec: StackSpec; url: string }[];
+  /** the main configurations, measured with the same load on fresh stacks of their own */
+  main: { label: string; target: 'switchboard' | 'stock' }[];
   /** a new StackSpec for a variant (its own project, port, log) */
   specFor(v: Variant): Promise<StackSpec>;
   pathMode: 'bridge' | 'published';
+  /** after a variant's stack is up (CPU pinning) */
+  afterUp?(spec: StackSpec): Promise<void>;
   step(m: string): void;
   info(m: string): void;
 }
@@ -55,7 +57,7 @@ async function measure(e: VariantEnv, label: string, target: 'switchboard' | 'st
   h.label = `variant ${label}`;
   h.progress(true);
   try {
-    const pop = await connectStorm(h, { name: label, url, presence: target === 'switchboard' }, { sockets: l.sockets, rate: l.rate, rooms: l.rooms, transports: [transport], tag: `variant-${label}` });
+    const pop = await connectStorm(h, { name: label, url, presence: target === 'switchboard' }, { sockets: l.sockets, rate: l.rate, rooms: l.rooms, transports: [transport], tag: `variant-${label}`, liteListeners: e.profile.liteListeners });
     out.connected = pop.result.ok;
     out.shortfall = pop.result.shortfall;
     out.connectJoinP99 = pop.result.latency.connectJoin?.p99;
@@ -77,23 +79,17 @@ export async function runVariants(e: VariantEnv, variants: Variant[]): Promise<V
   const l = e.profile.variantLoad!;
   e.step(`Variants: ${l.sockets} sockets in ${l.rooms} rooms, ${l.msgPerSec} msg/s for ${l.durationS} s on each of: the main clusters, ${variants.map((v) => v.label).join(', ')}`);
   const results: VariantResult[] = [];
-  for (const m of e.main) results.push(await measure(e, m.spec.label, m.spec.target, m.url, m.spec.replicas, 'websocket', m.spec.env));
-  for (const v of variants) {
+  // Every entry on a fresh stack of its own, the main configurations included: none is measured on a stack another load has used.
+  for (const v of [...e.main.map((m): Variant => ({ label: m.label, target: m.target })), ...variants]) {
     const target = v.target ?? 'switchboard';
     const transport = v.transport ?? 'websocket';
-    const own = v.replicas !== undefined || v.env || v.composeFiles || v.redisMode;
-    if (!own) {
-      const m = e.main.find((x) => x.spec.target === target);
-      if (!m) continue;
-      results.push(await measure(e, v.label, target, m.url, m.spec.replicas, transport, m.spec.env));
-      continue;
-    }
     const spec = await e.specFor(v);
-    e.step(`Variant ${v.label}: project ${spec.project}, ${spec.replicas} replicas${v.env ? `, ${Object.entries(v.env).map(([k, x]) => `${k}=${x}`).join(' ')}` : ''}`);
+    e.step(`Variant ${v.label}: project ${spec.project}, ${spec.replicas} replicas, ${transport}${v.env ? `, ${Object.entries(v.env).map(([k, x]) => `${k}=${x}`).join(' ')}` : ''}`);
     try {
       await stackUp(spec);
+      await e.afterUp?.(spec);
       const url = e.pathMode === 'published' ? `http://127.0.0.1:${spec.port}` : await nginxBridgeUrl(spec);
-      results.push(await measure(e, v.label, target, url, spec.replicas, transport, v.env ?? {}, v.redisMode));
+      results.push(await measure(e, v.label, target, url, spec.replicas, transport, target === 'switchboard' ? { ...(spec.env.REDIS_ADAPTER ? { REDIS_ADAPTER: spec.env.REDIS_ADAPTER } : {}), ...(v.env ?? {}) } : {}, v.redisMode));
     } catch (err) {
       const msg = (err as Error).message.split('\n')[0];
       e.info(`${v.label}: could not start: ${msg}`);
@@ -105,7 +101,7 @@ export async function runVariants(e: VariantEnv, variants: Variant[]): Promise<V
     }
   }
   // Each Switchboard figure against the stock one of the same transport and replica count, else the main stock run.
-  const stockMain = results.find((r) => r.target === 'stock' && r.transport === 'websocket' && r.replicas === e.main.find((m) => m.spec.target === 'stock')?.spec.replicas);
+  const stockMain = results.find((r) => r.target === 'stock' && r.transport === 'websocket' && r.replicas === e.profile.replicas);
   for (const r of results) {
     if (r.target !== 'switchboard') continue;
     const same = results.find((s) => s.target === 'stock' && s.transport === r.transport && s.replicas === r.replicas && !s.error);

@@ -10,6 +10,8 @@ import { runChat } from './chat';
 import { PRESENCE_SUBSCRIBE_MAX_IDS } from '@switchboard/protocol';
 import { login } from '@switchboard/test-kit';
 import { ack, openSocket } from './client';
+import { openLite, type LiteSocket } from './lite-client';
+import { GeneratorGauge } from '../lib/generator-gauge';
 import { resync } from './resync';
 import { clientBudgetMs } from './client-spec';
 import type { Counters } from './counters';
@@ -19,9 +21,13 @@ interface Client {
   key: string;
   userId: string;
   socket?: Socket;
+  /** a receive-only listener on the small ws client (harness/lite-client.ts) instead of socket.io-client */
+  lite?: LiteSocket;
 }
 
 const clients = new Map<string, Client>();
+/** this process's own CPU time and event-loop delay per phase (lib/generator-gauge.ts) */
+const gauge = new GeneratorGauge();
 const counters: Counters = { connected: 0, connecting: 0, sends: 0, acks: 0, deliveries: 0, errors: 0 };
 
 interface Phase {
@@ -92,6 +98,7 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
     const t1 = nowMs();
     recordMs(hist(ph, 'login'), t1 - t0);
     stage = 'connect';
+    if (spec.lite) return await connectLite(cmd, spec, ph, result, slot, client, token, t1, late);
     const socket = await openSocket(cmd.url, { token, userId: spec.userId, cid: spec.cid, transports: cmd.transports, timeoutMs: cmd.timeoutMs }, (s) => {
       client.socket = s;
       s.on('message:new', (m) => onMessage(spec.key, m));
@@ -114,27 +121,8 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
       if (!a?.ok) throw new Error(`presence:subscribe ${a?.error?.code ?? 'failed'}`);
     }
     stage = 'join';
-    for (const [i, room] of spec.rooms.entries()) {
-      const a = await ack(socket, cmd.timeoutMs, 'room:join', { room });
-      late();
-      if (!a?.ok) throw new Error(`join ${a?.error?.code ?? 'failed'}`);
-      if (i === 0) {
-        const t3 = nowMs();
-        recordMs(hist(ph, 'join'), t3 - t2);
-        recordMs(hist(ph, 'connectJoin'), t3 - t1);
-        recordMs(hist(ph, 'loginConnectJoin'), t3 - spec.at);
-      }
-    }
-    slot.settled = true;
-    clients.set(spec.key, client);
-    counters.connected++;
-    result.ok++;
-    socket.on('disconnect', (reason) => {
-      if (clients.get(spec.key) === client && reason !== 'io client disconnect') {
-        counters.connected--;
-        countError(result.errors, `disconnect: ${reason}`);
-      }
-    });
+    await joinRooms(spec, ph, { t1, t2 }, late, (room) => ack(socket, cmd.timeoutMs, 'room:join', { room }));
+    holdConnected(spec, client, result, slot, (fn) => socket.on('disconnect', fn));
     if (cmd.holdMs > 0) {
       await sleep(cmd.holdMs);
       result.disconnectedAt[spec.key] = nowMs();
@@ -144,6 +132,7 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
     }
   } catch (e) {
     client.socket?.disconnect();
+    client.lite?.disconnect();
     // Already settled: the phase deadline counted this client as failed.
     if (!slot.settled) {
       slot.settled = true;
@@ -154,6 +143,51 @@ async function connectOne(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], 
   } finally {
     counters.connecting--;
   }
+}
+
+type JoinAck = { ok?: boolean; error?: { code?: string } } | undefined;
+
+/** Joins the client's rooms in turn; the first join is timed (join, connect + join, and from the schedule). */
+async function joinRooms(spec: ConnectCmd['clients'][number], ph: Phase, at: { t1: number; t2: number }, late: () => void, join: (room: string) => Promise<JoinAck>): Promise<void> {
+  for (const [i, room] of spec.rooms.entries()) {
+    const a = await join(room);
+    late();
+    if (!a?.ok) throw new Error(`join ${a?.error?.code ?? 'failed'}`);
+    if (i === 0) {
+      const t3 = nowMs();
+      recordMs(hist(ph, 'join'), t3 - at.t2);
+      recordMs(hist(ph, 'connectJoin'), t3 - at.t1);
+      recordMs(hist(ph, 'loginConnectJoin'), t3 - spec.at);
+    }
+  }
+}
+
+/** A client connected and joined: counted, held, and a later disconnect it did not ask for counted as an error. */
+function holdConnected(spec: ConnectCmd['clients'][number], client: Client, result: ConnectResult, slot: Slot, onDisconnect: (fn: (reason: string) => void) => void): void {
+  slot.settled = true;
+  clients.set(spec.key, client);
+  counters.connected++;
+  result.ok++;
+  onDisconnect((reason) => {
+    if (clients.get(spec.key) === client && reason !== 'io client disconnect') {
+      counters.connected--;
+      countError(result.errors, `disconnect: ${reason}`);
+    }
+  });
+}
+
+/** connectOne for a receive-only listener (ClientSpec.lite): the small ws client, timed the same way. */
+async function connectLite(cmd: ConnectCmd, spec: ConnectCmd['clients'][number], ph: Phase, result: ConnectResult, slot: Slot, client: Client, token: string, t1: number, late: () => void): Promise<void> {
+  const socket = await openLite(cmd.url, { cid: spec.cid, auth: { token, userId: spec.userId }, timeoutMs: cmd.timeoutMs }, (s) => {
+    client.lite = s;
+    s.on('message:new', (m) => onMessage(spec.key, m as { text?: string }));
+  });
+  late();
+  const t2 = nowMs();
+  result.connectedAt[spec.key] = t2;
+  recordMs(hist(ph, 'connect'), t2 - t1);
+  await joinRooms(spec, ph, { t1, t2 }, late, (room) => socket.emitWithAck('room:join', { room }, cmd.timeoutMs) as Promise<JoinAck>);
+  holdConnected(spec, client, result, slot, (fn) => socket.on('disconnect', (reason) => fn(reason as string)));
 }
 
 async function connect(cmd: ConnectCmd): Promise<ConnectResult> {
@@ -206,6 +240,13 @@ async function send(cmd: SendCmd): Promise<void> {
   const queue = cmd.producers.map((p) => ({ p, next: p.start, seq: 0 }));
   for (const q of queue) ph.acked.set(q.p.producer, []);
   const ackH = hist(ph, 'ack');
+  // A generator made to lag on purpose (the smoke profile's check of the invalid-phase rule): its loop blocks now and then.
+  const stall = cmd.stall
+    ? setInterval(() => {
+        const until = Date.now() + cmd.stall!.forMs;
+        while (Date.now() < until);
+      }, cmd.stall.everyMs)
+    : undefined;
   while (queue.length) {
     const now = nowMs();
     let soonest = Infinity;
@@ -243,6 +284,7 @@ async function send(cmd: SendCmd): Promise<void> {
     }
     if (queue.length) await sleep(Math.min(soonest - nowMs(), 50));
   }
+  clearInterval(stall);
   await Promise.all([...ph.pendingAcks]);
 }
 
@@ -279,9 +321,15 @@ async function handle(cmd: Cmd): Promise<unknown> {
         clients.delete(k);
         counters.connected--;
         c.socket?.disconnect();
+        c.lite?.disconnect();
       }
       return null;
     }
+    case 'gen-mark':
+      gauge.mark();
+      return null;
+    case 'gen-read':
+      return gauge.read();
     case 'exit':
       setTimeout(() => process.exit(0), 10);
       return null;

@@ -55,6 +55,36 @@ test('an unknown profile, scenario or target is an OptionError with exit code 2'
     );
   rejects({ PROFILE: 'huge' }, 'Unknown PROFILE "huge": use smoke, standard or capacity.');
   rejects({ PROFILE: 'constructor' }, 'Unknown PROFILE "constructor": use smoke, standard or capacity.');
-  rejects({ LT_SCENARIOS: 'fanout,chatter' }, `Unknown scenario "chatter" in LT_SCENARIOS: use fanout, presence, k6, artillery, storm, chat, soak, chaos, capacity, variants, paths.`);
+  rejects({ LT_SCENARIOS: 'fanout,chatter' }, `Unknown scenario "chatter" in LT_SCENARIOS: use fanout, search, presence, k6, artillery, storm, chat, soak, chaos, capacity, variants, paths.`);
   rejects({ LT_ONLY: 'stok' }, 'Unknown target "stok" in LT_ONLY: use switchboard or stock.');
+  rejects({ LT_STACK: 'local' }, 'LT_STACK=local runs the stock baseline only: set LT_ONLY=stock too.');
+  rejects({ LT_STACK: 'k8s' }, 'Unknown LT_STACK "k8s": use compose (default) or local.');
+  rejects({ LT_REPEATS: '0' }, 'LT_REPEATS must be a whole number of at least 1, not "0".');
+  rejects({ LT_LITE: 'yes' }, 'LT_LITE must be 0 or 1, not "yes".');
+});
+
+test('LT_CPUSET: the stack and the generators on their own cores, or a plain error', () => {
+  assert.equal(parseOptions({}).cpuset, undefined);
+  assert.deepEqual(parseOptions({ LT_CPUSET: 'stack:0,generators:1' }).cpuset, { stack: '0', generators: '1' });
+  assert.deepEqual(parseOptions({ LT_CPUSET: 'generators:2-3,stack:0-1' }).cpuset, { stack: '0-1', generators: '2-3' });
+  for (const bad of ['stack:0', 'stack:a,generators:1', 'stack:0,generators:1,extra:2'])
+    assert.throws(() => parseOptions({ LT_CPUSET: bad }), (e: unknown) => e instanceof OptionError && /LT_CPUSET must look like/.test(e.message));
+});
+
+test('development overrides of the profile: repeats, workers, listener client; the local stack', () => {
+  const o = parseOptions({ PROFILE: 'standard', LT_REPEATS: '1', LT_WORKERS: '1', LT_LITE: '0', LT_ONLY: 'stock', LT_STACK: 'local' });
+  assert.equal(o.profile.repeats, 1);
+  assert.equal(o.profile.workers, 1);
+  assert.equal(o.profile.liteListeners, false);
+  assert.equal(o.stack, 'local');
+  assert.equal(PROFILES.standard.repeats, 3, 'the profile itself is left alone');
+  assert.equal(parseOptions({}).stack, 'compose');
+});
+
+test('the network: the profile\'s (standard: host, smoke: bridge), LT_NETWORK overrides it', () => {
+  assert.equal(parseOptions({}).network, 'host');
+  assert.equal(parseOptions({ PROFILE: 'smoke' }).network, 'bridge');
+  assert.equal(parseOptions({ LT_NETWORK: 'bridge' }).network, 'bridge');
+  assert.equal(parseOptions({ PROFILE: 'smoke', LT_NETWORK: 'host' }).network, 'host');
+  assert.throws(() => parseOptions({ LT_NETWORK: 'macvlan' }), /Unknown LT_NETWORK "macvlan": use bridge or host\./);
 });

@@ -1,8 +1,12 @@
-// Samples every replica of a target while it runs: RSS, heap, CPU and
-// event-loop lag from its /metrics (reached through nginx with a cid that
-// lands on it), and every container's CPU and memory from `docker stats`.
-import { spawn } from 'node:child_process';
-import { cidPerReplica } from '../harness/scenarios';
+// Samples a target while it runs: every replica's RSS, heap, CPU and
+// event-loop lag from its own /metrics (lib/replica-metrics.ts), and every
+// container's CPU and memory from its cgroup (lib/cgroup.ts; cheap, where
+// `docker stats` cost the daemon CPU on the machine being measured). The
+// per-phase CPU accounting (lib/accounting.ts) reads the same cgroups and
+// metrics at phase boundaries.
+import { CgroupReader } from './cgroup';
+import { metric } from './prom';
+import { ReplicaMetrics } from './replica-metrics';
 
 export interface Sample {
   t: number;
@@ -20,9 +24,10 @@ export interface ContainerSample {
   memMb: number;
 }
 
-function metric(text: string, name: string): number | undefined {
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)`, 'm').exec(text);
-  return m ? Number(m[1]) : undefined;
+/** What the accounting reads CPU from: a project's containers (lib/cgroup.ts) or plain processes (lib/proc-cpu.ts). */
+export interface CpuSource {
+  readonly list: { name: string }[];
+  read: CgroupReader['read'];
 }
 
 export class Sampler {
@@ -31,71 +36,76 @@ export class Sampler {
   private stopped = false;
   private loops: Promise<void>[] = [];
   private readonly lastCpu = new Map<string, { t: number; s: number }>();
+  private readonly wakers = new Set<() => void>();
+  cgroups?: CpuSource;
+  metrics?: Pick<ReplicaMetrics, 'scrape' | 'endpoints'>;
   phase = '';
 
   constructor(readonly target: string, readonly url: string, readonly project: string, readonly replicas: number, readonly everyMs = 2000) {}
 
-  async start(): Promise<void> {
-    const cids = await cidPerReplica(this.url, `lt-sampler`, this.replicas);
-    this.loops.push(this.scrapeLoop(cids), this.dockerLoop());
+  /** `sources`: readers given by the caller (plain processes, lib/proc-cpu.ts) instead of the project's containers. */
+  async start(sources?: { cgroups: CpuSource; metrics: Pick<ReplicaMetrics, 'scrape' | 'endpoints'> }): Promise<void> {
+    if (sources) Object.assign(this, sources);
+    else {
+      const reader = await CgroupReader.of(this.project);
+      if (!reader.list.length) throw new Error(`no running containers found for project ${this.project}`);
+      this.cgroups = reader;
+      this.metrics = await ReplicaMetrics.of(reader.list, this.url);
+    }
+    this.loops.push(this.scrapeLoop(), this.cgroupLoop());
   }
 
-  private async scrapeLoop(cids: Map<string, string>): Promise<void> {
+  private sleep(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        r();
+      };
+      const timer = setTimeout(wake, Math.max(0, ms));
+      this.wakers.add(wake);
+    });
+  }
+
+  private async scrapeLoop(): Promise<void> {
     while (!this.stopped) {
       const t = Date.now();
-      await Promise.all(
-        [...cids].map(async ([replica, cid]) => {
-          try {
-            const res = await fetch(`${this.url}/metrics?cid=${cid}`, { signal: AbortSignal.timeout(3000) });
-            const text = await res.text();
-            const rss = metric(text, 'process_resident_memory_bytes');
-            const heap = metric(text, 'nodejs_heap_size_used_bytes');
-            const cpu = metric(text, 'process_cpu_seconds_total');
-            const lag = metric(text, 'nodejs_eventloop_lag_p99_seconds') ?? metric(text, 'nodejs_eventloop_lag_seconds');
-            let cpuPct: number | undefined;
-            const prev = this.lastCpu.get(replica);
-            if (cpu !== undefined) {
-              if (prev) cpuPct = Math.round(((cpu - prev.s) / ((t - prev.t) / 1000)) * 1000) / 10;
-              this.lastCpu.set(replica, { t, s: cpu });
-            }
-            if (rss !== undefined) this.samples.push({ t, replica, rssMb: Math.round(rss / 1e5) / 10, heapMb: heap === undefined ? undefined : Math.round(heap / 1e5) / 10, cpuPct, lagMs: lag === undefined ? undefined : Math.round(lag * 1e5) / 100 });
-          } catch {
-            /* a replica down or too busy to answer in time: no sample this round, a gap in the chart */
-          }
-        }),
-      );
-      await new Promise((r) => setTimeout(r, Math.max(0, this.everyMs - (Date.now() - t))));
+      const texts = await this.metrics!.scrape();
+      for (const [replica, text] of Object.entries(texts)) {
+        const rss = metric(text, 'process_resident_memory_bytes');
+        const heap = metric(text, 'nodejs_heap_size_used_bytes');
+        const cpu = metric(text, 'process_cpu_seconds_total');
+        const lag = metric(text, 'nodejs_eventloop_lag_p99_seconds') ?? metric(text, 'nodejs_eventloop_lag_seconds');
+        let cpuPct: number | undefined;
+        const prev = this.lastCpu.get(replica);
+        if (cpu !== undefined) {
+          if (prev) cpuPct = Math.round(((cpu - prev.s) / ((t - prev.t) / 1000)) * 1000) / 10;
+          this.lastCpu.set(replica, { t, s: cpu });
+        }
+        if (rss !== undefined) this.samples.push({ t, replica, rssMb: Math.round(rss / 1e5) / 10, heapMb: heap === undefined ? undefined : Math.round(heap / 1e5) / 10, cpuPct, lagMs: lag === undefined ? undefined : Math.round(lag * 1e5) / 100 });
+      }
+      await this.sleep(this.everyMs - (Date.now() - t));
     }
   }
 
-  private async dockerLoop(): Promise<void> {
+  private async cgroupLoop(): Promise<void> {
+    const last = new Map<string, { t: number; cpuUs: number }>();
     while (!this.stopped) {
       const t = Date.now();
-      const out = await new Promise<string>((resolve) => {
-        const p = spawn('docker', ['stats', '--no-stream', '--format', '{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}'], { stdio: ['ignore', 'pipe', 'ignore'] });
-        let s = '';
-        const timer = setTimeout(() => p.kill('SIGKILL'), 20_000); // a daemon that stopped answering: no sample this round
-        p.stdout.on('data', (c: Buffer) => (s += c));
-        p.on('close', () => {
-          clearTimeout(timer);
-          resolve(s);
-        });
-        p.on('error', () => resolve(''));
-      });
-      for (const line of out.split('\n')) {
-        const [name, cpu, mem] = line.split('\t');
-        if (!name?.startsWith(`${this.project}-`)) continue;
-        const m = /([0-9.]+)\s*([KMG]i?B)/.exec(mem ?? '');
-        const unit = m?.[2] ?? 'MiB';
-        const memMb = m ? Number(m[1]) * (unit.startsWith('G') ? 1024 : unit.startsWith('K') ? 1 / 1024 : 1) : 0;
-        this.containers.push({ t, container: name.slice(this.project.length + 1), cpuPct: Number.parseFloat(cpu), memMb: Math.round(memMb * 10) / 10 });
+      for (const [container, r] of Object.entries(this.cgroups!.read())) {
+        const prev = last.get(container);
+        if (r.cpuUs !== undefined) {
+          if (prev && r.cpuUs >= prev.cpuUs) this.containers.push({ t, container, cpuPct: Math.round(((r.cpuUs - prev.cpuUs) / ((t - prev.t) * 1000)) * 1000) / 10, memMb: Math.round((r.memBytes ?? 0) / 1e5) / 10 });
+          last.set(container, { t, cpuUs: r.cpuUs });
+        }
       }
-      await new Promise((r) => setTimeout(r, Math.max(0, 5000 - (Date.now() - t))));
+      await this.sleep(5000 - (Date.now() - t));
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const wake of [...this.wakers]) wake();
     await Promise.all(this.loops);
   }
 

@@ -4,6 +4,7 @@
 // their volumes afterwards, also when the run fails.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -73,7 +74,11 @@ export async function prepareImages(s: StackSpec): Promise<void> {
   if (code !== 0) throw new Error(`preparing the images failed (exit ${code}); log ${s.log}:\n${logTail(s.log)}`);
 }
 
+/** Projects started and not yet removed: what a Ctrl-C must remove. */
+export const liveStacks = new Set<StackSpec>();
+
 export async function stackUp(s: StackSpec): Promise<void> {
+  liveStacks.add(s);
   const env = stackEnv(s);
   const code =
     s.target === 'switchboard'
@@ -84,9 +89,12 @@ export async function stackUp(s: StackSpec): Promise<void> {
 
 export async function stackDown(s: StackSpec): Promise<number> {
   const env = stackEnv(s);
-  return s.target === 'switchboard'
-    ? run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', 'down', '--volumes'], env, s.log, 180_000)
-    : run(process.execPath, [...TSX, 'loadtest/baseline/stack.ts', 'down'], env, s.log, 180_000);
+  const code =
+    s.target === 'switchboard'
+      ? await run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', 'down', '--volumes'], env, s.log, 180_000)
+      : await run(process.execPath, [...TSX, 'loadtest/baseline/stack.ts', 'down'], env, s.log, 180_000);
+  if (code === 0) liveStacks.delete(s);
+  return code;
 }
 
 /**
@@ -124,3 +132,62 @@ export async function stackVerb(s: StackSpec, verb: 'kill' | 'start', target: st
   const code = await run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', verb, '--target', target], env, s.log, 180_000);
   if (code !== 0) throw new Error(`stack ${verb} --target ${target} on ${s.project} failed (exit ${code}); see ${s.log}`);
 }
+
+/** LT_CPUSET: every container of the project on these cores (docker update keeps it across restarts). */
+export async function pinProject(s: StackSpec, cpus: string): Promise<void> {
+  const sh = (args: string[]) =>
+    new Promise<{ code: number; out: string }>((resolve) => {
+      const p = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.on('data', (c: Buffer) => (out += c));
+      p.stderr.on('data', (c: Buffer) => (out += c));
+      p.on('close', (code) => resolve({ code: code ?? 1, out }));
+      p.on('error', (e) => resolve({ code: 127, out: e.message }));
+    });
+  const ids = (await sh(['ps', '-q', '--filter', `label=com.docker.compose.project=${s.project}`])).out.split('\n').filter(Boolean);
+  if (!ids.length) throw new Error(`pinning ${s.project}: no containers`);
+  const r = await sh(['update', '--cpuset-cpus', cpus, ...ids]);
+  if (r.code !== 0) throw new Error(`pinning ${s.project} to cores ${cpus} failed: ${r.out.trim().split('\n').pop()}`);
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** `n` consecutive free ports (host network mode: one per replica), from a random start in 20000-59999. */
+export async function freePortRange(n: number): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 20000 + Math.floor(Math.random() * 400) * 100;
+    let ok = true;
+    for (let p = base; p < base + n && ok; p++) ok = await portFree(p);
+    if (ok) return base;
+  }
+  throw new Error(`no ${n} consecutive free ports found for the replicas (host network mode)`);
+}
+
+/**
+ * Host network mode (LT_NETWORK=host, compose/host-network.yml): the compose
+ * overlay and its settings for a project whose HTTP port is `s.port`: port
+ * ranges for the replicas and their metrics, the replica script, and the
+ * repository's nginx.conf rendered to listen on 127.0.0.1:<port> (written to `dir`).
+ */
+export async function hostNetworkEnv(s: Pick<StackSpec, 'project' | 'port' | 'replicas' | 'target'>, dir: string): Promise<Record<string, string>> {
+  const conf = path.join(dir, `nginx-${s.project}.conf`);
+  const text = fs.readFileSync(path.join(ROOT, 'nginx.conf'), 'utf8');
+  if (!/listen 80;/.test(text)) throw new Error('nginx.conf has no `listen 80;` line to move to the host port');
+  fs.writeFileSync(conf, text.replace('listen 80;', `listen 127.0.0.1:${s.port};`));
+  const slots = s.replicas + 5; // room for a replica restarted while its old slot is still held
+  return {
+    LT_HOST_PORT_BASE: String(await freePortRange(slots)),
+    LT_HOST_METRICS_BASE: String(await freePortRange(slots)),
+    LT_HOST_CLAIM: s.project,
+    LT_HOST_MAIN: s.target === 'switchboard' ? 'dist/main.js' : 'server.js',
+    LT_NGINX_CONF: conf,
+  };
+}
+
+export const HOST_NETWORK_OVERLAY = 'loadtest/compose/host-network.yml';

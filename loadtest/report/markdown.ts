@@ -2,7 +2,11 @@
 import { capacitySection } from './sections/capacity';
 import { chaosSection } from './sections/chaos';
 import { chartsSection } from './sections/charts';
+import { attributionSection } from './sections/attribution';
 import { chatSection } from './sections/chat';
+import { cpuSection } from './sections/cpu';
+import { methodSection } from './sections/method';
+import { searchSection } from './sections/search';
 import { headlineSection } from './sections/headline';
 import { overviewSection } from './sections/overview';
 import { pathsSection } from './sections/paths';
@@ -17,6 +21,10 @@ export function renderMarkdown(report: Report): string {
     ...overviewSection(report),
     ...statusSection(report),
     ...headlineSection(report),
+    ...methodSection(report),
+    ...cpuSection(report),
+    ...attributionSection(report),
+    ...searchSection(report),
     ...chatSection(report),
     ...soakSection(report),
     ...chaosSection(report),

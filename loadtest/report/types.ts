@@ -8,6 +8,33 @@ import type { VariantResult } from '../harness/variants';
 import type { PathResult } from '../k6/paths';
 import type { ToolResult } from '../k6/run';
 import type { ContainerSample, Sample, Sampler } from '../lib/sampler';
+import type { PhaseAccount } from '../lib/accounting';
+import type { LatencySummary } from '../lib/hist';
+import type { LossSummary } from '../harness/loss';
+import type { SearchResult } from '../harness/search';
+
+/** The replicas' RSS before the fan-out population and once it is connected. */
+export interface MemoryFigures {
+  connections: number;
+  rssBeforeMb: number;
+  rssAfterMb: number;
+  kbPerConnection: number;
+}
+
+/** One round of one target: what the repeats summary takes medians of. */
+export interface RoundFigures {
+  round: number;
+  label: string;
+  project: string;
+  /** seconds its fresh stack took to start */
+  upS: number;
+  fanout: { phase: string; msgPerSec: number; deliveryRatio: number; loss: LossSummary; delivery?: LatencySummary; ack?: LatencySummary; deliveriesPerSec: number; account?: PhaseAccount; invalid?: string }[];
+  population?: { ok: number; failed: number; connectJoin?: LatencySummary; account?: PhaseAccount };
+  memory?: MemoryFigures;
+  search?: SearchResult;
+  chat?: { users: number; completed: number; errors: number; latency: Record<string, LatencySummary>; notApplicable: string[] };
+  storm?: { sockets: number; ratePerSec: number; ok: number; failed: number; connectJoin?: LatencySummary; loginConnectJoin?: LatencySummary };
+}
 
 export interface TargetReport {
   label: string;
@@ -18,6 +45,11 @@ export interface TargetReport {
   storm?: StormResult;
   population?: StormResult;
   fanout: FanoutResult[];
+  /** the rate search over the fan-out population (profiles' `search`) */
+  search?: SearchResult;
+  memory?: MemoryFigures;
+  /** how each replica's /metrics was reached: its internal listener or through nginx */
+  metricsVia?: Record<string, string>;
   presence?: PresenceResult;
   k6?: ToolResult;
   artillery?: ToolResult;
@@ -42,7 +74,10 @@ export interface Report {
   machine: Record<string, unknown>;
   machineAfter?: Record<string, unknown>;
   settings: unknown;
+  /** the first round's full figures per target */
   targets: Record<string, TargetReport>;
+  /** every round's headline figures per target (ABAB...) */
+  rounds?: RoundFigures[];
   failures: string[];
   outDir: string;
   headline?: Record<string, unknown>;
@@ -50,5 +85,7 @@ export interface Report {
   charts?: string[];
   scenarios?: string[];
   variants?: VariantResult[];
+  /** how the run was set up (report/sections/method.ts) */
+  method?: { network: string; cpuset?: string; redisPersistence?: string };
 }
 

@@ -29,6 +29,22 @@ export function ensureUpstreamDir(): string {
   return dir;
 }
 
+/** Where a replica in host network mode (the load test's LT_NETWORK=host) says which port it claimed: "<port> <metrics port>". */
+export const HOST_PORT_FILE = '/tmp/sb-host-port';
+
+/**
+ * One replica's `server` line: its address on its network and port 3000, or,
+ * on the host's network (`hostPort`: the content of HOST_PORT_FILE), 127.0.0.1
+ * and the port it claimed. Undefined when neither is known.
+ */
+export function serverLine(name: string, where: { ip?: string; hostPort?: string }): string | undefined {
+  if (where.hostPort !== undefined) {
+    const port = Number(where.hostPort.trim().split(/\s+/)[0]);
+    return Number.isInteger(port) && port > 0 ? `server 127.0.0.1:${port} max_fails=3 fail_timeout=10s;  # ${name}` : undefined;
+  }
+  return where.ip ? `server ${where.ip}:3000 max_fails=3 fail_timeout=10s;  # ${name}` : undefined;
+}
+
 /**
  * Writes one `server` line per running replica (but those in `leaving`);
  * returns the replicas listed (none: the file is left alone).
@@ -39,9 +55,13 @@ export async function renderUpstream(leaving: string[] = []): Promise<string[]> 
   );
   const lines: string[] = [];
   for (const c of replicas) {
-    const r = await exec('docker', ['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', c.name]);
-    const ip = r.stdout.trim().split(/\s+/)[0];
-    if (r.code === 0 && ip) lines.push(`server ${ip}:3000 max_fails=3 fail_timeout=10s;  # ${c.name}`);
+    const r = await exec('docker', ['inspect', '--format', '{{.HostConfig.NetworkMode}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', c.name]);
+    if (r.code !== 0) continue;
+    const [mode, ip] = r.stdout.trim().split(/\s+/);
+    // A replica on the host's network has no address of its own: the port it claimed is in the container.
+    const hostPort = mode === 'host' ? (await exec('docker', ['exec', c.name, 'cat', HOST_PORT_FILE])).stdout : undefined;
+    const line = serverLine(c.name, { ip, hostPort });
+    if (line) lines.push(line);
   }
   if (!lines.length) return [];
   const dir = ensureUpstreamDir();
