@@ -89,6 +89,7 @@ async function main(): Promise<void> {
       events: config.RATE_LIMIT_EVENTS,
     },
     metrics,
+    log,
   );
 
   const jobs = new JobQueue(topology, config.REDIS_KEY_PREFIX, log, metrics, config.JOBS_CONCURRENCY);
