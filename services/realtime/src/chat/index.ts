@@ -8,6 +8,7 @@ import type { MongoConnection } from '../infra/mongo';
 import { messageModel, type MessageDoc } from './message.model';
 import { MessageWriter } from './message-writer';
 import { RecentWindow } from './recent-window';
+import { RoomRegistry } from './room-registry';
 import type { ChatMessage } from '@switchboard/protocol';
 import { pendingRemindersKey } from '../jobs/reminders';
 
@@ -35,8 +36,10 @@ export interface SendResult {
  */
 export class ChatService {
   private readonly messages: Model<MessageDoc>;
-  private readonly writer: MessageWriter;
+  /** Tags the first message of a room that had none with the window generation known before its registration. */
+  private readonly writer: MessageWriter<number>;
   private readonly window: RecentWindow;
+  private readonly registry: RoomRegistry;
   /** Messages per room since the last activity flush. */
   private activity = new Map<string, number>();
   private readonly activityTimer: NodeJS.Timeout;
@@ -57,9 +60,11 @@ export class ChatService {
   ) {
     this.messages = messageModel(mongo.connection);
     this.window = new RecentWindow(redis, keys, log, window.size, window.ttlMs, (room) => void this.fillWindow(room));
-    this.writer = new MessageWriter(this.messages, {
+    this.registry = new RoomRegistry(mongo.connection, this.messages, log);
+    this.writer = new MessageWriter<number>(this.messages, {
       maxBatch: 256,
       deadlineMs: writeDeadlineMs,
+      beforeInsert: (docs) => this.registerRooms(docs),
       onBatch: (size) => this.metrics.messageBatchSize.observe(size),
       onInsertTime: (seconds) => this.metrics.messageInsertSeconds.observe(seconds),
       onLateWrite: (docs) => void this.afterLateWrite(docs),
@@ -73,6 +78,22 @@ export class ChatService {
     this.window.stop();
   }
 
+  /**
+   * Registers the rooms of a batch before its messages are stored, and tags
+   * the first message of each room that had none with the generation known
+   * before the registration: a window bumped after that point stays distrusted.
+   */
+  private async registerRooms(docs: MessageDoc[]): Promise<Map<MessageDoc, number>> {
+    const generation = this.window.knownGeneration;
+    const opened = await this.registry.register(docs.map((d) => d.room));
+    const tags = new Map<MessageDoc, number>();
+    if (generation === undefined || opened.size === 0) return tags;
+    for (const doc of docs) {
+      if (!opened.delete(doc.room)) continue;
+      tags.set(doc, generation);
+    }
+    return tags;
+  }
 
   /**
    * Called with each message stored after its sender was already told
@@ -91,10 +112,10 @@ export class ChatService {
    */
   async send(userId: string, room: string, text: string, clientMsgId: string): Promise<SendResult> {
     this.requireMongo();
-    let stored: MessageDoc;
+    let stored: Awaited<ReturnType<MessageWriter<number>['insertTagged']>>;
     const started = performance.now();
     try {
-      stored = await this.writer.insert({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
+      stored = await this.writer.insertTagged({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
     } catch (err) {
       if ((err as { code?: number }).code === 11000) {
         const first = await this.run(() => this.messages.findOne({ userId, clientMsgId }).lean<MessageDoc>());
@@ -108,11 +129,11 @@ export class ChatService {
       }
       throw this.unavailable(err);
     }
-    const message = toChatMessage(stored);
+    const message = toChatMessage(stored.doc);
     const added = performance.now();
     this.metrics.sendStage.observe({ stage: 'store' }, (added - started) / 1000);
     this.metrics.messagesPersisted.inc();
-    const answered = await this.window.addSent(message, pendingRemindersKey(this.keys, room, userId));
+    const answered = await this.window.addSent(message, pendingRemindersKey(this.keys, room, userId), stored.tag);
     this.metrics.sendStage.observe({ stage: 'redis' }, (performance.now() - added) / 1000);
     this.countActivity(room);
     return { message, duplicate: false, answered };

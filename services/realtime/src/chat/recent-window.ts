@@ -45,6 +45,10 @@ const GENERATION_REFRESH_MS = 1000;
  * second in the background): that comparison only notices untrusted windows
  * early, so a send's add needs no read of its own.
  *
+ * A room's first message can be added with a complete mark (`opensRoom`): the
+ * room had no message before it (RoomRegistry), so the window holds its whole
+ * history from then on and is never filled from the database.
+ *
  * Keys: <p>{room:<room>}:recent (sorted set, expires ttlMs after its last
  * write) and <p>rooms:recent-generation (counter).
  */
@@ -134,9 +138,11 @@ export class RecentWindow {
   /**
    * A send's one round trip: adds its message and takes the sender's pending
    * reminders in the room (`pendingKey`, under the room's hash tag), returning
-   * their job ids. With the window off, only the reminders are taken.
+   * their job ids. `opensRoom`: the generation known before the room's
+   * registration, when this message opened the room (its window then holds the
+   * whole history). With the window off, only the reminders are taken.
    */
-  async addSent(message: WindowMessage, pendingKey: string): Promise<string[]> {
+  async addSent(message: WindowMessage, pendingKey: string, opensRoom?: number): Promise<string[]> {
     if (!this.enabled) {
       return this.redis.orLocal(
         'history.add',
@@ -148,7 +154,8 @@ export class RecentWindow {
         () => [],
       );
     }
-    return this.addToRoom(message.room, [message], { pendingKey });
+    const mark = opensRoom === undefined ? '' : String(opensRoom * 2 + 1);
+    return this.addToRoom(message.room, [message], { pendingKey, mark });
   }
 
   private async addToRoom(room: string, messages: WindowMessage[], opts: { pendingKey?: string; mark?: string }): Promise<string[]> {

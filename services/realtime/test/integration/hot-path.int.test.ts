@@ -1,5 +1,5 @@
 import type { Socket } from 'socket.io-client';
-import { TEST_REDIS, collect, connect, emitAck, login, startCluster, type Cluster } from '../support/cluster';
+import { TEST_REDIS, api, collect, connect, emitAck, login, startCluster, type Cluster } from '../support/cluster';
 import { sleep, waitFor } from '../support/processes';
 import { watchCommands, type SeenCommand } from '../support/redis-commands';
 
@@ -61,6 +61,21 @@ describe('the hot path of a send', () => {
     expect(sent.map((c) => `${c.name} ${c.args.slice(1, 4).join(' ')}`)).toEqual(['evalsha 2 sb:{room:hot}:recent sb:{room:hot}:reminders:hot-sender']);
     const published = commands.filter((c) => c.client === 'sb-pub');
     expect(published.map((c) => c.name)).toEqual([TEST_REDIS === 'cluster' ? 'spublish' : 'publish']);
+  });
+
+  it("serves a new room's history from its first message on, without reading the database", async () => {
+    const sender = await open(0, 'opener', 'brand-new');
+    const watcher = await open(2, 'follower', 'brand-new');
+    // Before the first message: an add to a window that is not trusted queues a fill at once.
+    const fillsBefore = await metricSum(cluster, 'sb_history_window_filled_rooms_total');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await emitAck(sender, 'message:send', { room: 'brand-new', text: `n${i}`, clientMsgId: `bn-${i}` })).message.id);
+    const { token } = await login(cluster.replicas[1].url, 'reader-of-new');
+    const page = await api(cluster.replicas[1].url, '/api/rooms/brand-new/messages?limit=10', token);
+    expect(page.body.messages.map((m: { id: string }) => m.id)).toEqual([...ids].reverse());
+    const sync = await emitAck(watcher, 'history:sync', { room: 'brand-new', after: ids[0] });
+    expect(sync.messages.map((m: { id: string }) => m.id)).toEqual(ids.slice(1));
+    expect(await metricSum(cluster, 'sb_history_window_filled_rooms_total')).toBe(fillsBefore);
   });
 
   it("counts each room's messages for the warm-up's ranking (kept in memory, added to Redis every second)", async () => {
