@@ -98,7 +98,8 @@ export class RecentWindow {
       async () => Number((await this.redis.background.get(this.generationKey())) ?? 0),
       () => undefined,
     );
-    if (generation !== undefined) this.generationSeen = Math.max(generation, this.generationSeen ?? 0);
+    // As read, even lower than what this replica had: a Redis that lost its data restarts the count.
+    if (generation !== undefined) this.generationSeen = generation;
   }
 
   get enabled(): boolean {
