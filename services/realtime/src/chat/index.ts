@@ -277,7 +277,8 @@ export class ChatService {
   /** Rooms with the most messages over the last `minutes`, busiest first. */
   async busiestRooms(limit: number, minutes = 10): Promise<string[]> {
     const now = Math.floor(Date.now() / 60_000);
-    const p = this.redis.batch();
+    // Only the warm-up job asks: off the connection sends wait on.
+    const p = this.redis.backgroundBatch();
     for (let m = 0; m < minutes; m++) p.zrevrange(this.activityKey(now - m), 0, limit - 1, 'WITHSCORES');
     const totals = new Map<string, number>();
     for (const [err, flat] of (await p.exec()) ?? []) {
