@@ -96,9 +96,9 @@ async function main(): Promise<void> {
     log,
     metrics,
   );
-  const rooms = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS, 'room');
-  const regions = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS, 'region');
-  const sessions = new SocketSessions(redis, keys, nodeId, config.PRESENCE_TTL_MS);
+  const rooms = new RoomsService(redis, keys, nodeId, presence.isLive, 'room');
+  const regions = new RoomsService(redis, keys, nodeId, presence.isLive, 'region');
+  const sessions = new SocketSessions(redis, keys, nodeId);
   for (const c of [rooms, regions, sessions]) presence.addContributor(c);
   const users = new UsersService(mongo, cache, log, metrics, config.MONGO_TIMEOUT_MS);
   const events = new EventBus(redis, config.REDIS_KEY_PREFIX);
@@ -114,6 +114,7 @@ async function main(): Promise<void> {
       events: config.RATE_LIMIT_EVENTS,
     },
     metrics,
+    log,
   );
 
   const jobs = new JobQueue(topology, config.REDIS_KEY_PREFIX, log, metrics, config.JOBS_CONCURRENCY);

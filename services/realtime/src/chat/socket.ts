@@ -18,13 +18,16 @@ export interface ChatSocketDeps {
 
 /** message:send, history:sync and typing, for the rooms a socket joined. */
 export function chatSocket(io: MainServer, { chat, rooms, reminders, metrics, config }: ChatSocketDeps): SocketCapability<'message:send' | 'history:sync' | 'typing'> {
-  const broadcast = (message: ChatMessage) => {
+  const broadcast = (message: ChatMessage, answered: readonly string[]) => {
     metrics.broadcasts.inc({ event: 'message:new' });
+    const started = performance.now();
     io.to(chatRoom(message.room)).emit('message:new', message);
-    void reminders.onMessage(message);
+    metrics.sendStage.observe({ stage: 'broadcast' }, (performance.now() - started) / 1000);
+    void reminders.onMessage(message, answered);
   };
   // A write that outran its deadline and was stored after all: its sender heard UNAVAILABLE, the room hears it now.
-  chat.onLateMessage(broadcast);
+  // (Reminders it answers are not taken here: each checks for an answer when it fires.)
+  chat.onLateMessage((message) => broadcast(message, []));
 
   return {
     routes: {
@@ -45,10 +48,10 @@ export function chatSocket(io: MainServer, { chat, rooms, reminders, metrics, co
           storing.catch(() => undefined); // answered below, in turn: not an unhandled rejection meanwhile
           const turn = (data.sendChain ?? Promise.resolve()).then(() => storing);
           data.sendChain = turn.catch(() => undefined); // the next send waits for this one's turn, not its success; its error is answered below
-          const { message, duplicate } = await turn;
+          const { message, duplicate, answered } = await turn;
           // Persisted first; a retry of a stored message is not broadcast again
           // (clients that missed the first broadcast get it from history:sync).
-          if (!duplicate) broadcast(message);
+          if (!duplicate) broadcast(message, answered);
           return { message, duplicate };
         },
       },

@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import type { RedisConnections } from '../infra/redis';
 import { sessionRoom, userRoom } from '@switchboard/protocol';
 import { bindSessionLifetime, tokenAuth } from './auth-middleware';
+import { countDeliveries } from './delivery-count';
 import { attachRoutes, type AnyRoute, type RouterDeps } from './router';
 import type { MainServer, MainSocket, SocketCapability } from './sockets';
 import { notifySyncAfterRedisGaps } from './sync-notifier';
@@ -80,13 +81,13 @@ export function serveConnections(io: MainServer, capabilities: readonly SocketCa
     }
   }
   const leaving = [...capabilities].reverse();
+  countDeliveries(io.of('/'), (event, recipients) => metrics.eventsOut.inc({ event }, recipients));
 
   io.on('connection', (socket) => {
     const { user } = socket.data;
     metrics.connections.inc();
     void socket.join([userRoom(user.userId), sessionRoom(user.sessionId)]);
     attachRoutes(socket, routes, deps);
-    socket.onAnyOutgoing((event: string) => metrics.eventsOut.inc({ event }));
     for (const capability of capabilities) capability.onConnect?.(socket);
 
     socket.on('disconnect', () => {

@@ -42,24 +42,23 @@ export interface RouterDeps {
   limiter: RateLimiter;
 }
 
-/** Serves `routes` on one socket; any other event is answered NOT_FOUND. */
+/**
+ * Serves `routes` on one socket; any other event is answered NOT_FOUND. One
+ * listener per socket looks every event up by name, rather than a listener
+ * per event and socket: a connection then costs one closure, not one per route.
+ */
 export function attachRoutes<S extends AuthedSocket>(socket: S, routes: Readonly<Record<string, AnyRoute<S>>>, deps: RouterDeps): void {
   const { metrics } = deps;
   // The protocol's typed event maps stop at this layer, which looks events up by name.
   const untyped = socket as unknown as Socket;
-  for (const [event, route] of Object.entries(routes)) {
-    untyped.on(event, (...args: unknown[]) => {
-      const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
-      void runRoute(socket, event, route, args[0], ack, deps);
-    });
-  }
   untyped.onAny((event: unknown, ...args: unknown[]) => {
-    if (typeof event === 'string' && Object.hasOwn(routes, event)) return;
-    metrics.eventsIn.inc({ event: 'unknown', result: 'NOT_FOUND' });
-    const ack = args.at(-1);
-    if (typeof ack === 'function') {
-      ack({ ok: false, error: { code: 'NOT_FOUND', message: `unknown event ${String(event).slice(0, 64)}` } });
+    const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
+    if (typeof event === 'string' && Object.hasOwn(routes, event)) {
+      void runRoute(socket, event, routes[event], args[0], ack, deps);
+      return;
     }
+    metrics.eventsIn.inc({ event: 'unknown', result: 'NOT_FOUND' });
+    ack?.({ ok: false, error: { code: 'NOT_FOUND', message: `unknown event ${String(event).slice(0, 64)}` } });
   });
 }
 

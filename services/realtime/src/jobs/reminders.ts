@@ -4,7 +4,7 @@ import type { ChatService } from '../chat';
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import type { MongoConnection } from '../infra/mongo';
-import type { RedisConnections } from '../infra/redis';
+import { throwOnMultiError, type RedisConnections } from '../infra/redis';
 import { isRedisUnavailable } from '../infra/redis-fallback';
 import type { PresenceService } from '../presence';
 import type { ChatMessage, Reminder } from '@switchboard/protocol';
@@ -36,12 +36,21 @@ export function mentionsIn(text: string): string[] {
 }
 
 /**
+ * The set of a user's pending reminder job ids in a room, under the room's
+ * hash tag: the send's window script (chat/) takes it in the same call as it
+ * adds the user's next message there, so answering costs no round trip of its own.
+ */
+export function pendingRemindersKey(keys: Keyspace, room: string, userId: string): string {
+  return keys.tagged('room', room, 'reminders', userId);
+}
+
+/**
  * Response reminders: a message that mentions @user schedules a delayed job;
  * if that user writes in the room before it fires, it is cancelled. When it
  * fires it goes to the user's devices if they are online, otherwise it is kept
  * in MongoDB and delivered when they next connect.
  *
- * Key: reminders:{<room>:<userId>} set of pending job ids, so a reply cancels them.
+ * Key: {room:<room>}:reminders:<userId> set of pending job ids (pendingRemindersKey).
  */
 export class Reminders {
   private readonly stored: Model<ReminderDoc>;
@@ -64,22 +73,22 @@ export class Reminders {
     jobs.handle('reminder', (job) => this.fire(job));
   }
 
-  /** Called after a message is stored: cancels the sender's pending reminders here, schedules new ones. */
-  async onMessage(msg: ChatMessage): Promise<void> {
+  /**
+   * Called after a message is broadcast, with the sender's pending reminders
+   * in the room that its send took (`answered`): cancels those, and schedules
+   * one per user the text mentions. Neither costs anything when there is
+   * nothing to do, which is most messages.
+   */
+  async onMessage(msg: ChatMessage, answered: readonly string[]): Promise<void> {
     try {
-      const pendingKey = this.pendingKey(msg.room, msg.userId);
-      const pending = await this.redis.command.smembers(pendingKey);
-      if (pending.length > 0) {
-        await Promise.all(pending.map((id) => this.jobs.remove(id)));
-        await this.redis.command.del(pendingKey);
-      }
+      if (answered.length > 0) await Promise.all(answered.map((id) => this.jobs.remove(id)));
       for (const to of mentionsIn(msg.text)) {
         if (to === msg.userId) continue;
         const id = `reminder-${msg.id}-${to}`;
         const data: Reminder = { id, to, from: msg.userId, room: msg.room, messageId: msg.id, text: msg.text.slice(0, 200), mentionedAt: msg.ts };
         await this.jobs.add('reminder', data, { jobId: id, delay: this.delayMs, attempts: 5 });
         const key = this.pendingKey(msg.room, to);
-        await this.redis.command.multi().sadd(key, id).pexpire(key, this.delayMs * 2 + 60_000).exec();
+        await this.redis.background.multi().sadd(key, id).pexpire(key, this.delayMs * 2 + 60_000).exec().then(throwOnMultiError);
       }
     } catch (err) {
       // Reminders are a convenience: a Redis outage skips them, never the message.
@@ -137,7 +146,7 @@ export class Reminders {
   private async fire(job: Job): Promise<string> {
     const r = job.data as Reminder;
     // Redis away: the pending entry expires by itself.
-    await this.redis.orLocal('reminders.unmark', () => this.redis.command.srem(this.pendingKey(r.room, r.to), r.id), () => 0);
+    await this.redis.orLocal('reminders.unmark', () => this.redis.background.srem(this.pendingKey(r.room, r.to), r.id), () => 0);
     if (await this.chat.hasWritten(r.room, r.to, r.mentionedAt)) return 'answered';
     const state = await this.presence.stateOf(r.to);
     if (state.online) {
@@ -149,6 +158,6 @@ export class Reminders {
   }
 
   private pendingKey(room: string, userId: string): string {
-    return this.keys.plain(`reminders:{${room}:${userId}}`);
+    return pendingRemindersKey(this.keys, room, userId);
   }
 }

@@ -3,6 +3,8 @@ import type { Keyspace } from '../infra/keys';
 import { luaScript, type RunnerOf } from '../infra/lua-scripts';
 import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
+import type { Logger } from '../infra/logger';
+import { CREDITS_FLUSH_MS, MessageCredits } from './credits';
 import type { Limit } from './limit';
 
 export { parseLimit, type Limit } from './limit';
@@ -26,23 +28,41 @@ const SLIDING_WINDOW = luaScript<[hits: string], [windowMs: number, limit: numbe
  * Sliding-window rate limits per class and subject (user id or IP), shared by
  * every replica through Redis. While Redis is down each replica falls back to
  * the same algorithm in its own memory (so limits then apply per replica).
+ * The `messages` class, checked on every send, is decided from credits
+ * (credits.ts): usually without a round trip, never more than the limit.
  *
- * Key: {rl:<class>:<subject>} zset of hit timestamps.
+ * Key: {rl:<class>:<subject>} zset of hit timestamps (and, for messages, credits).
  */
 export class RateLimiter {
   private readonly memory = new Map<string, number[]>();
   private seq = 0;
   private lastBackend: 'redis' | 'memory' = 'redis';
   private readonly slidingWindow: RunnerOf<typeof SLIDING_WINDOW>;
+  private readonly messageCredits: MessageCredits;
+  private readonly timers: NodeJS.Timeout[];
 
   constructor(
     private readonly redis: RedisConnections,
     private readonly keys: Keyspace,
     private readonly limits: Record<LimitClass, Limit>,
     private readonly metrics: Metrics,
+    log?: Logger,
   ) {
     this.slidingWindow = SLIDING_WINDOW.on(redis.command);
-    setInterval(() => this.pruneMemory(), 60_000).unref();
+    const messages = limits.messages;
+    this.messageCredits = new MessageCredits(redis.command, redis.background, messages, (key) => this.checkMemory(key, messages.limit, messages.windowMs));
+    this.timers = [
+      setInterval(() => this.pruneMemory(), 60_000),
+      setInterval(() => {
+        if (!redis.isUp()) return;
+        this.messageCredits.flush().catch((err: unknown) => log?.error({ err }, 'rate-limit credits flush failed'));
+      }, CREDITS_FLUSH_MS),
+    ];
+    for (const t of this.timers) t.unref();
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
   }
 
   /** Which backend answered last: shown in /health. */
@@ -54,9 +74,12 @@ export class RateLimiter {
     const { limit, windowMs } = this.limits[cls];
     const key = this.keys.tagged('rl', `${cls}:${subject}`);
     let decision: Decision;
+    const started = cls === 'messages' ? performance.now() : 0;
     // Per-socket event floods are local by nature (a socket lives on one replica).
     if (cls === 'events') {
       decision = this.checkMemory(key, limit, windowMs);
+    } else if (cls === 'messages' && this.redis.isUp()) {
+      decision = await this.messageCredits.take(key);
     } else if (this.redis.isUp()) {
       decision = await this.redis.orLocal(
         'ratelimit.check',
@@ -69,6 +92,7 @@ export class RateLimiter {
     } else {
       decision = this.checkMemory(key, limit, windowMs);
     }
+    if (cls === 'messages') this.metrics.sendStage.observe({ stage: 'limit' }, (performance.now() - started) / 1000);
     if (cls !== 'events') this.lastBackend = decision.backend;
     if (!decision.allowed) this.metrics.rateLimited.inc({ class: cls, backend: decision.backend });
     return decision;

@@ -42,6 +42,36 @@ describe('rate limits shared by every replica', () => {
     for (const s of sockets) s.close();
   });
 
+  it('counts the spares other replicas hold: one user sending through three replicas still gets exactly the limit', async () => {
+    // From an address of its own: the other tests here spend 127.0.0.1's five logins.
+    const res = await fetch(`${cluster.replicas[0].url}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.30' },
+      body: JSON.stringify({ userId: 'rotator' }),
+    });
+    const { token } = (await res.json()) as { token: string };
+    const [a, b, c] = await Promise.all(
+      cluster.replicas.map(async (r) => {
+        const s = await connect(r.url, token);
+        await emitAck(s, 'room:join', { room: 'carousel' });
+        return s;
+      }),
+    );
+    let n = 0;
+    const send = (s: typeof a) => emitAck(s, 'message:send', { room: 'carousel', text: `turn ${n}`, clientMsgId: `c-${n++}` });
+    // Well under the limit, the first send through A and through B each leave a spare there.
+    const acks = [await send(a), await send(b)];
+    // C sends until refused: the two spares held on A and B count against the limit meanwhile.
+    for (let i = 0; i < 40 && acks.at(-1)?.ok !== false; i++) acks.push(await send(c));
+    expect(acks.at(-1)).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } });
+    // A and B spend their spares: admitted, and the total is still exactly the limit.
+    acks.push(await send(a), await send(b));
+    expect(acks.slice(-2).map((x) => x.ok)).toEqual([true, true]);
+    expect(acks.filter((x) => x.ok)).toHaveLength(30);
+    expect(await send(a)).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } });
+    for (const s of [a, b, c]) s.close();
+  });
+
   it('answers 429 with Retry-After when one address logs in too often', async () => {
     const url = cluster.replicas[1].url;
     const statuses: number[] = [];
