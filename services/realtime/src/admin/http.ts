@@ -45,7 +45,10 @@ export function adminUiRouter({ auth, credentials, limiter, limitBy }: AdminUiRo
     const basic = basicCredentials(header);
     const checked = basic ? await credentials.check(basic.username, basic.password, async () => (await limiter.check('logins', `ip:${req.ip ?? 'unknown'}`)).allowed) : 'wrong';
     if (checked === 'ok') return next();
-    if (checked === 'limited') throw new AppError('RATE_LIMITED', 'too many attempts from this address, retry in a minute', { retryAfterMs: 60_000 });
+    if (checked === 'limited') {
+      res.setHeader('Retry-After', '60');
+      throw new AppError('RATE_LIMITED', 'too many attempts from this address, retry in a minute', { retryAfterMs: 60_000 });
+    }
     res.setHeader('WWW-Authenticate', REALM);
     res.status(401).json(toErrorBody(new AppError('UNAUTHORIZED', 'the admin UI needs its username and password (HTTP Basic) or an admin token')));
   };
