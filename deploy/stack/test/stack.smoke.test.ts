@@ -9,6 +9,8 @@ const stack = new TestStack(`sbsmoke${process.pid}`);
 const PROJECT = stack.project;
 const sockets = stack.sockets;
 let base = '';
+/** What `up` printed: the admin UI's password among it. */
+let upOutput = '';
 const cli = (...args: string[]) => stack.cli(...args);
 const mustCli = (...args: string[]) => stack.mustCli(...args);
 const connect = (token: string, cid: string) => stack.connect(token, cid);
@@ -35,6 +37,13 @@ async function login(userId: string): Promise<string> {
   return body.token;
 }
 
+function adminPassword(): string {
+  const m = /admin UI +\S+\/admin\/ +user admin, password (\S+)/.exec(upOutput);
+  expect(m).not.toBeNull();
+  return m![1];
+}
+const basic = (password: string) => `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
+
 /**
  * Sends from one socket and checks the other receives exactly that message,
  * exactly once, stamped by the sender's replica (so it crossed replicas).
@@ -57,7 +66,8 @@ describe('the compose stack through nginx', () => {
   beforeAll(async () => {
     await stack.choosePort();
     base = stack.base;
-    await mustCli('up', '--replicas', '3');
+    // As `make up` runs it (ADMIN_UI=on by default).
+    upOutput = await mustCli('up', '--replicas', '3', '--admin-ui', 'on');
   }, 30 * 60_000);
 
   afterAll(async () => {
@@ -127,9 +137,27 @@ describe('the compose stack through nginx', () => {
     poller.disconnect();
   });
 
+  test('up prints the admin UI password, and every replica serves the UI with it through nginx', async () => {
+    const password = adminPassword();
+    const served = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const cid = `smoke-admin-${i}`;
+      expect((await fetch(`${base}/admin/?cid=${cid}`)).status).toBe(401);
+      const page = await fetch(`${base}/admin/?cid=${cid}`, { headers: { authorization: basic(password) } });
+      expect(page.status).toBe(200);
+      served.add(page.headers.get('x-served-by')!);
+    }
+    expect([...served].sort()).toEqual(['realtime-1', 'realtime-2', 'realtime-3']);
+  });
+
   test('scaling to 4 and back to 3 keeps both sockets connected', async () => {
     expect(alice?.connected && bob?.connected).toBe(true);
     await mustCli('scale', '--replicas', '4');
+    // The replica scale added has the same admin UI password as the others (the project's).
+    let onFourth = '';
+    for (let i = 0; i < 200 && !onFourth; i++) if ((await servedBy(`smoke-four-${i}`)) === 'realtime-4') onFourth = `smoke-four-${i}`;
+    expect(onFourth).not.toBe('');
+    expect((await fetch(`${base}/admin/?cid=${onFourth}`, { headers: { authorization: basic(adminPassword()) } })).status).toBe(200);
     await mustCli('scale', '--replicas', '3');
     expect(disconnects).toEqual([]);
     expect(alice.connected && bob.connected).toBe(true);

@@ -84,6 +84,25 @@ export const configSchema = z
     AUTH_DEMO_ADMINS: z.string().default(''),
     SESSION_TTL_SEC: z.coerce.number().int().positive().default(24 * 3600),
 
+    // ---- The Socket.IO admin UI (src/admin, docs/operations.md "The admin UI") ----
+    /** Its password (or ADMIN_UI_PASSWORD_FILE): setting it, or the hash, turns the admin UI on. */
+    ADMIN_UI_PASSWORD: z
+      .string()
+      .min(12, 'must be at least 12 characters')
+      .refine((v) => Buffer.byteLength(v) <= 72, 'must be at most 72 bytes (bcrypt reads no further)')
+      .optional(),
+    /** A bcrypt hash of its password instead (or ADMIN_UI_PASSWORD_HASH_FILE). */
+    ADMIN_UI_PASSWORD_HASH: z
+      .string()
+      .regex(/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/, 'must be a bcrypt hash ($2b$10$... from bcrypt or htpasswd -B)')
+      .optional(),
+    ADMIN_UI_USERNAME: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/).default('admin'),
+    /**
+     * development: every socket, its rooms and every event are shown (and cost a broadcast each);
+     * production: servers and counts only. Default: production when NODE_ENV=production.
+     */
+    ADMIN_UI_MODE: z.enum(['development', 'production']).optional(),
+
     PRESENCE_TTL_MS: ms(30_000),
     PRESENCE_REFRESH_MS: ms(10_000),
     PRESENCE_SWEEP_MS: ms(5_000),
@@ -148,12 +167,16 @@ export const configSchema = z
     }
     checkRedisTopology(c, ctx);
     checkAuth(c, ctx);
+    checkAdminUi(c, ctx);
   });
 
 type ParsedConfig = z.infer<typeof configSchema>;
 
 /** The parsed configuration, with the adapter resolved from REDIS_ADAPTER, ADAPTER or the mode. */
-export type Config = Omit<ParsedConfig, 'REDIS_ADAPTER' | 'ADAPTER'> & { REDIS_ADAPTER: AdapterKind };
+export type Config = Omit<ParsedConfig, 'REDIS_ADAPTER' | 'ADAPTER' | 'ADMIN_UI_MODE'> & {
+  REDIS_ADAPTER: AdapterKind;
+  ADMIN_UI_MODE: 'development' | 'production';
+};
 
 /** The HMAC key outside production when AUTH_SECRET is unset. */
 export const DEV_AUTH_SECRET = 'switchboard-dev-secret-change-me';
@@ -199,6 +222,19 @@ function checkAuth(c: ParsedConfig, ctx: z.RefinementCtx): void {
   if (idpKeys && !c.AUTH_AUDIENCE) issue('AUTH_AUDIENCE', 'is required in production: the audience your identity provider puts in tokens for this service (aud)');
 }
 
+/**
+ * The admin UI is on when its password or hash is set (one of them). In
+ * production a password must not be one copied from an example.
+ */
+function checkAdminUi(c: ParsedConfig, ctx: z.RefinementCtx): void {
+  if (c.ADMIN_UI_PASSWORD && c.ADMIN_UI_PASSWORD_HASH) {
+    ctx.addIssue({ code: 'custom', path: ['ADMIN_UI_PASSWORD_HASH'], message: 'set ADMIN_UI_PASSWORD or ADMIN_UI_PASSWORD_HASH, not both' });
+  }
+  if (c.NODE_ENV === 'production' && c.ADMIN_UI_PASSWORD && PLACEHOLDER_WORDS.test(c.ADMIN_UI_PASSWORD)) {
+    ctx.addIssue({ code: 'custom', path: ['ADMIN_UI_PASSWORD'], message: 'is an example value: make your own, e.g. openssl rand -base64 24' });
+  }
+}
+
 /** At least 32 bytes with the variety of random ones (a repeated word or a padded phrase fails). */
 function looksRandom(secret: string): boolean {
   return Buffer.byteLength(secret) >= 32 && new Set(secret).size >= 16;
@@ -242,7 +278,7 @@ function checkRedisTopology(c: ParsedConfig, ctx: z.RefinementCtx): void {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let resolved: NodeJS.ProcessEnv;
   try {
-    // AUTH_SECRET_FILE, REDIS_URL_FILE, REDIS_PASSWORD_FILE, MONGO_URL_FILE (infra/secrets.ts).
+    // AUTH_SECRET_FILE, REDIS_URL_FILE, REDIS_PASSWORD_FILE, MONGO_URL_FILE, ADMIN_UI_PASSWORD[_HASH]_FILE (infra/secrets.ts).
     resolved = resolveSecretFiles(env);
   } catch (err) {
     throw new Error(`Invalid configuration:\n  ${(err as Error).message}`);
@@ -252,9 +288,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  const { ADAPTER, REDIS_ADAPTER, ...rest } = parsed.data;
+  const { ADAPTER, REDIS_ADAPTER, ADMIN_UI_MODE, ...rest } = parsed.data;
   return {
     ...rest,
+    ADMIN_UI_MODE: ADMIN_UI_MODE ?? (rest.NODE_ENV === 'production' ? 'production' : 'development'),
     AUTH_SECRET: rest.AUTH_SECRET ?? (rest.NODE_ENV === 'production' ? undefined : DEV_AUTH_SECRET),
     REDIS_ADAPTER: REDIS_ADAPTER ?? ADAPTER ?? (rest.REDIS_MODE === 'cluster' ? 'sharded' : 'classic'),
   };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { AdminCredentials, AdminUi } from './admin';
 import { AuthService } from './auth';
 import { authRouter, requireAdmin, requireAuth } from './auth/http';
 import { readIdentityProviderKeys, TokenService } from './auth/tokens';
@@ -60,12 +61,19 @@ async function main(): Promise<void> {
     clockSkewSec: config.AUTH_CLOCK_SKEW_SEC,
     rolesClaim: config.AUTH_ROLES_CLAIM,
   });
+  // The admin UI is on only with a password (hashed here) or a hash. Awaited before the Redis
+  // connections exist: from their creation to the namespaces' there must be no await (below).
+  const adminCredentials = await AdminCredentials.fromConfig(config);
 
   process.on('unhandledRejection', (reason) => {
     metrics.unhandledRejections.inc();
     log.error({ err: reason }, 'unhandled promise rejection');
   });
 
+  // No await from here to the namespaces' creation (createSocketServer, registerDispatch): a
+  // SUBSCRIBE issued while ioredis is between connect and ready goes out ahead of the rest of
+  // its handshake, which Redis then refuses in subscriber mode; ioredis reconnects without the
+  // subscriptions, and this replica would never hear another's broadcasts.
   const keys = new Keyspace(config.REDIS_KEY_PREFIX);
   const topology = new RedisTopology(config);
   log.info({ redisMode: topology.mode, redis: topology.describe(), adapter: config.REDIS_ADAPTER }, 'redis topology');
@@ -126,6 +134,8 @@ async function main(): Promise<void> {
   // Dispatch registers its offer-timeout job handler, so before jobs.start().
   const dispatch = new Dispatch({ config, nodeId, redis, keys, jobs, mongo, log, metrics });
 
+  const adminUi = adminCredentials && new AdminUi({ config, instance, redis, keys, auth, limiter, log }, adminCredentials);
+
   let shuttingDown = false;
   const guards = { limitBy: limitByAddress(limiter), requireAuth: requireAuth(auth), requireAdmin };
   const app = createHttpApp({
@@ -144,6 +154,7 @@ async function main(): Promise<void> {
       statsRouter({ ...guards, presence, rooms, cache, jobs }),
       jobRouter({ ...guards, jobs }),
       dispatchRouter({ ...guards, archive: dispatch.archive, store: dispatch.store, defaultRadiusKm: config.DISPATCH_RADIUS_KM }),
+      ...(adminUi ? [adminUi.router(guards.limitBy)] : []),
     ],
   });
   const server = http.createServer(app);
@@ -152,6 +163,8 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   io = createSocketServer(server, { config, instance, redis, auth });
+  // Before any connection handler: the UI's own listeners must run first on every namespace.
+  adminUi?.instrument(io);
   // Connect hooks run in this order, disconnect hooks in reverse: rooms and regions are left before the session closes and presence goes.
   serveConnections(
     io,
