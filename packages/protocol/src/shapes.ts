@@ -26,7 +26,7 @@ export interface DeviceSession {
   source?: 'demo' | 'idp';
   /** When the session was opened (an identity provider's: when a replica first saw its token). */
   createdAt: number;
-  /** Latest of: opened, a socket connected or disconnected, an HTTP call or socket event (written at most once a minute per replica). */
+  /** Latest of: opened, one of its sockets connected or disconnected, an HTTP call with its token (noted at most once a minute per replica). */
   lastActiveAt: number;
   /** When its tokens stop counting. */
   expiresAt: number;

@@ -203,6 +203,7 @@ async function main(): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     presence.stop();
+    devices.stop();
     // Remove our presence first so other replicas see the truth at once; then
     // close the sockets: clients see a transport close and reconnect through
     // nginx to a replica that stays.

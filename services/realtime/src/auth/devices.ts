@@ -8,8 +8,12 @@ import { USER_AGENT_MAX, type AuthService } from './index';
 
 const TOUCH_SESSION = luaScript<[session: string], [now: number, userAgent: string, nodeId: string, sockets: number], 0 | 1>('auth', 'touch-session', 1);
 
-/** An HTTP call or socket event writes a session's lastActiveAt at most this often per replica. */
+/** An HTTP call writes a session's lastActiveAt at most this often per replica. */
 export const ACTIVITY_WRITE_MS = 60_000;
+/** How often a replica writes what changed (socket counts, activity): changes in between are written together. */
+export const FLUSH_MS = 1000;
+/** Sessions written per round trip when many changed at once (a connect storm, Redis coming back). */
+const FLUSH_CHUNK = 250;
 /** Session ids GET /api/sessions reads at most: a user with more sees `more: true`. */
 const LIST_READ_MAX = 1000;
 /** Sessions DELETE /api/sessions ends at once. */
@@ -21,9 +25,18 @@ export interface DevicesDeps {
   auth: AuthService;
   /** This replica's node id: its field in each session hash. */
   nodeId: string;
-  /** Node ids whose presence heartbeat is live: a dead replica's counts stop counting. */
+  /** Node ids whose presence heartbeat has not expired: a dead replica's counts stop counting. */
   liveNodeIds: () => Promise<Set<string>>;
   log: Logger;
+}
+
+/** What changed about a session since the last flush. */
+interface Change {
+  /** When it happened (the session's lastActiveAt). */
+  at: number;
+  /** This replica's socket count of it changed. */
+  sockets: boolean;
+  userAgent?: string;
 }
 
 /**
@@ -31,58 +44,112 @@ export interface DevicesDeps {
  * last active) and how many sockets it holds now, read from the session's own
  * hash so a list costs one read per session.
  *
- * Nothing is written per event. Each replica counts its sockets per session in
- * memory (every namespace) and writes that count into the session hash
- * (`sockets:<nodeId>`) when it changes; a list sums the fields of live
- * replicas only, so a replica that dies stops counting with its heartbeat.
- * lastActiveAt is written at login, at every socket connect and disconnect,
- * and for HTTP calls and socket events at most once per ACTIVITY_WRITE_MS.
+ * Nothing is written per event or per socket: each replica counts its sockets
+ * per session in memory (every namespace) and, once per FLUSH_MS, writes the
+ * count of each session whose count changed into its hash
+ * (`sockets:<nodeId>`), on the background connection. A list sums the fields
+ * of live replicas only, so a replica that dies stops counting with its
+ * heartbeat. lastActiveAt moves with the login, a socket connecting or
+ * disconnecting, and an HTTP call (noted at most once per ACTIVITY_WRITE_MS).
  */
 export class Devices {
   /** This replica's sockets per session, every namespace. */
   private readonly localSockets = new Map<string, number>();
-  /** Sessions with a count write in flight; true: it changed again meanwhile, write once more after. */
-  private readonly writing = new Map<string, boolean>();
-  /** Sessions whose count Redis did not take (it was away): written again when it is back. */
-  private readonly unwritten = new Set<string>();
+  /** Changes not written yet; kept (merged with newer ones) while Redis is away. */
+  private readonly pending = new Map<string, Change>();
   private readonly lastNoted = new Map<string, number>();
   private lastPrunedAt = Date.now();
+  private flushing = false;
+  private flushTimer?: NodeJS.Timeout;
   private readonly touchSession: RunnerOf<typeof TOUCH_SESSION>;
 
   constructor(private readonly deps: DevicesDeps) {
-    this.touchSession = TOUCH_SESSION.on(deps.redis.command);
+    this.touchSession = TOUCH_SESSION.on(deps.redis.background);
   }
 
-  /** Counts go to Redis again whenever it comes back: a replica cut off long enough may have been written off meanwhile. */
+  /**
+   * Starts the flushes. When Redis comes back every local count is written
+   * again: the replica's heartbeat may have lapsed meanwhile, or Redis lost
+   * the hashes' fields.
+   */
   start(): void {
+    this.flushTimer = setInterval(() => void this.flush(), FLUSH_MS);
+    // Never the reason a replica stays up.
+    this.flushTimer.unref();
     this.deps.redis.on('up', () => {
-      for (const sessionId of new Set([...this.localSockets.keys(), ...this.unwritten])) this.writeCount(sessionId);
+      const now = Date.now();
+      for (const sessionId of this.localSockets.keys()) this.note(sessionId, { at: now, sockets: true });
+      void this.flush();
     });
+  }
+
+  stop(): void {
+    clearInterval(this.flushTimer);
   }
 
   socketOpened(sessionId: string, userAgent: string | undefined): void {
     this.localSockets.set(sessionId, (this.localSockets.get(sessionId) ?? 0) + 1);
-    this.lastNoted.set(sessionId, Date.now());
-    this.writeCount(sessionId, userAgent);
+    this.note(sessionId, { at: Date.now(), sockets: true, userAgent });
   }
 
   socketClosed(sessionId: string): void {
     const left = (this.localSockets.get(sessionId) ?? 1) - 1;
     if (left > 0) this.localSockets.set(sessionId, left);
     else this.localSockets.delete(sessionId);
-    this.lastNoted.set(sessionId, Date.now());
-    this.writeCount(sessionId);
+    this.note(sessionId, { at: Date.now(), sockets: true });
   }
 
-  /** An HTTP call or a socket event of the session: noted at most once per ACTIVITY_WRITE_MS on this replica. */
+  /** An HTTP call of the session: noted at most once per ACTIVITY_WRITE_MS on this replica, and not while Redis is away. */
   active(sessionId: string, userAgent?: string): void {
     const now = Date.now();
-    if (now - (this.lastNoted.get(sessionId) ?? 0) < ACTIVITY_WRITE_MS) return;
+    if (!this.deps.redis.isUp() || now - (this.lastNoted.get(sessionId) ?? 0) < ACTIVITY_WRITE_MS) return;
     this.lastNoted.set(sessionId, now);
     this.pruneNoted(now);
-    this.deps.redis
-      .orLocal('sessions.activity', () => this.touchSession([this.deps.auth.sessionKey(sessionId)], [now, agent(userAgent), '', 0]), () => 0)
-      .catch((err: Error) => this.deps.log.warn({ err: err.message, sessionId }, 'session activity not noted'));
+    this.note(sessionId, { at: now, sockets: false, userAgent });
+  }
+
+  /** Writes what changed since the last flush; what Redis could not take waits for the next one. */
+  async flush(): Promise<void> {
+    if (this.flushing || this.pending.size === 0) return;
+    this.flushing = true;
+    const { redis, auth, nodeId, log } = this.deps;
+    try {
+      const changes = [...this.pending];
+      this.pending.clear();
+      for (let i = 0; i < changes.length; i += FLUSH_CHUNK) {
+        const chunk = changes.slice(i, i + FLUSH_CHUNK);
+        // Sent in one tick: auto-pipelining makes one round trip of them (one per node on a cluster).
+        const written = await Promise.allSettled(
+          chunk.map(([sessionId, c]) =>
+            redis.orLocal(
+              'sessions.devices',
+              () => this.touchSession([auth.sessionKey(sessionId)], [c.at, agent(c.userAgent), c.sockets ? nodeId : '', this.localSockets.get(sessionId) ?? 0]).then(() => true),
+              () => false,
+            ),
+          ),
+        );
+        written.forEach((r, j) => {
+          const [sessionId, c] = chunk[j];
+          // Redis away: kept for a later flush, merged with what changes meanwhile.
+          if (r.status === 'fulfilled' && !r.value) this.note(sessionId, c);
+          else if (r.status === 'rejected') log.warn({ err: (r.reason as Error).message, sessionId }, 'session activity not written');
+        });
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** Merges a change into what waits for the next flush. */
+  private note(sessionId: string, change: Change): void {
+    const waiting = this.pending.get(sessionId);
+    if (!waiting) {
+      this.pending.set(sessionId, change);
+      return;
+    }
+    waiting.at = Math.max(waiting.at, change.at);
+    waiting.sockets ||= change.sockets;
+    waiting.userAgent ??= change.userAgent;
   }
 
   /** The caller's sessions: their own first, then the others, most recently active first. */
@@ -151,32 +218,6 @@ export class Devices {
       return { ended, failure: isRedisUnavailable(err) ? new AppError('UNAVAILABLE', 'sessions are unavailable right now, try again shortly') : err };
     }
     return { ended };
-  }
-
-  /** Writes this replica's count of the session, one write at a time per session, the latest count last. */
-  private writeCount(sessionId: string, userAgent?: string): void {
-    if (this.writing.has(sessionId)) {
-      this.writing.set(sessionId, true);
-      return;
-    }
-    this.writing.set(sessionId, false);
-    const { redis, auth, nodeId, log } = this.deps;
-    const count = this.localSockets.get(sessionId) ?? 0;
-    redis
-      .orLocal(
-        'sessions.sockets',
-        async () => {
-          await this.touchSession([auth.sessionKey(sessionId)], [Date.now(), agent(userAgent), nodeId, count]);
-          this.unwritten.delete(sessionId);
-        },
-        () => void this.unwritten.add(sessionId),
-      )
-      .catch((err: Error) => log.warn({ err: err.message, sessionId }, 'session socket count not written'))
-      .finally(() => {
-        const again = this.writing.get(sessionId);
-        this.writing.delete(sessionId);
-        if (again) this.writeCount(sessionId);
-      });
   }
 
   /** Forgets when sessions were last noted once that is too old to matter, at most once per interval. */

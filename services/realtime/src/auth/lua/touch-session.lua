@@ -4,7 +4,7 @@
 -- key is left alone (a write would create it without its TTL).
 --
 -- KEYS[1]  session hash (userId, ..., lastActiveAt, userAgent, sockets:<nodeId>)
--- ARGV[1]  now, epoch ms: lastActiveAt moves forward only
+-- ARGV[1]  when the activity happened, epoch ms: lastActiveAt moves forward only
 -- ARGV[2]  a User-Agent, kept only if the session has none yet ('' for none)
 -- ARGV[3]  the replica's node id, or '' to leave the socket counts alone
 -- ARGV[4]  that replica's sockets of this session now, every namespace (0 removes its field)
