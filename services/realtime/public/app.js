@@ -43,7 +43,8 @@
   const HEALTH_POLL_MS = 2000;        // degraded banner refresh
   const PRESENCE_POLL_MS = 15000;     // full presence refresh (and subscribe retry), repairs anything events missed
   const CLUSTER_POLL_MS = 3000;       // cluster view refresh (GET /api/stats)
-  const DEVICES_POLL_MS = 5000;       // devices panel refresh (GET /api/sessions)
+  const DEVICES_POLL_MS = 15000;      // devices panel refresh (GET /api/sessions)...
+  const DEVICES_SETTLE_MS = 1500;     // ...and this long after our own devices count changed (replicas write counts each second)
   const HEARTBEAT_MS = 15000;         // presence:heartbeat; optional (replicas refresh by themselves), cheap
   const TYPING_THROTTLE_MS = 2000;    // send typing:true at most this often
   const TYPING_IDLE_MS = 3000;        // we send typing:false after this much silence...
@@ -705,6 +706,8 @@
   }
 
   function onPresenceUpdate(ev) {
+    // One of our own sessions connected or went: the devices panel changes too.
+    if (session && ev.userId === session.userId) refreshDevicesSoon();
     if (presenceBuffer) presenceBuffer.push(ev);
     applyPresence(ev);
     renderPresence();
@@ -758,7 +761,8 @@
       const li = el('li', { 'data-testid': 'device', 'data-session-id': d.sessionId, 'data-current': String(d.current),
         'data-sockets': d.sockets, 'data-source': d.source, 'data-user-agent': d.userAgent || '' },
       el('div', { class: 'what', title: d.userAgent || 'no user agent' }, `${describeAgent(d.userAgent)}${d.current ? ' (this device)' : ''}`),
-      el('div', { class: 'meta' }, `${d.sockets} connection${d.sockets === 1 ? '' : 's'} · active ${fmtDay(d.lastActiveAt)}`));
+      el('div', { class: 'meta' }, d.sockets > 0 ? `connected now (${d.sockets} connection${d.sockets === 1 ? '' : 's'})`
+        : `last active ${fmtDay(d.lastActiveAt)}`));
       if (!d.current) {
         const revoke = el('button', { type: 'button', class: 'revoke', 'data-testid': 'revoke-device',
           'aria-label': `Sign out ${describeAgent(d.userAgent)}` }, 'sign out');
@@ -768,6 +772,12 @@
       return li;
     }));
     $('revoke-other-devices').hidden = !body.sessions.some((d) => !d.current);
+  }
+
+  let devicesTimer = null;
+  function refreshDevicesSoon() {
+    clearTimeout(devicesTimer);
+    devicesTimer = setTimeout(refreshDevices, DEVICES_SETTLE_MS);
   }
 
   async function revokeDevice(sessionId) {
