@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { AdminCredentials, AdminUi } from './admin';
 import { AuthService } from './auth';
+import { Devices } from './auth/devices';
 import { authRouter, requireAdmin, requireAuth } from './auth/http';
 import { readIdentityProviderKeys, TokenService } from './auth/tokens';
 import { Cache } from './cache';
@@ -34,6 +35,7 @@ import { roomRouter } from './rooms/http';
 import { roomSocket } from './rooms/socket';
 import { EventBus } from './events';
 import { SocketSessions } from './sessions';
+import { reportSocketsToLoginSessions } from './sessions/login-sessions';
 import { sessionSocket } from './sessions/socket';
 import { statsRouter } from './stats/http';
 import { UsersService } from './users';
@@ -108,6 +110,7 @@ async function main(): Promise<void> {
   const regions = new RoomsService(redis, keys, nodeId, presence.isLive, 'region');
   const sessions = new SocketSessions(redis, keys, nodeId);
   for (const c of [rooms, regions, sessions]) presence.addContributor(c);
+  const devices = new Devices({ redis, auth, nodeId, liveNodeIds: async () => new Set((await presence.liveNodes()).map((n) => n.nodeId)), log });
   const users = new UsersService(mongo, cache, log, metrics, config.MONGO_TIMEOUT_MS);
   const events = new EventBus(redis, config.REDIS_KEY_PREFIX);
   const chat = new ChatService(mongo, instance, log, metrics, redis, keys, config.MONGO_TIMEOUT_MS, { size: config.HISTORY_WINDOW, ttlMs: config.HISTORY_WINDOW_TTL_MS });
@@ -137,7 +140,7 @@ async function main(): Promise<void> {
   const adminUi = adminCredentials && new AdminUi({ config, instance, redis, keys, auth, limiter, log }, adminCredentials);
 
   let shuttingDown = false;
-  const guards = { limitBy: limitByAddress(limiter), requireAuth: requireAuth(auth), requireAdmin };
+  const guards = { limitBy: limitByAddress(limiter), requireAuth: requireAuth(auth, devices), requireAdmin };
   const app = createHttpApp({
     instance,
     trustProxy: config.TRUST_PROXY,
@@ -145,7 +148,7 @@ async function main(): Promise<void> {
     limitBy: guards.limitBy,
     routers: [
       healthRouter({ instance, nodeId, startedAt: Date.now(), redis, mongo, presence, limiter, isShuttingDown: () => shuttingDown }),
-      authRouter({ ...guards, auth, users, endSessionSockets: (sessionId) => io && endSessionSockets(io, sessionId) }),
+      authRouter({ ...guards, auth, users, devices, endSessionSockets: (sessionId) => io && endSessionSockets(io, sessionId) }),
       presenceRouter({ ...guards, presence }),
       roomRouter({ ...guards, rooms }),
       chatRouter({ ...guards, chat }),
@@ -179,10 +182,12 @@ async function main(): Promise<void> {
     { limiter, log, metrics },
   );
   registerDispatch(io, { dispatch, auth, limiter, log, metrics });
+  reportSocketsToLoginSessions(io, devices);
 
   // Start serving even if Redis or MongoDB are not there yet: /health says degraded until they are.
   await redis.waitUntilUp(5000).catch(() => log.warn('starting without redis'));
   presence.start();
+  devices.start();
   jobs.start();
   dispatch.start();
   // Every replica declares the schedules (again whenever Redis comes back); BullMQ keeps one of each.
@@ -211,6 +216,7 @@ async function main(): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     presence.stop();
+    devices.stop();
     // Remove our presence first so other replicas see the truth at once; then
     // close the sockets: clients see a transport close and reconnect through
     // nginx to a replica that stays.
