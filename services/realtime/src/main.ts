@@ -109,8 +109,15 @@ async function main(): Promise<void> {
     {
       messages: config.RATE_LIMIT_MESSAGES,
       joins: config.RATE_LIMIT_JOINS,
+      presence: config.RATE_LIMIT_PRESENCE,
+      typing: config.RATE_LIMIT_TYPING,
+      location: config.RATE_LIMIT_LOCATION,
+      history: config.RATE_LIMIT_HISTORY,
+      dispatch: config.RATE_LIMIT_DISPATCH,
+      orders: config.RATE_LIMIT_ORDERS,
       logins: config.RATE_LIMIT_LOGINS,
       http: config.RATE_LIMIT_HTTP,
+      handshakes: config.RATE_LIMIT_HANDSHAKES,
       events: config.RATE_LIMIT_EVENTS,
     },
     metrics,
@@ -151,7 +158,7 @@ async function main(): Promise<void> {
   // (keepalive_timeout 60s), so nginx never reuses one Node is closing.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  io = createSocketServer(server, { config, instance, redis, auth });
+  io = createSocketServer(server, { config, instance, redis, auth, limiter, presence, log });
   // Connect hooks run in this order, disconnect hooks in reverse: rooms and regions are left before the session closes and presence goes.
   serveConnections(
     io,
@@ -165,7 +172,7 @@ async function main(): Promise<void> {
     ],
     { limiter, log, metrics },
   );
-  registerDispatch(io, { dispatch, auth, limiter, log, metrics });
+  registerDispatch(io, { dispatch, auth, limiter, log, metrics, trustProxy: config.TRUST_PROXY, maxSocketsPerUser: config.SOCKETS_PER_USER_MAX });
 
   // Start serving even if Redis or MongoDB are not there yet: /health says degraded until they are.
   await redis.waitUntilUp(5000).catch(() => log.warn('starting without redis'));

@@ -57,14 +57,19 @@ export function chatSocket(io: MainServer, { chat, rooms, reminders, metrics, co
       },
       'history:sync': {
         schema: schemas.historySync,
+        // Any room name may cost a MongoDB read and a Redis window.
+        limit: 'history',
         async handle(_socket, { room, after }) {
           return await chat.since(room, after, config.HISTORY_SYNC_MAX);
         },
       },
       typing: {
         schema: schemas.typing,
-        async handle(socket, { room, typing }) {
+        limit: 'typing',
+        authorize(socket, { room }) {
           if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} first`);
+        },
+        async handle(socket, { room, typing }) {
           socket.to(chatRoom(room)).emit('typing', { room, userId: socket.data.user.userId, typing });
         },
       },

@@ -33,6 +33,8 @@ export function presenceSocket(io: MainServer, { presence, events, users, metric
     routes: {
       'presence:set': {
         schema: schemas.presenceSet,
+        // Fans out to every socket subscribed to everyone.
+        limit: 'presence',
         async handle(socket, { status }) {
           const { userId } = socket.data.user;
           await presence.setStatus(userId, status);
@@ -49,11 +51,13 @@ export function presenceSocket(io: MainServer, { presence, events, users, metric
       },
       'presence:unsubscribe': {
         schema: schemas.presenceSubscription,
+        limit: 'joins',
         async handle(socket, subscription) {
           await subscriptions.unsubscribe(socket, subscription);
         },
       },
       'presence:heartbeat': {
+        limit: 'presence',
         async handle(socket) {
           await presence.heartbeat(socket.id);
         },

@@ -34,6 +34,7 @@ export function roomSocket(io: MainServer, { rooms, events, metrics }: RoomSocke
       },
       'room:leave': {
         schema: schemas.roomLeave,
+        limit: 'joins',
         async handle(socket, { room }) {
           await socket.leave(chatRoom(room));
           if (await rooms.leave(socket.id, room)) announce('leave', room, socket.data.user.userId);
