@@ -5,6 +5,12 @@
 export const DEFAULT_CAPS = {
   /** Live main-namespace connections of one user across replicas (SOCKETS_PER_USER_MAX). */
   socketsPerUser: 20,
+  /** Chat rooms one socket is in at once (ROOMS_PER_SOCKET_MAX). */
+  roomsPerSocket: 100,
+  /** Users one socket is subscribed to by id at once (PRESENCE_IDS_PER_SOCKET_MAX). */
+  presenceIdsPerSocket: 1000,
+  /** Distinct @mentions in one message (MENTIONS_PER_MESSAGE_MAX). */
+  mentionsPerMessage: 10,
 } as const;
 
 /**
@@ -18,3 +24,10 @@ export const CONNECT_ERRORS = {
   rateLimited: 'rate limited',
   tooManyConnections: 'too many connections',
 } as const;
+
+const MENTION = /(?:^|[^A-Za-z0-9_.-])@([A-Za-z0-9_.-]{1,64})/g;
+
+/** The distinct user ids a message text mentions (`@bob`; a trailing dot ends the sentence, not the id). */
+export function mentionsIn(text: string): string[] {
+  return [...new Set([...text.matchAll(MENTION)].map((m) => m[1].replace(/[.]+$/, '')))].filter(Boolean);
+}

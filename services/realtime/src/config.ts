@@ -133,9 +133,17 @@ export const configSchema = z
     // ---- Caps on what one user or connection holds (docs/protocol.md "Limits") ----
     /** Live main-namespace connections per user across replicas (and /dispatch connections per user on each replica). */
     SOCKETS_PER_USER_MAX: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_CAPS.socketsPerUser),
+    /** Chat rooms one socket may be in at once. */
+    ROOMS_PER_SOCKET_MAX: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_CAPS.roomsPerSocket),
+    /** Users one socket may be subscribed to by id (presence:subscribe userIds) at once. */
+    PRESENCE_IDS_PER_SOCKET_MAX: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_CAPS.presenceIdsPerSocket),
+    /** Distinct @mentions one message may carry (each may schedule a reminder). */
+    MENTIONS_PER_MESSAGE_MAX: z.coerce.number().int().min(1).max(1000).default(DEFAULT_CAPS.mentionsPerMessage),
 
     /** A message mentioning @user reminds that user if they have not written in the room after this delay. */
     REMINDER_DELAY_MS: ms(10 * 60_000),
+    /** A kept reminder is deleted this long after its mention, delivered or not (by the cleanup job). */
+    REMINDER_RETENTION_MS: ms(7 * 24 * 3600_000),
     CLEANUP_INTERVAL_MS: ms(5 * 60_000),
     WARMUP_INTERVAL_MS: ms(60_000),
     WARMUP_ROOMS: z.coerce.number().int().min(0).max(1000).default(10),

@@ -126,8 +126,24 @@ async function main(): Promise<void> {
 
   const jobs = new JobQueue(topology, config.REDIS_KEY_PREFIX, log, metrics, config.JOBS_CONCURRENCY);
   let io: MainServer | undefined;
-  const reminders = new Reminders(jobs, redis, keys, chat, presence, mongo, config.REMINDER_DELAY_MS, (r) => io?.to(userRoom(r.to)).emit('reminder', r), log);
-  jobs.handle('cleanup', async () => ({ sessions: await auth.pruneExpiredSessions(), rooms: await rooms.pruneEmptyRooms(), regions: await regions.pruneEmptyRooms() }));
+  const reminders = new Reminders(
+    jobs,
+    redis,
+    keys,
+    chat,
+    presence,
+    rooms,
+    mongo,
+    { delayMs: config.REMINDER_DELAY_MS, retentionMs: config.REMINDER_RETENTION_MS },
+    (r) => io?.to(userRoom(r.to)).emit('reminder', r),
+    log,
+  );
+  jobs.handle('cleanup', async () => ({
+    sessions: await auth.pruneExpiredSessions(),
+    rooms: await rooms.pruneEmptyRooms(),
+    regions: await regions.pruneEmptyRooms(),
+    reminders: await reminders.pruneExpired(),
+  }));
   jobs.handle('cache-warmup', async () => ({ rooms: await chat.warmUp(config.WARMUP_ROOMS) }));
 
   // Dispatch registers its offer-timeout job handler, so before jobs.start().
@@ -163,10 +179,10 @@ async function main(): Promise<void> {
   serveConnections(
     io,
     [
-      presenceSocket(io, { presence, events, users, metrics }),
+      presenceSocket(io, { presence, events, users, metrics, maxIdsPerSocket: config.PRESENCE_IDS_PER_SOCKET_MAX }),
       sessionSocket(sessions),
       regionSocket({ regions, sessions, precision: config.REGION_PRECISION }),
-      roomSocket(io, { rooms, events, metrics }),
+      roomSocket(io, { rooms, events, metrics, maxRoomsPerSocket: config.ROOMS_PER_SOCKET_MAX }),
       chatSocket(io, { chat, rooms, reminders, metrics, config }),
       reminderSocket(reminders),
     ],

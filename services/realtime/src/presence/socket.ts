@@ -12,14 +12,16 @@ export interface PresenceSocketDeps {
   /** Records lastSeen when a user goes offline. */
   users: Pick<UsersService, 'markSeen'>;
   metrics: Metrics;
+  /** Users one socket may be subscribed to by id at once (PRESENCE_IDS_PER_SOCKET_MAX). */
+  maxIdsPerSocket: number;
 }
 
 type PresenceEvents = 'presence:set' | 'presence:subscribe' | 'presence:unsubscribe' | 'presence:heartbeat';
 
 /** Each connection counts toward its user's presence; presence:set, the subscriptions and the heartbeat. */
-export function presenceSocket(io: MainServer, { presence, events, users, metrics }: PresenceSocketDeps): SocketCapability<PresenceEvents> {
+export function presenceSocket(io: MainServer, { presence, events, users, metrics, maxIdsPerSocket }: PresenceSocketDeps): SocketCapability<PresenceEvents> {
   // presence:update goes to the sockets subscribed to that user or to everyone, not to all sockets.
-  const subscriptions = new PresenceSubscriptions(presence);
+  const subscriptions = new PresenceSubscriptions(presence, maxIdsPerSocket);
   presence.onUpdate((update) => {
     metrics.broadcasts.inc({ event: 'presence:update' });
     subscriptions.broadcast(io, update);

@@ -1,13 +1,16 @@
+import mongoose from 'mongoose';
 import type { Socket } from 'socket.io-client';
 import { CONNECT_ERRORS } from '@switchboard/protocol';
-import { FAST_PRESENCE, collect, connect, emitAck, login, startCluster, type Cluster } from '../support/cluster';
+import { FAST_PRESENCE, api, collect, connect, emitAck, login, startCluster, type Cluster } from '../support/cluster';
 import { sleep, waitFor } from '../support/processes';
 import { watchCommands } from '../support/redis-commands';
 
 /**
- * A limit on every event: the per-user classes of every socket event across
- * three replicas and both namespaces, and the handshake limits (per address,
- * sockets per user).
+ * A limit on every event, and bounded state per connection: the per-user
+ * classes of every socket event across three replicas and both namespaces,
+ * the handshake limits (per address, sockets per user), the caps on rooms,
+ * presence ids and mentions, reminders for members only, and reminder
+ * records that expire.
  */
 describe('a limit on every event and bounded state per connection', () => {
   let cluster: Cluster;
@@ -55,6 +58,12 @@ describe('a limit on every event and bounded state per connection', () => {
         RATE_LIMIT_ORDERS: '3/60s',
         RATE_LIMIT_HANDSHAKES: '8/60s',
         SOCKETS_PER_USER_MAX: '3',
+        ROOMS_PER_SOCKET_MAX: '3',
+        PRESENCE_IDS_PER_SOCKET_MAX: '5',
+        MENTIONS_PER_MESSAGE_MAX: '2',
+        REMINDER_DELAY_MS: '1000',
+        REMINDER_RETENTION_MS: '6000',
+        CLEANUP_INTERVAL_MS: '1000',
       },
     });
   });
@@ -179,6 +188,69 @@ describe('a limit on every event and bounded state per connection', () => {
       const { token } = await login(cluster.replicas[0].url, 'dispatcher');
       for (let i = 0; i < 3; i++) await open(0, 'dispatcher', { token, nsp: '/dispatch' });
       expect((await open(0, 'dispatcher', { token, nsp: '/dispatch' }).catch((err) => err)).message).toBe(CONNECT_ERRORS.tooManyConnections);
+    });
+  });
+
+  describe('state per connection', () => {
+    it('caps the rooms of a socket; a rejoin, and a join after a leave, pass', async () => {
+      const s = await open(0, 'roomer');
+      for (const room of ['r1', 'r2', 'r3']) expect(await emitAck(s, 'room:join', { room })).toMatchObject({ ok: true });
+      const over = await emitAck(s, 'room:join', { room: 'r4' });
+      expect(over).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+      expect(over.error.message).toMatch(/3 rooms/);
+      expect(await emitAck(s, 'room:join', { room: 'r1' })).toMatchObject({ ok: true });
+      expect(await emitAck(s, 'room:leave', { room: 'r1' })).toMatchObject({ ok: true });
+      expect(await emitAck(s, 'room:join', { room: 'r4' })).toMatchObject({ ok: true });
+      // Joins sent together pass the cap no more than one by one.
+      const other = await open(1, 'roomer-2');
+      const together = await Promise.all(['t1', 't2', 't3', 't4', 't5'].map((room) => emitAck(other, 'room:join', { room })));
+      expect(codes(together).sort()).toEqual(['VALIDATION', 'VALIDATION', 'ok', 'ok', 'ok']);
+    });
+
+    it('caps the users a socket follows by id; everyone, and ids it follows already, pass', async () => {
+      const s = await open(2, 'watcher');
+      expect(await emitAck(s, 'presence:subscribe', { userIds: ['u1', 'u2', 'u3'] })).toMatchObject({ ok: true });
+      expect(await emitAck(s, 'presence:subscribe', { userIds: ['u3', 'u4', 'u5'] })).toMatchObject({ ok: true });
+      const over = await emitAck(s, 'presence:subscribe', { userIds: ['u6'] });
+      expect(over).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+      expect(await emitAck(s, 'presence:subscribe', { userIds: ['u1', 'u5'] })).toMatchObject({ ok: true });
+      expect(await emitAck(s, 'presence:subscribe', { all: true })).toMatchObject({ ok: true });
+      expect(await emitAck(s, 'presence:unsubscribe', { userIds: ['u1'] })).toMatchObject({ ok: true });
+      expect(await emitAck(s, 'presence:subscribe', { userIds: ['u6'] })).toMatchObject({ ok: true });
+    });
+
+    it('refuses a message with more mentions than the cap, and reminds only members of the room', async () => {
+      const alice = await open(0, 'alice');
+      const bob = await open(1, 'bob');
+      for (const s of [alice, bob]) await emitAck(s, 'room:join', { room: 'standup' });
+      const crowded = await emitAck(alice, 'message:send', { room: 'standup', text: '@bob @carol @dave news', clientMsgId: 'm-1' });
+      expect(crowded).toMatchObject({ ok: false, error: { code: 'VALIDATION' } });
+      const reminded = collect(bob, 'reminder');
+      const sent = await emitAck(alice, 'message:send', { room: 'standup', text: '@bob @carol news', clientMsgId: 'm-2' });
+      expect(sent).toMatchObject({ ok: true });
+      await waitFor('bob reminded', () => reminded.length > 0, 15_000);
+      // carol is no member of the room: no job was made for her.
+      const { token } = await login(cluster.replicas[0].url, 'ops');
+      expect((await api(cluster.replicas[2].url, `/api/jobs/reminder-${sent.message.id}-bob`, token)).status).toBe(200);
+      expect((await api(cluster.replicas[2].url, `/api/jobs/reminder-${sent.message.id}-carol`, token)).status).toBe(404);
+    });
+
+    it('deletes a kept reminder REMINDER_RETENTION_MS after its mention', async () => {
+      const alice = await open(0, 'alice-2');
+      const dave = await open(1, 'dave');
+      for (const s of [alice, dave]) await emitAck(s, 'room:join', { room: 'later' });
+      const sent = await emitAck(alice, 'message:send', { room: 'later', text: 'ping @dave', clientMsgId: 'm-3' });
+      dave.close();
+      const db = await mongoose.createConnection(cluster.mongoUrl).asPromise();
+      try {
+        const kept = () => db.collection('reminders').countDocuments({ _id: `reminder-${sent.message.id}-dave` as never });
+        // Fired while dave was offline: kept for him, then deleted by the cleanup job.
+        await waitFor('reminder kept', async () => (await kept()) === 1, 15_000);
+        await waitFor('reminder deleted', async () => (await kept()) === 0, 20_000);
+        expect(Date.now() - sent.message.ts).toBeGreaterThanOrEqual(6000);
+      } finally {
+        await db.close();
+      }
     });
   });
 });
