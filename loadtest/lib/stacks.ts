@@ -23,6 +23,8 @@ export const LOAD_LIMITS = {
   RATE_LIMIT_LOCATION: '1000000/1s',
   RATE_LIMIT_DISPATCH: '1000000/1s',
   RATE_LIMIT_ORDERS: '1000000/1s',
+  // nginx's per-address limits on /socket.io/ off (the stock baseline's nginx mounts none either).
+  SB_NGINX_LIMITS_DIR: './deploy/stack/nginx-limits-off',
 };
 
 export interface StackSpec {
