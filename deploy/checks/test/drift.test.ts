@@ -257,4 +257,12 @@ describe('one configuration source, no drift', () => {
     };
     assert.deepEqual(blocks(read('deploy/production/nginx.conf')), blocks(read('nginx.conf')));
   });
+
+  it('the production nginx limits /socket.io/ per address exactly like the dev stack (deploy/stack/nginx-limits)', () => {
+    const clean = (text: string) => text.replace(/#[^\n]*/g, '').replace(/\s+/g, ' ').trim();
+    const limits = clean(read('deploy/stack/nginx-limits/socketio.conf'));
+    assert.match(limits, /limit_req zone=sb_handshakes/);
+    assert.ok(clean(read('deploy/production/nginx.conf')).includes(limits), 'deploy/production/nginx.conf lacks the lines of deploy/stack/nginx-limits/socketio.conf');
+    assert.match(read('nginx.conf'), /include \/etc\/nginx\/switchboard-limits\/\*\.conf;/);
+  });
 });

@@ -165,6 +165,33 @@ describe('the compose stack through nginx', () => {
     await exchange(alice, bob, 'and back', aliceReplica);
   });
 
+  test("the service caps a user's connections, across the replicas nginx spreads them over", async () => {
+    // SOCKETS_PER_USER_MAX (20): each socket with a client id of its own, so nginx spreads them.
+    const token = await login('smoke-many');
+    for (let i = 0; i < 20; i++) await connect(token, `smoke-many-${i}`);
+    const refused = await connect(token, 'smoke-many-20').catch((err: Error) => err.message);
+    expect(refused).toBe('socket (cid smoke-many-20) could not connect: too many connections');
+    for (const s of sockets.splice(-20)) s.disconnect();
+  });
+
+  test('nginx limits new Socket.IO connections per address (429), and nothing else', async () => {
+    // 200 Engine.IO handshakes at once from this one address: a burst of 100 and 10 a second pass.
+    const handshake = (i: number) => fetch(`${base}/socket.io/?EIO=4&transport=polling&cid=smoke-burst-${i}`).then(async (r) => ({ status: r.status, servedBy: r.headers.get('x-served-by'), body: await r.text() }));
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => handshake(i)));
+    const refused = answers.filter((a) => a.status === 429);
+    const passed = answers.filter((a) => a.status === 200);
+    expect(refused.length + passed.length).toBe(200);
+    expect(passed.length).toBeGreaterThanOrEqual(100);
+    expect(refused.length).toBeGreaterThanOrEqual(50);
+    // Refused by nginx itself, before any replica.
+    for (const a of refused) expect(a.servedBy).toBeNull();
+    // Requests of an open Engine.IO session (with its sid), and the rest of the site, are not counted.
+    expect((await fetch(`${base}/health?cid=smoke-0`)).status).toBe(200);
+    // (An unknown sid: the replica answers 400 at once.)
+    const polls = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${base}/socket.io/?EIO=4&transport=polling&cid=smoke-burst-${i}&sid=unknown-${i}`).then((r) => r.status)));
+    expect(polls).toEqual(Array(20).fill(400));
+  });
+
   test('down leaves no container of the project behind', async () => {
     for (const s of sockets) s.disconnect();
     await mustCli('down', '--volumes');

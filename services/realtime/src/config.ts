@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CAPS } from '@switchboard/protocol';
 import { parseLimit } from './ratelimit/limit';
 import { resolveSecretFiles } from './infra/secrets';
 import { parseAddressList, REDIS_MODES } from './infra/redis-topology';
@@ -121,18 +122,47 @@ export const configSchema = z
      */
     TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
 
-    /** Sliding-window limits, "count/window" (ms, s or m). Per user unless noted. */
+    /**
+     * Sliding-window limits, "count/window" (ms, s or m). Per user across replicas and
+     * namespaces unless noted; every socket event is charged to one of these classes.
+     */
     RATE_LIMIT_MESSAGES: limitSpec('20/10s'),
+    /** room:join, room:leave, presence:subscribe, presence:unsubscribe. */
     RATE_LIMIT_JOINS: limitSpec('30/60s'),
+    /** presence:set (fans out to every subscriber) and presence:heartbeat. */
+    RATE_LIMIT_PRESENCE: limitSpec('30/60s'),
+    RATE_LIMIT_TYPING: limitSpec('20/10s'),
+    /** region:update and the dispatch provider:location. */
+    RATE_LIMIT_LOCATION: limitSpec('60/60s'),
+    /** history:sync (each may read MongoDB). */
+    RATE_LIMIT_HISTORY: limitSpec('60/60s'),
+    /** Every /dispatch event but order:create and provider:location. */
+    RATE_LIMIT_DISPATCH: limitSpec('120/60s'),
+    /** order:create: each order keeps a Redis record for a day and a job. */
+    RATE_LIMIT_ORDERS: limitSpec('10/60s'),
     /** Per client address (X-Forwarded-For from the proxies TRUST_PROXY names). */
     RATE_LIMIT_LOGINS: limitSpec('60/60s'),
     /** Per client IP, every /api route but login. */
     RATE_LIMIT_HTTP: limitSpec('600/60s'),
+    /** Per client IP, every Socket.IO handshake (a connect to either namespace). */
+    RATE_LIMIT_HANDSHAKES: limitSpec('300/60s'),
     /** Per socket, every event: flood protection, kept in the replica's memory. */
     RATE_LIMIT_EVENTS: limitSpec('100/1s'),
 
+    // ---- Caps on what one user or connection holds (docs/protocol.md "Limits") ----
+    /** Live main-namespace connections per user across replicas (and /dispatch connections per user on each replica). */
+    SOCKETS_PER_USER_MAX: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_CAPS.socketsPerUser),
+    /** Chat rooms one socket may be in at once. */
+    ROOMS_PER_SOCKET_MAX: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_CAPS.roomsPerSocket),
+    /** Users one socket may be subscribed to by id (presence:subscribe userIds) at once. */
+    PRESENCE_IDS_PER_SOCKET_MAX: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_CAPS.presenceIdsPerSocket),
+    /** Distinct @mentions one message may carry (each may schedule a reminder). */
+    MENTIONS_PER_MESSAGE_MAX: z.coerce.number().int().min(1).max(1000).default(DEFAULT_CAPS.mentionsPerMessage),
+
     /** A message mentioning @user reminds that user if they have not written in the room after this delay. */
     REMINDER_DELAY_MS: ms(10 * 60_000),
+    /** A kept reminder is deleted this long after its mention, delivered or not (by the cleanup job). */
+    REMINDER_RETENTION_MS: ms(7 * 24 * 3600_000),
     CLEANUP_INTERVAL_MS: ms(5 * 60_000),
     WARMUP_INTERVAL_MS: ms(60_000),
     WARMUP_ROOMS: z.coerce.number().int().min(0).max(1000).default(10),

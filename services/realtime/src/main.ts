@@ -120,8 +120,15 @@ async function main(): Promise<void> {
     {
       messages: config.RATE_LIMIT_MESSAGES,
       joins: config.RATE_LIMIT_JOINS,
+      presence: config.RATE_LIMIT_PRESENCE,
+      typing: config.RATE_LIMIT_TYPING,
+      location: config.RATE_LIMIT_LOCATION,
+      history: config.RATE_LIMIT_HISTORY,
+      dispatch: config.RATE_LIMIT_DISPATCH,
+      orders: config.RATE_LIMIT_ORDERS,
       logins: config.RATE_LIMIT_LOGINS,
       http: config.RATE_LIMIT_HTTP,
+      handshakes: config.RATE_LIMIT_HANDSHAKES,
       events: config.RATE_LIMIT_EVENTS,
     },
     metrics,
@@ -130,8 +137,24 @@ async function main(): Promise<void> {
 
   const jobs = new JobQueue(topology, config.REDIS_KEY_PREFIX, log, metrics, config.JOBS_CONCURRENCY);
   let io: MainServer | undefined;
-  const reminders = new Reminders(jobs, redis, keys, chat, presence, mongo, config.REMINDER_DELAY_MS, (r) => io?.to(userRoom(r.to)).emit('reminder', r), log);
-  jobs.handle('cleanup', async () => ({ sessions: await auth.pruneExpiredSessions(), rooms: await rooms.pruneEmptyRooms(), regions: await regions.pruneEmptyRooms() }));
+  const reminders = new Reminders(
+    jobs,
+    redis,
+    keys,
+    chat,
+    presence,
+    rooms,
+    mongo,
+    { delayMs: config.REMINDER_DELAY_MS, retentionMs: config.REMINDER_RETENTION_MS },
+    (r) => io?.to(userRoom(r.to)).emit('reminder', r),
+    log,
+  );
+  jobs.handle('cleanup', async () => ({
+    sessions: await auth.pruneExpiredSessions(),
+    rooms: await rooms.pruneEmptyRooms(),
+    regions: await regions.pruneEmptyRooms(),
+    reminders: await reminders.pruneExpired(),
+  }));
   jobs.handle('cache-warmup', async () => ({ rooms: await chat.warmUp(config.WARMUP_ROOMS) }));
 
   // Dispatch registers its offer-timeout job handler, so before jobs.start().
@@ -165,23 +188,23 @@ async function main(): Promise<void> {
   // (keepalive_timeout 60s), so nginx never reuses one Node is closing.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  io = createSocketServer(server, { config, instance, redis, auth });
+  io = createSocketServer(server, { config, instance, redis, auth, limiter, presence, log });
   // Before any connection handler: the UI's own listeners must run first on every namespace.
   adminUi?.instrument(io);
   // Connect hooks run in this order, disconnect hooks in reverse: rooms and regions are left before the session closes and presence goes.
   serveConnections(
     io,
     [
-      presenceSocket(io, { presence, events, users, metrics }),
+      presenceSocket(io, { presence, events, users, metrics, maxIdsPerSocket: config.PRESENCE_IDS_PER_SOCKET_MAX }),
       sessionSocket(sessions),
       regionSocket({ regions, sessions, precision: config.REGION_PRECISION }),
-      roomSocket(io, { rooms, events, metrics }),
+      roomSocket(io, { rooms, events, metrics, maxRoomsPerSocket: config.ROOMS_PER_SOCKET_MAX }),
       chatSocket(io, { chat, rooms, reminders, metrics, config }),
       reminderSocket(reminders),
     ],
     { limiter, log, metrics },
   );
-  registerDispatch(io, { dispatch, auth, limiter, log, metrics });
+  registerDispatch(io, { dispatch, auth, limiter, log, metrics, trustProxy: config.TRUST_PROXY, maxSocketsPerUser: config.SOCKETS_PER_USER_MAX });
   reportSocketsToLoginSessions(io, devices);
 
   // Start serving even if Redis or MongoDB are not there yet: /health says degraded until they are.

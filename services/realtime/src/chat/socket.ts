@@ -13,7 +13,7 @@ export interface ChatSocketDeps {
   /** Every broadcast message may start or cancel reminders. */
   reminders: Pick<Reminders, 'onMessage'>;
   metrics: Metrics;
-  config: Pick<Config, 'MESSAGE_MAX_CHARS' | 'HISTORY_SYNC_MAX'>;
+  config: Pick<Config, 'MESSAGE_MAX_CHARS' | 'HISTORY_SYNC_MAX' | 'MENTIONS_PER_MESSAGE_MAX'>;
 }
 
 /** message:send, history:sync and typing, for the rooms a socket joined. */
@@ -32,7 +32,7 @@ export function chatSocket(io: MainServer, { chat, rooms, reminders, metrics, co
   return {
     routes: {
       'message:send': {
-        schema: schemas.messageSend(config.MESSAGE_MAX_CHARS),
+        schema: schemas.messageSend(config.MESSAGE_MAX_CHARS, config.MENTIONS_PER_MESSAGE_MAX),
         limit: 'messages',
         authorize(socket, { room }) {
           if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} before sending to it`);
@@ -57,14 +57,19 @@ export function chatSocket(io: MainServer, { chat, rooms, reminders, metrics, co
       },
       'history:sync': {
         schema: schemas.historySync,
+        // Any room name may cost a MongoDB read and a Redis window.
+        limit: 'history',
         async handle(_socket, { room, after }) {
           return await chat.since(room, after, config.HISTORY_SYNC_MAX);
         },
       },
       typing: {
         schema: schemas.typing,
-        async handle(socket, { room, typing }) {
+        limit: 'typing',
+        authorize(socket, { room }) {
           if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} first`);
+        },
+        async handle(socket, { room, typing }) {
           socket.to(chatRoom(room)).emit('typing', { room, userId: socket.data.user.userId, typing });
         },
       },

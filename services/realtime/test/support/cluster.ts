@@ -337,13 +337,14 @@ export async function api(url: string, path: string, token: string, init: Reques
 }
 
 /** A connected socket.io-client; rejects with the connect_error message. */
-export async function connect(url: string, token: string | undefined, opts: { reconnection?: boolean } = {}): Promise<Socket> {
+export async function connect(url: string, token: string | undefined, opts: { reconnection?: boolean; headers?: Record<string, string> } = {}): Promise<Socket> {
   const socket = ioClient(url, {
     auth: token === undefined ? {} : { token },
     transports: ['websocket'],
     forceNew: true,
     reconnection: opts.reconnection ?? false,
     timeout: 10_000,
+    extraHeaders: opts.headers,
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());
