@@ -123,7 +123,7 @@ export class ChatService {
           // Adding again is harmless, and mends a window this message never
           // reached (its first send's replica stopped between insert and add).
           const message = toChatMessage(first);
-          await this.window.add([message]);
+          await this.window.add([message], '2');
           return { message, duplicate: true, answered: [] };
         }
       }
@@ -142,7 +142,7 @@ export class ChatService {
   /** After messages are stored: count them, and add them to their rooms' windows before anyone hears of them. */
   private async stored(messages: ChatMessage[]): Promise<void> {
     this.metrics.messagesPersisted.inc(messages.length);
-    await this.window.add(messages);
+    await this.window.add(messages, '1');
     for (const m of messages) this.countActivity(m.room);
   }
 
