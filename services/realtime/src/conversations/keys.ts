@@ -13,7 +13,8 @@ import type { Keyspace } from '../infra/keys';
  *                         user's read position loaded or written under
  *                         generation rg, and a count of the others' messages up
  *                         to it cached under generation cg and ob cob.
- *   {room:<name>}:kind    the room's settings (rooms/access.ts), kept for good.
+ *   {room:<name>}:kind    the room's settings (rooms/access.ts), which never change:
+ *                         kept 30 days after they were last read from MongoDB.
  *   {uc:<user>}:rooms     hash: <room> -> the membership's JSON, and "!g" the
  *                         generation it was built under from MongoDB.
  *   {uc:<user>}:version   counter: +1 with every membership change, so a cache

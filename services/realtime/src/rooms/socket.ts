@@ -1,23 +1,46 @@
 import type { EventBus } from '../events';
 import type { MainServer, SocketCapability } from '../gateway/sockets';
 import type { Metrics } from '../infra/metrics';
-import { chatRoom, schemas } from '@switchboard/protocol';
+import { chatRoom, schemas, userRoom } from '@switchboard/protocol';
+import type { RoomAccess } from './access';
+import type { MembershipEvents } from './membership-events';
 import type { RoomsService } from './index';
 
 export interface RoomSocketDeps {
   rooms: RoomsService;
+  access: RoomAccess;
+  membershipEvents: MembershipEvents;
   events: EventBus;
   metrics: Metrics;
 }
 
-/** room:join and room:leave; a disconnect leaves every room, and each leave is announced like room:leave. */
-export function roomSocket(io: MainServer, { rooms, events, metrics }: RoomSocketDeps): SocketCapability<'room:join' | 'room:leave'> {
+/**
+ * room:join, room:leave and room:create. A join is admitted by RoomAccess
+ * (a public room makes the user a member; a private room or a direct
+ * conversation needs them to be one) before the socket joins the room for
+ * delivery. room:leave ends the user's membership, so every socket of theirs,
+ * on every replica, leaves the room. A disconnect leaves every room of that
+ * socket only; each leave is announced like room:leave.
+ */
+export function roomSocket(io: MainServer, { rooms, access, membershipEvents, events, metrics }: RoomSocketDeps): SocketCapability<'room:join' | 'room:leave' | 'room:create'> {
   const announce = (type: 'join' | 'leave', room: string, userId: string) => {
     const event = { type, room, userId };
     metrics.broadcasts.inc({ event: 'room:event' });
     io.to(chatRoom(room)).emit('room:event', event);
     events.publish('room', { ...event, ts: Date.now() });
   };
+  const leaveHere = async (socketId: string, room: string, userId: string) => {
+    io.of('/').sockets.get(socketId)?.leave(chatRoom(room));
+    if (await rooms.leave(socketId, room)) announce('leave', room, userId);
+  };
+
+  // A membership that ended on any replica: this replica's sockets of that user leave the room too.
+  membershipEvents.on((change) => {
+    if (change.change !== 'removed') return;
+    for (const socketId of io.of('/').adapter.rooms.get(userRoom(change.userId)) ?? []) {
+      if (rooms.isMember(socketId, change.room)) void leaveHere(socketId, change.room, change.userId).catch(() => undefined);
+    }
+  });
 
   return {
     routes: {
@@ -26,17 +49,28 @@ export function roomSocket(io: MainServer, { rooms, events, metrics }: RoomSocke
         limit: 'joins',
         async handle(socket, { room }) {
           const { userId } = socket.data.user;
+          const settings = await access.join(userId, room);
           await socket.join(chatRoom(room));
           const members = await rooms.join(socket.id, userId, room);
           announce('join', room, userId);
-          return { room, members };
+          return { room, members, kind: settings.kind === 'dm' ? 'dm' : 'room', private: settings.kind !== 'public' };
         },
       },
       'room:leave': {
         schema: schemas.roomLeave,
         async handle(socket, { room }) {
-          await socket.leave(chatRoom(room));
-          if (await rooms.leave(socket.id, room)) announce('leave', room, socket.data.user.userId);
+          const { userId } = socket.data.user;
+          await leaveHere(socket.id, room, userId);
+          // The membership ends (not a direct conversation's): MembershipEvents takes the user's other sockets out.
+          await access.leave(userId, room);
+        },
+      },
+      'room:create': {
+        schema: schemas.roomCreate,
+        limit: 'joins',
+        async handle(socket, { room, private: isPrivate, members }) {
+          const all = await access.create(socket.data.user.userId, room, isPrivate, members);
+          return { room, private: isPrivate, members: all };
         },
       },
     },

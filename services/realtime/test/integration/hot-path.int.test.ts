@@ -71,6 +71,9 @@ describe('the hot path of a send', () => {
     const fillsBefore = await metricSum(cluster, 'sb_history_window_filled_rooms_total');
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await emitAck(sender, 'message:send', { room: 'brand-new', text: `n${i}`, clientMsgId: `bn-${i}` })).message.id);
+    // A member who has no socket in the room: over HTTP, from another replica.
+    const reader = await open(1, 'reader-of-new', 'brand-new');
+    reader.close();
     const { token } = await login(cluster.replicas[1].url, 'reader-of-new');
     const page = await api(cluster.replicas[1].url, '/api/rooms/brand-new/messages?limit=10', token);
     expect(page.body.messages.map((m: { id: string }) => m.id)).toEqual([...ids].reverse());
