@@ -10,6 +10,7 @@ async function main(): Promise<number> {
       replicas: { type: 'string' },
       target: { type: 'string' },
       redis: { type: 'string' },
+      'admin-ui': { type: 'string' },
       json: { type: 'boolean', default: false },
       volumes: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },

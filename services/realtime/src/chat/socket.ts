@@ -19,7 +19,7 @@ export interface ChatSocketDeps {
   /** Every broadcast message may start or cancel reminders. */
   reminders: Pick<Reminders, 'onMessage'>;
   metrics: Metrics;
-  config: Pick<Config, 'MESSAGE_MAX_CHARS' | 'HISTORY_SYNC_MAX'>;
+  config: Pick<Config, 'MESSAGE_MAX_CHARS' | 'HISTORY_SYNC_MAX' | 'MENTIONS_PER_MESSAGE_MAX'>;
 }
 
 /** message:send, history:sync and typing, for the rooms a socket joined. */
@@ -39,7 +39,7 @@ export function chatSocket(io: MainServer, { chat, rooms, access, conversations,
   return {
     routes: {
       'message:send': {
-        schema: schemas.messageSend(config.MESSAGE_MAX_CHARS),
+        schema: schemas.messageSend(config.MESSAGE_MAX_CHARS, config.MENTIONS_PER_MESSAGE_MAX),
         limit: 'messages',
         authorize(socket, { room }) {
           if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} before sending to it`);
@@ -64,6 +64,8 @@ export function chatSocket(io: MainServer, { chat, rooms, access, conversations,
       },
       'history:sync': {
         schema: schemas.historySync,
+        // Any room name may cost a MongoDB read and a Redis window.
+        limit: 'history',
         async handle(socket, { room, after }) {
           // A socket in the room was admitted when it joined; any other asks the memberships.
           if (!rooms.isMember(socket.id, room)) await access.requireMember(socket.data.user.userId, room);
@@ -72,8 +74,11 @@ export function chatSocket(io: MainServer, { chat, rooms, access, conversations,
       },
       typing: {
         schema: schemas.typing,
-        async handle(socket, { room, typing }) {
+        limit: 'typing',
+        authorize(socket, { room }) {
           if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} first`);
+        },
+        async handle(socket, { room, typing }) {
           socket.to(chatRoom(room)).emit('typing', { room, userId: socket.data.user.userId, typing });
         },
       },

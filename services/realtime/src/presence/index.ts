@@ -481,6 +481,19 @@ export class PresenceService {
     return left;
   }
 
+  /**
+   * A user's live connections on the other replicas (the handshake's cap on
+   * sockets per user adds this replica's own); none known while Redis is away.
+   */
+  async connectionsElsewhere(userId: string): Promise<number> {
+    const own = `${this.nodeId}:`;
+    return this.redis.orLocal(
+      'presence.elsewhere',
+      async () => this.liveCount((await this.redis.command.zrange(this.connsKey(userId), 0, -1)).filter((m) => !m.startsWith(own))),
+      () => 0,
+    );
+  }
+
   private async devicesOf(userId: string): Promise<number> {
     return this.redis.orLocal('presence.devices', async () => this.liveCount(await this.redis.command.zrange(this.connsKey(userId), 0, -1)), () => this.localDevices(userId));
   }

@@ -10,7 +10,7 @@ const CREDITS = luaScript<
   [admitted: number, retryAfterMs: number, ...spares: string[]]
 >('ratelimit', 'credits', 1);
 
-/** Spares a replica holds per subject: one, so a subject that sends now and then is admitted without a round trip. */
+/** Spares a replica holds per subject: one, so a subject that acts now and then is admitted without a round trip. */
 const SPARES = 1;
 /** How often used spares are recorded and expired ones given back, on the background connection. */
 export const CREDITS_FLUSH_MS = 1000;
@@ -40,6 +40,8 @@ interface SubjectCredits {
   expired: string[];
   waiting: Array<{ resolve(d: CreditDecision): void; reject(err: unknown): void }>;
   asking: boolean;
+  /** Local time before which Redis said no hit can be admitted: refused here without asking. */
+  refusedUntil: number;
 }
 
 /**
@@ -65,8 +67,17 @@ interface SubjectCredits {
  * once, near its limit, can meet that: it may be refused up to one message
  * per replica early. Spares unused after `holdMs` (the limit's window) are
  * given back.
+ *
+ * A refusal is remembered until the `retryAfterMs` Redis gave with it: no hit
+ * of that subject can be admitted before its oldest entry stops counting, so
+ * a flood from a subject over its limit is refused here without a round trip
+ * each. (A spare given back or spent early may free a place a little sooner:
+ * the price is at most a refusal that an exact count would have admitted.)
+ *
+ * One instance per limit class: the message limit on every send, and the
+ * other per-user classes of socket events (ratelimit/index.ts).
  */
-export class MessageCredits {
+export class Credits {
   private readonly subjects = new Map<string, SubjectCredits>();
   private readonly ask: RunnerOf<typeof CREDITS>;
   private readonly record: RunnerOf<typeof CREDITS>;
@@ -90,6 +101,8 @@ export class MessageCredits {
   take(key: string): CreditDecision | Promise<CreditDecision> {
     const s = this.subject(key);
     this.expireSpares(s);
+    const now = Date.now();
+    if (s.refusedUntil > now) return { allowed: false, retryAfterMs: s.refusedUntil - now, backend: 'redis' };
     if (s.waiting.length === 0) {
       const spare = s.spares.shift();
       if (spare) {
@@ -112,6 +125,7 @@ export class MessageCredits {
     const sentAt = Date.now();
     try {
       const [admitted, retryAfterMs, ...spares] = await this.ask([s.key], [this.limit.windowMs, this.limit.limit, waiters.length, SPARES, this.holdMs, this.nextPrefix(), 0]);
+      if (admitted < waiters.length) s.refusedUntil = Date.now() + retryAfterMs;
       waiters.forEach((w, i) => w.resolve(i < admitted ? ADMITTED : { allowed: false, retryAfterMs, backend: 'redis' }));
       for (const member of spares) s.spares.push({ member, usableUntil: sentAt + this.holdMs });
     } catch (err) {
@@ -124,6 +138,8 @@ export class MessageCredits {
         s.used.push({ member: s.spares.shift()!.member, at: Date.now() });
         s.waiting.shift()!.resolve(ADMITTED);
       }
+      const refusedFor = s.refusedUntil - Date.now();
+      if (refusedFor > 0) for (const w of s.waiting.splice(0)) w.resolve({ allowed: false, retryAfterMs: refusedFor, backend: 'redis' });
       if (s.waiting.length > 0) {
         s.asking = true;
         setImmediate(() => void this.askFor(s));
@@ -141,7 +157,7 @@ export class MessageCredits {
     for (const s of this.subjects.values()) {
       this.expireSpares(s);
       if (s.used.length === 0 && s.expired.length === 0) {
-        if (s.spares.length === 0 && s.waiting.length === 0 && !s.asking) this.subjects.delete(s.key);
+        if (s.spares.length === 0 && s.waiting.length === 0 && !s.asking && s.refusedUntil <= Date.now()) this.subjects.delete(s.key);
         continue;
       }
       const used = s.used.splice(0);
@@ -173,7 +189,7 @@ export class MessageCredits {
   private subject(key: string): SubjectCredits {
     let s = this.subjects.get(key);
     if (!s) {
-      s = { key, spares: [], used: [], expired: [], waiting: [], asking: false };
+      s = { key, spares: [], used: [], expired: [], waiting: [], asking: false, refusedUntil: 0 };
       this.subjects.set(key, s);
     }
     return s;

@@ -4,12 +4,19 @@ import { luaScript, type RunnerOf } from '../infra/lua-scripts';
 import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
 import type { Logger } from '../infra/logger';
-import { CREDITS_FLUSH_MS, MessageCredits } from './credits';
-import type { Limit } from './limit';
+import { CREDITS_FLUSH_MS, Credits } from './credits';
+import { isUserLimitClass, USER_LIMIT_CLASSES, type Limit, type LimitClass, type UserLimitClass } from './limit';
 
-export { parseLimit, type Limit } from './limit';
-
-export type LimitClass = 'messages' | 'joins' | 'logins' | 'http' | 'events';
+export {
+  ADDRESS_LIMIT_CLASSES,
+  isUserLimitClass,
+  parseLimit,
+  USER_LIMIT_CLASSES,
+  type AddressLimitClass,
+  type Limit,
+  type LimitClass,
+  type UserLimitClass,
+} from './limit';
 
 export interface Decision {
   allowed: boolean;
@@ -28,17 +35,19 @@ const SLIDING_WINDOW = luaScript<[hits: string], [windowMs: number, limit: numbe
  * Sliding-window rate limits per class and subject (user id or IP), shared by
  * every replica through Redis. While Redis is down each replica falls back to
  * the same algorithm in its own memory (so limits then apply per replica).
- * The `messages` class, checked on every send, is decided from credits
- * (credits.ts): usually without a round trip, never more than the limit.
+ * The per-user classes, one of which every socket event is charged to, are
+ * decided from credits (credits.ts): a user well under a limit is usually
+ * admitted without a round trip, and never more than the limit. The
+ * per-address classes (logins, HTTP, handshakes) ask Redis each time.
  *
- * Key: {rl:<class>:<subject>} zset of hit timestamps (and, for messages, credits).
+ * Key: {rl:<class>:<subject>} zset of hit timestamps (and, for user classes, credits).
  */
 export class RateLimiter {
   private readonly memory = new Map<string, number[]>();
   private seq = 0;
   private lastBackend: 'redis' | 'memory' = 'redis';
   private readonly slidingWindow: RunnerOf<typeof SLIDING_WINDOW>;
-  private readonly messageCredits: MessageCredits;
+  private readonly credits: Record<UserLimitClass, Credits>;
   private readonly timers: NodeJS.Timeout[];
 
   constructor(
@@ -49,13 +58,13 @@ export class RateLimiter {
     log?: Logger,
   ) {
     this.slidingWindow = SLIDING_WINDOW.on(redis.command);
-    const messages = limits.messages;
-    this.messageCredits = new MessageCredits(redis.command, redis.background, messages, (key) => this.checkMemory(key, messages.limit, messages.windowMs));
+    const credit = (limit: Limit) => new Credits(redis.command, redis.background, limit, (key) => this.checkMemory(key, limit.limit, limit.windowMs));
+    this.credits = Object.fromEntries(USER_LIMIT_CLASSES.map((cls) => [cls, credit(limits[cls])])) as Record<UserLimitClass, Credits>;
     this.timers = [
       setInterval(() => this.pruneMemory(), 60_000),
       setInterval(() => {
         if (!redis.isUp()) return;
-        this.messageCredits.flush().catch((err: unknown) => log?.error({ err }, 'rate-limit credits flush failed'));
+        for (const c of Object.values(this.credits)) c.flush().catch((err: unknown) => log?.error({ err }, 'rate-limit credits flush failed'));
       }, CREDITS_FLUSH_MS),
     ];
     for (const t of this.timers) t.unref();
@@ -78,8 +87,8 @@ export class RateLimiter {
     // Per-socket event floods are local by nature (a socket lives on one replica).
     if (cls === 'events') {
       decision = this.checkMemory(key, limit, windowMs);
-    } else if (cls === 'messages' && this.redis.isUp()) {
-      decision = await this.messageCredits.take(key);
+    } else if (isUserLimitClass(cls) && this.redis.isUp()) {
+      decision = await this.credits[cls].take(key);
     } else if (this.redis.isUp()) {
       decision = await this.redis.orLocal(
         'ratelimit.check',
@@ -101,7 +110,7 @@ export class RateLimiter {
   /** Throws RATE_LIMITED (with retryAfterMs) when the subject is over its limit. */
   async enforce(cls: LimitClass, subject: string): Promise<void> {
     const d = await this.check(cls, subject);
-    if (!d.allowed) throw new AppError('RATE_LIMITED', `too many ${cls}, retry in ${d.retryAfterMs} ms`, { retryAfterMs: d.retryAfterMs });
+    if (!d.allowed) throw new AppError('RATE_LIMITED', `over the ${cls} limit, retry in ${d.retryAfterMs} ms`, { retryAfterMs: d.retryAfterMs });
   }
 
   private checkMemory(key: string, limit: number, windowMs: number): Decision {

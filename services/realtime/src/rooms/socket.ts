@@ -1,5 +1,6 @@
 import type { EventBus } from '../events';
-import type { MainServer, SocketCapability } from '../gateway/sockets';
+import type { MainServer, MainSocket, SocketCapability } from '../gateway/sockets';
+import { AppError } from '../infra/errors';
 import type { Metrics } from '../infra/metrics';
 import { chatRoom, schemas, userRoom } from '@switchboard/protocol';
 import type { RoomAccess } from './access';
@@ -12,6 +13,17 @@ export interface RoomSocketDeps {
   membershipEvents: MembershipEvents;
   events: EventBus;
   metrics: Metrics;
+  /** Chat rooms one socket may be in at once (ROOMS_PER_SOCKET_MAX). */
+  maxRoomsPerSocket: number;
+}
+
+const CHAT_ROOM_PREFIX = chatRoom('');
+
+/** The chat rooms a socket is in, from its Socket.IO rooms (updated as soon as join or leave is called). */
+function chatRoomCount(socket: MainSocket): number {
+  let n = 0;
+  for (const room of socket.rooms) if (room.startsWith(CHAT_ROOM_PREFIX)) n++;
+  return n;
 }
 
 /**
@@ -22,7 +34,7 @@ export interface RoomSocketDeps {
  * on every replica, leaves the room. A disconnect leaves every room of that
  * socket only; each leave is announced like room:leave.
  */
-export function roomSocket(io: MainServer, { rooms, access, membershipEvents, events, metrics }: RoomSocketDeps): SocketCapability<'room:join' | 'room:leave' | 'room:create'> {
+export function roomSocket(io: MainServer, { rooms, access, membershipEvents, events, metrics, maxRoomsPerSocket }: RoomSocketDeps): SocketCapability<'room:join' | 'room:leave' | 'room:create'> {
   const announce = (type: 'join' | 'leave', room: string, userId: string) => {
     const event = { type, room, userId };
     metrics.broadcasts.inc({ event: 'room:event' });
@@ -49,7 +61,13 @@ export function roomSocket(io: MainServer, { rooms, access, membershipEvents, ev
         limit: 'joins',
         async handle(socket, { room }) {
           const { userId } = socket.data.user;
+          const full = () => !socket.rooms.has(chatRoom(room)) && chatRoomCount(socket) >= maxRoomsPerSocket;
+          const refuse = () => new AppError('VALIDATION', `this socket is in ${maxRoomsPerSocket} rooms, the most it may be in: leave one first`);
+          // Before the membership is stored (a refused join must not make one), and again in the tick
+          // that joins, so joins sent together cannot pass the cap together; a rejoin is always fine.
+          if (full()) throw refuse();
           const settings = await access.join(userId, room);
+          if (full()) throw refuse();
           await socket.join(chatRoom(room));
           const members = await rooms.join(socket.id, userId, room);
           announce('join', room, userId);
@@ -58,6 +76,7 @@ export function roomSocket(io: MainServer, { rooms, access, membershipEvents, ev
       },
       'room:leave': {
         schema: schemas.roomLeave,
+        limit: 'joins',
         async handle(socket, { room }) {
           const { userId } = socket.data.user;
           await leaveHere(socket.id, room, userId);

@@ -1,3 +1,5 @@
+import { io as ioClient } from 'socket.io-client';
+import { CONNECT_ERRORS } from '@switchboard/protocol';
 import { connect, emitAck, health, login, startCluster, type Cluster } from '../support/cluster';
 import { waitFor } from '../support/processes';
 
@@ -8,7 +10,8 @@ describe('rate limits shared by every replica', () => {
     cluster = await startCluster({
       replicas: 3,
       // TRUST_PROXY=1: these replicas stand behind nginx, which sets X-Forwarded-For.
-      env: { RATE_LIMIT_MESSAGES: '30/60s', RATE_LIMIT_LOGINS: '5/60s', RATE_LIMIT_EVENTS: '200/1s', TRUST_PROXY: '1' },
+      // RATE_LIMIT_PRESENCE raised: the flood test's heartbeats must meet the per-socket limit first.
+      env: { RATE_LIMIT_MESSAGES: '30/60s', RATE_LIMIT_LOGINS: '5/60s', RATE_LIMIT_EVENTS: '200/1s', RATE_LIMIT_PRESENCE: '100000/60s', TRUST_PROXY: '1' },
     });
   });
 
@@ -128,7 +131,7 @@ describe('a replica with no proxy in front (TRUST_PROXY unset)', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ replicas: 1, env: { RATE_LIMIT_LOGINS: '3/60s' } });
+    cluster = await startCluster({ replicas: 1, env: { RATE_LIMIT_LOGINS: '3/60s', RATE_LIMIT_HANDSHAKES: '3/60s' } });
   });
 
   afterAll(async () => {
@@ -146,5 +149,22 @@ describe('a replica with no proxy in front (TRUST_PROXY unset)', () => {
       statuses.push(res.status);
     }
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
+  });
+
+  it('counts handshakes by the connection\'s own address too, before the token is even read', async () => {
+    const refusals: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const socket = ioClient(cluster.replicas[0].url, {
+        auth: {},
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+        extraHeaders: { 'x-forwarded-for': `198.51.100.${i + 1}` },
+      });
+      refusals.push(await new Promise<string>((resolve) => socket.once('connect_error', (err) => resolve(err.message))));
+      socket.close();
+    }
+    // No token: refused by the token check while under the limit, by the limit after.
+    expect(refusals).toEqual([CONNECT_ERRORS.unauthorized, CONNECT_ERRORS.unauthorized, CONNECT_ERRORS.unauthorized, CONNECT_ERRORS.rateLimited, CONNECT_ERRORS.rateLimited]);
   });
 });
