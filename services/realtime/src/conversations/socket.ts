@@ -14,7 +14,8 @@ export function conversationSocket({ conversations, access }: ConversationSocket
     routes: {
       'conversations:list': {
         schema: schemas.conversationsList,
-        limit: 'joins',
+        // A read: a page may rebuild the user's list or rooms' counts from MongoDB.
+        limit: 'history',
         async handle(socket, { limit, cursor }) {
           return conversations.list(socket.data.user.userId, limit ?? CONVERSATIONS_PAGE_DEFAULT, cursor, socket);
         },
