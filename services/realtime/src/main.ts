@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     keys,
     chat,
     presence,
-    rooms,
+    access,
     mongo,
     { delayMs: config.REMINDER_DELAY_MS, retentionMs: config.REMINDER_RETENTION_MS },
     (r) => io?.to(userRoom(r.to)).emit('reminder', r),

@@ -131,6 +131,25 @@ describe('response reminders and maintenance jobs in the service', () => {
     alice.close();
   });
 
+  it('reminds a member of the room who was offline when mentioned (durable membership)', async () => {
+    const [r1, r2] = cluster.replicas;
+    const alice = await connect(r1.url, (await login(r1.url, 'alice3')).token);
+    const erin = await connect(r2.url, (await login(r2.url, 'erin')).token);
+    for (const s of [alice, erin]) await emitAck(s, 'room:join', { room: 'offline-member' });
+    // erin stays a member after her socket is gone: she is offline, not out of the room.
+    erin.close();
+    await sleep(500);
+    const mention = await emitAck(alice, 'message:send', { room: 'offline-member', text: 'ping @erin', clientMsgId: 'r-4' });
+    expect(mention).toMatchObject({ ok: true });
+    const { token } = await login(r1.url, 'erin');
+    const job = await waitFor('reminder kept for erin', async () => {
+      const { body } = await api(r1.url, `/api/jobs/reminder-${mention.message.id}-erin`, token);
+      return body.job?.state === 'completed' ? body.job : undefined;
+    }, 15_000);
+    expect(job.returnValue).toBe('stored');
+    alice.close();
+  });
+
   it('shows queue statistics and the shared schedules', async () => {
     const { token } = await login(cluster.replicas[0].url, 'ops');
     const stats = await api(cluster.replicas[2].url, '/api/jobs/stats', token);
