@@ -54,6 +54,9 @@ export function roomSocket(io: MainServer, { rooms, access, membershipEvents, ev
     }
   });
 
+  /** Per socket, the rooms whose join waits for its membership: they count against the cap already. */
+  const joining = new WeakMap<MainSocket, Set<string>>();
+
   return {
     routes: {
       'room:join': {
@@ -61,14 +64,23 @@ export function roomSocket(io: MainServer, { rooms, access, membershipEvents, ev
         limit: 'joins',
         async handle(socket, { room }) {
           const { userId } = socket.data.user;
-          const full = () => !socket.rooms.has(chatRoom(room)) && chatRoomCount(socket) >= maxRoomsPerSocket;
-          const refuse = () => new AppError('VALIDATION', `this socket is in ${maxRoomsPerSocket} rooms, the most it may be in: leave one first`);
-          // Before the membership is stored (a refused join must not make one), and again in the tick
-          // that joins, so joins sent together cannot pass the cap together; a rejoin is always fine.
-          if (full()) throw refuse();
-          const settings = await access.join(userId, room);
-          if (full()) throw refuse();
-          await socket.join(chatRoom(room));
+          // Checked before the membership is stored (a refused join must not make one), counting the
+          // joins of this socket still waiting for theirs, so joins sent together cannot pass the cap
+          // together; a rejoin is always fine.
+          let pending = joining.get(socket);
+          const counted = socket.rooms.has(chatRoom(room)) || pending?.has(room);
+          if (!counted && chatRoomCount(socket) + (pending?.size ?? 0) >= maxRoomsPerSocket) {
+            throw new AppError('VALIDATION', `this socket is in ${maxRoomsPerSocket} rooms, the most it may be in: leave one first`);
+          }
+          if (!pending) joining.set(socket, (pending = new Set()));
+          if (!counted) pending.add(room);
+          let settings;
+          try {
+            settings = await access.join(userId, room);
+            await socket.join(chatRoom(room));
+          } finally {
+            if (!counted) pending.delete(room);
+          }
           const members = await rooms.join(socket.id, userId, room);
           announce('join', room, userId);
           return { room, members, kind: settings.kind === 'dm' ? 'dm' : 'room', private: settings.kind !== 'public' };
