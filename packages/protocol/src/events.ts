@@ -4,12 +4,16 @@ import type { ErrorBody } from './errors';
 import type { schemas } from './schemas';
 import type {
   ChatMessage,
+  Conversation,
+  ConversationPage,
+  ConversationRemoved,
   Offer,
   OfferRevoked,
   Order,
   PresenceSnapshot,
   PresenceUpdate,
   Provider,
+  Receipt,
   Reminder,
   RoomEvent,
   SessionUser,
@@ -46,8 +50,13 @@ export type AckOf<T extends Record<keyof T, EventContract>, E extends keyof T> =
 
 /** Client -> server events of the main namespace (docs/protocol.md, "Client → server events"). */
 export interface MainRequests {
-  'room:join': { schema: typeof schemas.roomJoin; reply: { room: string; members: string[] } };
+  'room:join': { schema: typeof schemas.roomJoin; reply: { room: string; members: string[]; kind: Conversation['kind']; private: boolean } };
   'room:leave': { schema: typeof schemas.roomLeave; reply: NoReply };
+  'room:create': { schema: typeof schemas.roomCreate; reply: { room: string; private: boolean; members: string[] } };
+  'dm:open': { schema: typeof schemas.dmOpen; reply: { room: string; with: string } };
+  'message:read': { schema: typeof schemas.messageRead; reply: { room: string; upTo: string; unread: number | null } };
+  /** Also subscribes the socket to conversation:update and conversation:removed. */
+  'conversations:list': { schema: typeof schemas.conversationsList; reply: ConversationPage };
   'message:send': { schema: ReturnType<typeof schemas.messageSend>; reply: { message: ChatMessage; duplicate: boolean } };
   'history:sync': { schema: typeof schemas.historySync; reply: { messages: ChatMessage[]; hasMore: boolean } };
   'presence:set': { schema: typeof schemas.presenceSet; reply: NoReply };
@@ -68,6 +77,9 @@ export interface ServerToClientEvents {
   typing: (event: TypingEvent) => void;
   'sync:required': (event: SyncRequired) => void;
   reminder: (reminder: Reminder) => void;
+  'conversation:update': (conversation: Conversation) => void;
+  'conversation:removed': (event: ConversationRemoved) => void;
+  receipt: (receipt: Receipt) => void;
 }
 
 /** What the service keeps on each main-namespace socket (Socket.IO's `socket.data`). */

@@ -7,6 +7,8 @@
 export const userRoom = (userId: string) => `user:${userId}`;
 export const sessionRoom = (sessionId: string) => `session:${sessionId}`;
 export const chatRoom = (room: string) => `room:${room}`;
+/** The sockets of a user that asked for conversation:update (conversations:list subscribes them). */
+export const conversationsRoom = (userId: string) => `conversations:${userId}`;
 /** Connections in one geohash cell. */
 export const regionRoom = (hash: string) => `region:${hash}`;
 /** Sockets subscribed to everyone's presence, or to one user's. */

@@ -27,6 +27,28 @@ export const SESSION_ID_RE = /^[A-Za-z0-9_.:@-]{1,128}$/;
 export const sessionId = z.string().regex(SESSION_ID_RE, 'session id must be 1 to 128 characters of A-Z a-z 0-9 _ . : @ -');
 /** Most users one presence:subscribe names: bounds the snapshot it reads (one Redis read per user). */
 export const PRESENCE_SUBSCRIBE_MAX_IDS = 500;
+/** Most members a private room has, its creator included: receipts go to all of them. */
+export const PRIVATE_ROOM_MAX_MEMBERS = 100;
+/** Rooms named `dm:...` are direct conversations, made by dm:open only. */
+export const DM_ROOM_PREFIX = 'dm:';
+/** Conversations per page of conversations:list and GET /api/conversations: default and most. */
+export const CONVERSATIONS_PAGE_DEFAULT = 50;
+export const CONVERSATIONS_PAGE_MAX = 100;
+/** A conversations page cursor: opaque to clients (base64url of the last item's activity and room). */
+const conversationCursor = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'cursor must be the nextCursor of a previous page');
+
+/** room:create: a public room, or a private one with its members (the creator is always one). */
+const roomCreate = z
+  .strictObject({
+    room: room.refine((r) => !r.startsWith(DM_ROOM_PREFIX), `room names starting with ${DM_ROOM_PREFIX} are direct conversations (dm:open)`),
+    private: z.boolean().optional(),
+    members: z
+      .array(userId)
+      .max(PRIVATE_ROOM_MAX_MEMBERS - 1, `members must name at most ${PRIVATE_ROOM_MAX_MEMBERS - 1} users besides you`)
+      .optional(),
+  })
+  .refine((c) => c.private === true || c.members === undefined, 'members are for private rooms (private: true)')
+  .transform((c) => ({ room: c.room, private: c.private === true, members: [...new Set(c.members ?? [])] }));
 
 /** presence:subscribe and presence:unsubscribe: a list of users or everyone, exactly one of the two. */
 const presenceSubscription = z
@@ -56,6 +78,17 @@ export const schemas = {
       clientMsgId: z.string().min(1).max(64),
     }),
   historySync: z.strictObject({ room, after: messageId.optional() }),
+  roomCreate,
+  dmOpen: z.strictObject({ userId }),
+  messageRead: z.strictObject({ room, upTo: messageId }),
+  conversationsList: z.strictObject({
+    limit: z.number().int().min(1).max(CONVERSATIONS_PAGE_MAX).optional(),
+    cursor: conversationCursor.optional(),
+  }),
+  conversationsQuery: z.strictObject({
+    limit: z.coerce.number().int().min(1).max(CONVERSATIONS_PAGE_MAX).default(CONVERSATIONS_PAGE_DEFAULT),
+    cursor: conversationCursor.optional(),
+  }),
   presenceSet: z.strictObject({ status: z.enum(STATUSES) }),
   presenceSubscription,
   typing: z.strictObject({ room, typing: z.boolean() }),

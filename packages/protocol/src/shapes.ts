@@ -80,6 +80,48 @@ export interface PresenceSnapshot {
   degraded?: true;
 }
 
+/** A conversation: a room the user joined (or was made a member of), or a direct conversation. */
+export interface Conversation {
+  room: string;
+  /** `dm`: a direct conversation with `with`; `room`: a public or private room. */
+  kind: 'room' | 'dm';
+  /** Only members may join, read and send (private rooms and direct conversations). */
+  private: boolean;
+  /** The other user of a direct conversation. */
+  with?: string;
+  /** The newest message, null while there is none. */
+  lastMessage: ChatMessage | null;
+  /** Messages of others after your read position (`readUpTo`). */
+  unread: number;
+  /** The newest message's `ts`, or when you joined if that is later. */
+  lastActivity: number;
+  /** Your read position (a message id), null before your first message:read. */
+  readUpTo: string | null;
+  /** Direct conversations: the other user's read position, null before theirs. */
+  peerReadUpTo?: string | null;
+}
+
+/** A page of conversations:list or GET /api/conversations, newest activity first. */
+export interface ConversationPage {
+  conversations: Conversation[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  nextCursor: string | null;
+}
+
+/** Another member moved their read position in a room you are in (direct conversations and private rooms). */
+export interface Receipt {
+  room: string;
+  userId: string;
+  /** The message id they have read up to (inclusive). */
+  upTo: string;
+  ts: number;
+}
+
+/** A conversation left your list (you left the room). */
+export interface ConversationRemoved {
+  room: string;
+}
+
 export interface RoomEvent {
   type: 'join' | 'leave';
   room: string;

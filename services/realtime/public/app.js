@@ -12,16 +12,22 @@
  *                              data-transport = websocket | polling
  *   degraded-banner (role=alert)    visible while /health is not "ok"; data-status = degraded | shutting_down
  *   error                      latest error (from an ack or HTTP call); data-code = the error code
- *   rooms / room-tab (data-room, aria-current on the active one) / leave-room (inside its tab)
+ *   conversations / conversation     data-room, data-kind = room | dm, data-with (a DM's other user),
+ *                      data-unread, aria-current on the active one; children conversation-name,
+ *                      unread-badge (hidden at 0), conversation-last (the last message's text)
+ *   conversations-empty              shown while the list is empty
+ *   rooms / room-tab (data-room, data-kind, aria-current on the active one) / leave-room (inside its tab)
  *   join-form, room-input ("Room name"), join-room
  *   active-room, room-members (text = comma separated user ids of the active room)
  *   messages (role=log, data-room): one list per joined room, only the active one visible
  *     message          data-id, data-room, data-user-id, data-client-msg-id, data-instance, data-ts;
  *                      children message-user, message-text, message-time, message-instance
  *     pending-message  data-client-msg-id, data-room, data-state = pending | failed; same children
+ *     seen             under the last message of a DM when it is ours and the other user has read it
+ *   empty-room         shown instead of an empty log: no message yet in the active room, or no room open
  *   typing             "alice is typing…" for the active room, empty otherwise
  *   send-form, message-input ("Message"), send
- *   online-users / online-user  data-user-id, data-status, data-devices
+ *   online-users / online-user  data-user-id, data-status, data-devices; dm-user ("Message <user>") opens a DM
  *   reminder           the latest response reminder (someone mentioned you and you did not answer)
  *   cluster / cluster-replica   data-instance, data-connections (from GET /api/stats); cluster-summary
  *   devices / device   this user's login sessions (GET /api/sessions), own first: data-session-id,
@@ -31,8 +37,9 @@
  * URL parameters: ?cid=<id> overrides this tab's client id (the nginx sticky key),
  *                 ?transport=polling forces HTTP long-polling.
  * window.switchboard exposes the socket and some counters (connects, disconnect reasons,
- * connect_error messages, resends, presence subscribes), the presence map and
- * presenceSubscribed (this socket's presence:subscribe { all: true } succeeded) for page scripts in tests.
+ * connect_error messages, resends, presence subscribes, reads sent), the presence map,
+ * presenceSubscribed (this socket's presence:subscribe { all: true } succeeded) and the
+ * conversations map (room -> the server's conversation) for page scripts in tests.
  */
 (function () {
   'use strict';
@@ -50,6 +57,8 @@
   const TYPING_IDLE_MS = 3000;        // we send typing:false after this much silence...
   const TYPING_SHOW_MS = 3000;        // ...and forget a remote typist after this long without news
   const SYNC_MARGIN_MS = 10000;       // see syncCheckpoint(): how far before trouble we resync from
+  const READ_DELAY_MS = 1000;         // message:read at most this often per room (one read covers all shown; it shares the send limit)
+  const CONVERSATIONS_POLL_MS = 30000; // full list refresh (and resubscribe), repairs anything updates missed
   const DEFAULT_ROOM = 'lobby';
 
   const params = new URLSearchParams(location.search);
@@ -87,7 +96,10 @@
   let presenceBuffer = null;              // presence:update events that arrive during a snapshot fetch
   let presenceSubscribed = false;         // this socket gets presence:update (a new socket has to subscribe)
   let presenceRefreshAgain = false;       // a refresh was asked for while one was in flight
-  const stats = { connects: 0, disconnects: [], connectErrors: [], resends: 0, presenceSubscribes: 0 };
+  const stats = { connects: 0, disconnects: [], connectErrors: [], resends: 0, presenceSubscribes: 0, reads: 0 };
+  // room -> the server's conversation { room, kind, private, with, lastMessage, unread, lastActivity, readUpTo, peerReadUpTo }
+  const conversations = new Map();
+  let conversationsLoaded = false;
 
   function loadJSON(key) { try { return JSON.parse(sessionStorage.getItem(key)); } catch { return null; } }
   function saveOutbox() {
@@ -174,7 +186,10 @@
     session = null;
     for (const k of ['sb.session', 'sb.rooms', 'sb.outbox']) sessionStorage.removeItem(k);
     outbox.clear(); rooms.clear(); presence.clear(); presenceSubscribed = false;
-    $('rooms').replaceChildren(); $('message-lists').replaceChildren(); $('online-users').replaceChildren(); $('devices').replaceChildren();
+    conversations.clear(); conversationsLoaded = false;
+    $('rooms').replaceChildren(); $('online-users').replaceChildren(); $('conversations').replaceChildren(); $('devices').replaceChildren();
+    document.querySelectorAll('[data-testid="messages"]').forEach((l) => l.remove());
+    $('conversations-empty').hidden = true; $('empty-room').hidden = true;
     $('typing').textContent = ''; $('room-members').textContent = ''; $('active-room').textContent = '';
     $('replica').textContent = '–';
     setConnState('disconnected');
@@ -228,6 +243,9 @@
     socket.io.on('open', () => socket.io.engine.on('upgrade', () => socket && socket.connected && setConnState('connected')));
 
     socket.on('message:new', (m) => { addMessage(m); settleOutbox(m); });
+    socket.on('conversation:update', applyConversation);
+    socket.on('conversation:removed', (ev) => { conversations.delete(ev.room); renderConversations(); });
+    socket.on('receipt', onReceipt);
     socket.on('presence:update', onPresenceUpdate);
     socket.on('room:event', onRoomEvent);
     socket.on('typing', onTyping);
@@ -242,6 +260,7 @@
     // Our replica's Redis came back: broadcasts other replicas made meanwhile never reached us.
     socket.on('sync:required', (ev) => {
       resubscribePresence();
+      loadConversations();
       const since = Math.min(troubleSince ?? Date.now(), Number(ev && ev.since) || Infinity);
       for (const delay of [0, 3000]) setTimeout(() => recoverAfterTrouble(since), delay);
     });
@@ -253,6 +272,7 @@
     setConnState('connected');
     refreshReplica();
     resubscribePresence();
+    loadConversations();
     refreshDevices();
     const status = $('status-select').value;
     if (status !== 'online') socket.emit('presence:set', { status }, () => {});
@@ -350,12 +370,13 @@
     list.hidden = true;
     $('message-lists').append(list);
     const leave = el('button', { type: 'button', 'data-testid': 'leave-room', 'aria-label': `Leave ${room}`, class: 'leave' }, '×');
-    const tab = el('li', { 'data-testid': 'room-tab', 'data-room': room, class: 'tab' },
-      el('button', { type: 'button', class: 'pick', 'aria-label': `Open ${room}` }, `#${room}`), leave);
+    const c = conversations.get(room);
+    const tab = el('li', { 'data-testid': 'room-tab', 'data-room': room, 'data-kind': c ? c.kind : undefined, class: 'tab' },
+      el('button', { type: 'button', class: 'pick', 'aria-label': `Open ${room}` }, roomLabel(room)), leave);
     tab.querySelector('.pick').addEventListener('click', () => selectRoom(room));
     leave.addEventListener('click', () => leaveRoom(room));
     $('rooms').append(tab);
-    const r = { joined: false, joining: null, historyLoaded: false, messages: new Map(), members: new Set(), typists: new Map(), list, tab };
+    const r = { joined: false, joining: null, historyLoaded: false, readSent: null, messages: new Map(), members: new Set(), typists: new Map(), list, tab };
     rooms.set(room, r);
     sessionStorage.setItem('sb.rooms', JSON.stringify([...rooms.keys()]));
     return r;
@@ -367,11 +388,13 @@
       r.list.hidden = name !== room;
       if (name === room) r.tab.setAttribute('aria-current', 'true'); else r.tab.removeAttribute('aria-current');
     }
-    $('active-room').textContent = room ? `#${room}` : '';
+    $('active-room').textContent = room ? roomLabel(room) : '';
     renderMembers();
     renderTyping();
+    renderEmpty();
+    renderConversations();
     const r = rooms.get(room);
-    if (r) r.list.scrollTop = r.list.scrollHeight;
+    if (r) { r.list.scrollTop = r.list.scrollHeight; scheduleRead(room); }
   }
 
   // Join (or rejoin after a reconnect), then load what we do not have yet. Resolves to true
@@ -411,6 +434,7 @@
       if (!body.ok) { showAckError(body, `history of ${room}`); return false; }
       for (const m of body.messages || []) addMessage(m);
       r.historyLoaded = true;
+      if (room === activeRoom) renderEmpty();
       return true;
     }
     // No checkpoint: history:sync without `after` answers the latest page (up to 500 messages).
@@ -521,6 +545,8 @@
     const atBottom = r.list.scrollHeight - r.list.scrollTop - r.list.clientHeight < 40;
     r.list.insertBefore(li, before);
     if (atBottom) r.list.scrollTop = r.list.scrollHeight;
+    if (m.room === activeRoom) { renderEmpty(); scheduleRead(m.room); }
+    renderSeen(m.room);
   }
 
   // ---- outbox: at-least-once sending with a stable clientMsgId ------------------------------
@@ -553,9 +579,10 @@
     via.replaceChildren(m.state === 'failed' ? `not sent: ${m.error || 'refused'} ` : 'pending…');
     if (m.state === 'failed') {
       const discard = el('button', { type: 'button', class: 'discard', 'aria-label': 'Discard message' }, 'discard');
-      discard.addEventListener('click', () => { outbox.delete(m.clientMsgId); saveOutbox(); li.remove(); });
+      discard.addEventListener('click', () => { outbox.delete(m.clientMsgId); saveOutbox(); li.remove(); renderEmpty(); });
       via.append(discard);
     }
+    if (m.room === activeRoom) renderEmpty();
   }
 
   // The server confirmed it (by ack or by broadcast): the pending copy goes, the real one stays.
@@ -629,6 +656,147 @@
     await rejoinMissing();
     if (outbox.size) flushOutbox();
   }, RESEND_EVERY_MS);
+
+  // ---- conversations: the list, unread badges, read positions, "seen" ---------------------
+  // conversations:list answers our conversations (newest activity first) and subscribes this
+  // socket to conversation:update and conversation:removed: after every (re)connect and
+  // sync:required, list again. The server keeps them across devices and reconnects.
+  let loadingConversations = null;
+  function loadConversations() {
+    if (!session) return Promise.resolve();
+    if (loadingConversations) return loadingConversations;
+    loadingConversations = (async () => {
+      const items = [];
+      let cursor = null;
+      for (let page = 0; page < 10; page++) {
+        const ack = await request('conversations:list', cursor ? { limit: 100, cursor } : { limit: 100 });
+        if (!ack.ok) return;   // transient (Redis down, rate limited): keep what we have, the poll retries
+        items.push(...ack.conversations);
+        cursor = ack.nextCursor;
+        if (!cursor) break;
+      }
+      conversations.clear();
+      for (const c of items) conversations.set(c.room, c);
+      conversationsLoaded = true;
+      renderConversations();
+      for (const room of rooms.keys()) renderSeen(room);
+    })().finally(() => { loadingConversations = null; });
+    return loadingConversations;
+  }
+  setInterval(() => { if (socket && socket.connected) loadConversations(); }, CONVERSATIONS_POLL_MS);
+
+  function applyConversation(c) {
+    if (!c || !c.room) return;
+    conversations.set(c.room, c);
+    renderConversations();
+    renderSeen(c.room);
+  }
+
+  function onReceipt(ev) {
+    const c = conversations.get(ev.room);
+    if (c && c.kind === 'dm' && ev.userId === c.with) { c.peerReadUpTo = ev.upTo; renderSeen(ev.room); }
+  }
+
+  function conversationName(c) { return c.kind === 'dm' ? `@${c.with}` : `#${c.room}`; }
+  function roomLabel(room) { const c = conversations.get(room); return c ? conversationName(c) : `#${room}`; }
+
+  function renderConversations() {
+    const items = [...conversations.values()].sort((a, b) => b.lastActivity - a.lastActivity || (a.room < b.room ? -1 : a.room > b.room ? 1 : 0));
+    $('conversations').replaceChildren(...items.map((c) => {
+      const badge = el('span', { class: 'badge', 'data-testid': 'unread-badge', 'aria-label': `${c.unread} unread` }, String(c.unread));
+      badge.hidden = !c.unread;
+      const last = c.lastMessage ? `${c.lastMessage.userId}: ${c.lastMessage.text}` : 'no messages yet';
+      const li = el('li', { 'data-testid': 'conversation', 'data-room': c.room, 'data-kind': c.kind, 'data-with': c.with,
+        'data-unread': c.unread, class: c.unread ? 'conversation unread' : 'conversation' },
+      el('button', { type: 'button', class: 'pick', 'aria-label': `Open ${conversationName(c)}` },
+        el('span', { class: 'name', 'data-testid': 'conversation-name' }, conversationName(c)), badge,
+        el('span', { class: 'last', 'data-testid': 'conversation-last' }, last)));
+      if (c.room === activeRoom) li.setAttribute('aria-current', 'true');
+      li.querySelector('.pick').addEventListener('click', () => openConversation(c.room));
+      return li;
+    }));
+    $('conversations-empty').hidden = !conversationsLoaded || items.length > 0;
+    // Tabs of direct conversations are named after the other user.
+    for (const [room, r] of rooms) {
+      const c = conversations.get(room);
+      if (!c) continue;
+      r.tab.dataset.kind = c.kind;
+      r.tab.querySelector('.pick').textContent = conversationName(c);
+    }
+    if (activeRoom) $('active-room').textContent = roomLabel(activeRoom);
+  }
+
+  async function openConversation(room) {
+    const isNew = !rooms.has(room);
+    ensureRoom(room);
+    selectRoom(room);
+    if (isNew || !rooms.get(room).joined) await joinRoom(room);
+  }
+
+  // A direct conversation with someone online: the server names the room, the same for both of us.
+  async function openDm(userId) {
+    const ack = await request('dm:open', { userId });
+    if (!ack.ok) return showAckError(ack, `message ${userId}`);
+    if (!conversations.has(ack.room)) {
+      applyConversation({ room: ack.room, kind: 'dm', private: true, with: ack.with, lastMessage: null, unread: 0,
+        lastActivity: Date.now(), readUpTo: null, peerReadUpTo: null });
+    }
+    await openConversation(ack.room);
+  }
+
+  // message:read for the newest message of the room on screen: one read covers everything before it.
+  const readTimers = new Map();
+  function scheduleRead(room) {
+    if (room !== activeRoom || readTimers.has(room)) return;
+    readTimers.set(room, setTimeout(() => { readTimers.delete(room); sendRead(room); }, READ_DELAY_MS));
+  }
+  async function sendRead(room) {
+    const r = rooms.get(room);
+    if (!r || room !== activeRoom || !r.joined) return;
+    const msgs = sortedMessages(r);
+    const newest = msgs[msgs.length - 1];
+    const c = conversations.get(room);
+    if (!newest || r.readSent === newest.id || (c && c.readUpTo === newest.id && !c.unread)) return;
+    r.readSent = newest.id;
+    stats.reads += 1;
+    const ack = await request('message:read', { room, upTo: newest.id });
+    if (!ack.ok) { r.readSent = null; return; }   // e.g. disconnected: the next message or selection tries again
+    const now = conversations.get(room);
+    if (now) {
+      now.readUpTo = ack.upTo;
+      if (typeof ack.unread === 'number') now.unread = ack.unread;
+      renderConversations();
+    }
+  }
+
+  // "Seen" under our last message of a DM once the other user's read position reaches it.
+  function renderSeen(room) {
+    const r = rooms.get(room);
+    if (!r) return;
+    r.list.querySelectorAll('[data-testid="seen"]').forEach((e) => e.remove());
+    const c = conversations.get(room);
+    if (!c || c.kind !== 'dm' || !c.peerReadUpTo || !session) return;
+    const msgs = sortedMessages(r);
+    const last = msgs[msgs.length - 1];
+    const read = r.messages.get(c.peerReadUpTo);
+    if (!last || last.userId !== session.userId || !read || cmp(read, last) < 0) return;
+    const li = r.list.querySelector(`[data-testid="message"][data-id="${CSS.escape(last.id)}"]`);
+    if (li) li.append(el('span', { class: 'seen', 'data-testid': 'seen' }, 'Seen'));
+  }
+
+  // Instead of a blank pane: no room open, or nothing said in this one yet.
+  function renderEmpty() {
+    const box = $('empty-room');
+    const r = rooms.get(activeRoom);
+    if (!r) {
+      box.textContent = 'Pick a conversation, join a room, or message someone online.';
+      box.hidden = false;
+      return;
+    }
+    const empty = r.messages.size === 0 && !r.list.querySelector('[data-testid="pending-message"]');
+    box.textContent = !empty ? '' : r.historyLoaded ? `No messages in ${roomLabel(activeRoom)} yet: say hello.` : 'Loading…';
+    box.hidden = !empty;
+  }
 
   // ---- typing -------------------------------------------------------------------------------
   let typingSentAt = 0, typingRoom = null, typingIdle = null;
@@ -724,7 +892,13 @@
         'data-devices': p.devices, class: `user-${p.status || 'online'}` },
       el('span', { class: 'dot', 'aria-hidden': 'true' }), userId,
       session && userId === session.userId ? ' (you)' : '',
-      el('span', { class: 'status' }, ` ${p.status || 'online'}${p.devices > 1 ? ` · ${p.devices} devices` : ''}`)));
+      el('span', { class: 'status' }, ` ${p.status || 'online'}${p.devices > 1 ? ` · ${p.devices} devices` : ''}`),
+      session && userId !== session.userId
+        ? el('button', { type: 'button', class: 'dm', 'data-testid': 'dm-user', 'data-user-id': userId, 'aria-label': `Message ${userId}` }, 'Message')
+        : ''));
+    for (const b of items.flatMap((li) => [...li.querySelectorAll('[data-testid="dm-user"]')])) {
+      b.addEventListener('click', () => openDm(b.dataset.userId));
+    }
     $('online-users').replaceChildren(...items);
   }
 
@@ -816,7 +990,7 @@
   $('error').querySelector('.dismiss').addEventListener('click', () => { $('error').hidden = true; });
 
   // ---- boot -----------------------------------------------------------------------------------
-  window.switchboard = { cid, socket: null, stats, rooms, outbox, presence,
+  window.switchboard = { cid, socket: null, stats, rooms, outbox, presence, conversations,
     get session() { return session; }, get presenceSubscribed() { return presenceSubscribed; } };
   if (session && session.expiresAt && session.expiresAt < Date.now()) { session = null; sessionStorage.removeItem('sb.session'); }
   if (session) startSession();

@@ -31,8 +31,15 @@ import { RateLimiter } from './ratelimit';
 import { regionRouter } from './regions/http';
 import { regionSocket } from './regions/socket';
 import { RoomsService } from './rooms';
+import { RoomAccess, type MembershipChange } from './rooms/access';
 import { roomRouter } from './rooms/http';
+import { MembershipEvents } from './rooms/membership-events';
 import { roomSocket } from './rooms/socket';
+import { CONVERSATIONS_PUSH_MS, ConversationService } from './conversations';
+import { conversationRouter } from './conversations/http';
+import { RoomStates } from './conversations/room-states';
+import { conversationSocket } from './conversations/socket';
+import { UserConversations } from './conversations/user-cache';
 import { EventBus } from './events';
 import { SocketSessions } from './sessions';
 import { reportSocketsToLoginSessions } from './sessions/login-sessions';
@@ -114,6 +121,30 @@ async function main(): Promise<void> {
   const users = new UsersService(mongo, cache, log, metrics, config.MONGO_TIMEOUT_MS);
   const events = new EventBus(redis, config.REDIS_KEY_PREFIX);
   const chat = new ChatService(mongo, instance, log, metrics, redis, keys, config.MONGO_TIMEOUT_MS, { size: config.HISTORY_WINDOW, ttlMs: config.HISTORY_WINDOW_TTL_MS });
+  // Durable memberships and conversations. A membership change is written through to its user's
+  // cache first, then told to every replica (their subscribed sockets, other sockets leaving a room).
+  const membershipEvents = new MembershipEvents(log);
+  let onMembershipChange: (change: MembershipChange) => Promise<void> = async () => undefined;
+  const access = new RoomAccess(mongo, redis, keys, log, config.MONGO_TIMEOUT_MS, (change) => onMembershipChange(change));
+  const userConversations = new UserConversations(redis, keys, mongo, access.memberships, () => chat.generation(), log, metrics);
+  access.useCache(userConversations);
+  const conversations = new ConversationService({
+    chat,
+    access,
+    users: userConversations,
+    states: new RoomStates(redis, keys, chat, access.memberships, log, metrics),
+    log,
+    metrics,
+    pushMs: CONVERSATIONS_PUSH_MS,
+  });
+  onMembershipChange = async (change) => {
+    await conversations.membershipChanged(change);
+    membershipEvents.publish(change);
+  };
+  membershipEvents.on((change) => {
+    if (change.change === 'removed') access.forget(change.userId, change.room);
+    conversations.onMembership(change);
+  });
   const limiter = new RateLimiter(
     redis,
     keys,
@@ -143,7 +174,7 @@ async function main(): Promise<void> {
     keys,
     chat,
     presence,
-    rooms,
+    access,
     mongo,
     { delayMs: config.REMINDER_DELAY_MS, retentionMs: config.REMINDER_RETENTION_MS },
     (r) => io?.to(userRoom(r.to)).emit('reminder', r),
@@ -173,8 +204,9 @@ async function main(): Promise<void> {
       healthRouter({ instance, nodeId, startedAt: Date.now(), redis, mongo, presence, limiter, isShuttingDown: () => shuttingDown }),
       authRouter({ ...guards, auth, users, devices, endSessionSockets: (sessionId) => io && endSessionSockets(io, sessionId) }),
       presenceRouter({ ...guards, presence }),
-      roomRouter({ ...guards, rooms }),
-      chatRouter({ ...guards, chat }),
+      roomRouter({ ...guards, rooms, access }),
+      chatRouter({ ...guards, chat, access }),
+      conversationRouter({ ...guards, conversations }),
       userRouter({ ...guards, users, presence }),
       regionRouter({ ...guards, regions }),
       statsRouter({ ...guards, presence, rooms, cache, jobs }),
@@ -191,6 +223,8 @@ async function main(): Promise<void> {
   io = createSocketServer(server, { config, instance, redis, auth, limiter, presence, log });
   // Before any connection handler: the UI's own listeners must run first on every namespace.
   adminUi?.instrument(io);
+  membershipEvents.attach(io);
+  conversations.attach(io);
   // Connect hooks run in this order, disconnect hooks in reverse: rooms and regions are left before the session closes and presence goes.
   serveConnections(
     io,
@@ -198,8 +232,9 @@ async function main(): Promise<void> {
       presenceSocket(io, { presence, events, users, metrics, maxIdsPerSocket: config.PRESENCE_IDS_PER_SOCKET_MAX }),
       sessionSocket(sessions),
       regionSocket({ regions, sessions, precision: config.REGION_PRECISION }),
-      roomSocket(io, { rooms, events, metrics, maxRoomsPerSocket: config.ROOMS_PER_SOCKET_MAX }),
-      chatSocket(io, { chat, rooms, reminders, metrics, config }),
+      roomSocket(io, { rooms, access, membershipEvents, events, metrics, maxRoomsPerSocket: config.ROOMS_PER_SOCKET_MAX }),
+      chatSocket(io, { chat, rooms, access, conversations, reminders, metrics, config }),
+      conversationSocket({ conversations, access }),
       reminderSocket(reminders),
     ],
     { limiter, log, metrics },
@@ -239,6 +274,7 @@ async function main(): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     presence.stop();
+    conversations.stop();
     devices.stop();
     // Remove our presence first so other replicas see the truth at once; then
     // close the sockets: clients see a transport close and reconnect through

@@ -123,7 +123,7 @@ export class ChatService {
           // Adding again is harmless, and mends a window this message never
           // reached (its first send's replica stopped between insert and add).
           const message = toChatMessage(first);
-          await this.window.add([message]);
+          await this.window.add([message], '2');
           return { message, duplicate: true, answered: [] };
         }
       }
@@ -142,7 +142,7 @@ export class ChatService {
   /** After messages are stored: count them, and add them to their rooms' windows before anyone hears of them. */
   private async stored(messages: ChatMessage[]): Promise<void> {
     this.metrics.messagesPersisted.inc(messages.length);
-    await this.window.add(messages);
+    await this.window.add(messages, '1');
     for (const m of messages) this.countActivity(m.room);
   }
 
@@ -315,6 +315,68 @@ export class ChatService {
 
   private activityKey(minute: number): string {
     return this.keys.plain('rooms', 'activity', String(minute));
+  }
+
+  // ---- for the conversations' counts (conversations/room-states.ts) ----
+
+  /** The window generation now (undefined: Redis does not answer). */
+  generation(): Promise<number | undefined> {
+    return this.window.generation();
+  }
+
+  get windowEnabled(): boolean {
+    return this.window.enabled;
+  }
+
+  /** The key of the room's history window. */
+  windowKey(room: string): string {
+    return this.window.key(room);
+  }
+
+  /** The room's trusted window, filled first when it is not; undefined when it cannot be had (Redis or MongoDB away, window off). */
+  trustedWindow(room: string): Promise<{ messages: ChatMessage[]; complete: boolean } | undefined> {
+    return this.fromWindow(room, undefined, (w) => w);
+  }
+
+  /** A message of the room by id; NOT_FOUND when it is not one (by `_id` alone, no scan). */
+  async messageOf(room: string, id: string): Promise<ChatMessage> {
+    this.requireMongo();
+    return toChatMessage(await this.anchor(room, id));
+  }
+
+  /** Messages of others than `userId` in the room up to (ts, id) inclusive. */
+  async countOthersUpTo(room: string, userId: string, ts: number, id: string): Promise<number> {
+    this.requireMongo();
+    const upTo = new Types.ObjectId(messageId(id));
+    return this.run(() => this.messages.countDocuments({ room, userId: { $ne: userId }, $or: [{ ts: { $lt: ts } }, { ts, _id: { $lte: upTo } }] }));
+  }
+
+  /**
+   * Each room's messages per sender: all of them, or those before `before`
+   * (ts, id) exclusive. One query for the batch (FerretDB scans the collection
+   * once for it, as it does for any query but by `_id`).
+   */
+  async countBySender(rooms: Array<{ room: string; before?: { ts: number; id: string } }>): Promise<Map<string, Map<string, number>>> {
+    this.requireMongo();
+    const match = rooms.map(({ room, before }) =>
+      before ? { room, $or: [{ ts: { $lt: before.ts } }, { ts: before.ts, _id: { $lt: new Types.ObjectId(messageId(before.id)) } }] } : { room },
+    );
+    const groups = await this.run(() =>
+      this.messages.aggregate<{ _id: { room: string; userId: string }; n: number }>([
+        { $match: match.length === 1 ? match[0] : { $or: match } },
+        { $group: { _id: { room: '$room', userId: '$userId' }, n: { $sum: 1 } } },
+      ]),
+    );
+    const out = new Map<string, Map<string, number>>(rooms.map(({ room }) => [room, new Map()]));
+    for (const g of groups) out.get(g._id.room)?.set(g._id.userId, g.n);
+    return out;
+  }
+
+  /** The room's newest message from MongoDB (when there is no window to ask). */
+  async newestOf(room: string): Promise<ChatMessage | null> {
+    this.requireMongo();
+    const doc = await this.run(() => this.messages.findOne({ room }).sort({ ts: -1, _id: -1 }).lean<MessageDoc>());
+    return doc ? toChatMessage(doc) : null;
   }
 
   /** Did the user write in the room after `ts`? (a reply cancels a reminder) */

@@ -1,4 +1,5 @@
 import { Types, type Model } from 'mongoose';
+import { answer, queueWithDeadline, type Deadlined } from '../infra/deadline';
 import type { MessageDoc } from './message.model';
 
 type NewMessage = Omit<MessageDoc, '_id'>;
@@ -9,14 +10,9 @@ export interface Stored<Tag> {
   tag?: Tag;
 }
 
-interface Pending<Tag> {
+interface Pending<Tag> extends Deadlined<Stored<Tag>> {
   doc: MessageDoc;
-  /** Answered already: stored, refused, or told it timed out. */
-  settled: boolean;
-  timer: NodeJS.Timeout;
   tag?: Tag;
-  resolve(stored: Stored<Tag>): void;
-  reject(err: unknown): void;
 }
 
 /** The outcome one message of a batch gets: same shape as the driver's (`code` 11000 for a duplicate key). */
@@ -82,17 +78,8 @@ export class MessageWriter<Tag = never> {
 
   /** insert(), with the message's tag from `beforeInsert`. */
   insertTagged(fields: NewMessage): Promise<Stored<Tag>> {
-    return new Promise((resolve, reject) => {
-      const p: Pending<Tag> = {
-        doc: { _id: new Types.ObjectId(), ...fields },
-        settled: false,
-        timer: setTimeout(() => {
-          p.settled = true;
-          reject(new MessageWriteTimeout(this.options.deadlineMs));
-        }, this.options.deadlineMs),
-        resolve,
-        reject,
-      };
+    const doc: MessageDoc = { _id: new Types.ObjectId(), ...fields };
+    return queueWithDeadline<Stored<Tag>, { doc: MessageDoc; tag?: Tag }>({ doc }, this.options.deadlineMs, () => new MessageWriteTimeout(this.options.deadlineMs), (p) => {
       this.queue.push(p);
       if (!this.flushing) void this.flush();
     });
@@ -121,15 +108,9 @@ export class MessageWriter<Tag = never> {
     this.options.onInsertTime?.((performance.now() - started) / 1000);
     const late: MessageDoc[] = [];
     batch.forEach((p, i) => {
-      clearTimeout(p.timer);
       const outcome = outcomes[i];
-      if (p.settled) {
-        if (outcome === 'stored') late.push(p.doc);
-        return;
-      }
-      p.settled = true;
-      if (outcome === 'stored') p.resolve({ doc: p.doc, tag: p.tag });
-      else p.reject(outcome);
+      if (p.settled && outcome === 'stored') late.push(p.doc);
+      answer(p, outcome === 'stored' ? { doc: p.doc, tag: p.tag } : outcome);
     });
     if (late.length > 0) this.options.onLateWrite?.(late);
   }

@@ -1,8 +1,9 @@
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import { luaScript, type RunnerOf } from '../infra/lua-scripts';
-import { throwOnMultiError, type RedisConnections } from '../infra/redis';
+import type { RedisConnections } from '../infra/redis';
 import type { ChatMessage as WindowMessage } from '@switchboard/protocol';
+import { ROOM_STATE_TTL_MS, roomStateKey } from '../conversations/keys';
 
 /**
  * Marks a window filled from the database. Its score is generation * 2, plus 1
@@ -13,10 +14,18 @@ import type { ChatMessage as WindowMessage } from '@switchboard/protocol';
 const FILLED = '!filled';
 
 const ADD_TO_WINDOW = luaScript<
-  [window: string, pendingReminders: string],
-  [size: number, ttlMs: number, fillMark: string, ...tsAndMembers: Array<string | number>],
+  [window: string, pendingReminders: string, state: string],
+  [size: number, ttlMs: number, fillMark: string, count: Count, generation: string, stateTtlMs: number, ...tsAndMembers: Array<string | number>],
   [mark: string, ...takenReminders: string[]]
->('chat', 'add-to-window', 2);
+>('chat', 'add-to-window', 3);
+
+/**
+ * How an add counts its messages in the room's conversation state
+ * (lua/add-to-window.lua): not at all (a fill), each one the window did not
+ * hold (new messages), or only those it did not hold and keeps (a resend,
+ * which mends an add its first send never made).
+ */
+export type Count = '0' | '1' | '2';
 
 /** How often the replica re-reads the generation it compares adds with. */
 const GENERATION_REFRESH_MS = 1000;
@@ -48,6 +57,10 @@ const GENERATION_REFRESH_MS = 1000;
  * A room's first message can be added with a complete mark (`opensRoom`): the
  * room had no message before it (RoomRegistry), so the window holds its whole
  * history from then on and is never filled from the database.
+ *
+ * The same script counts new messages in the room's conversation state
+ * (conversations/keys.ts), so unread counts cost a send no round trip of their
+ * own; with the window off (size 0) it still counts them.
  *
  * Keys: <p>{room:<room>}:recent (sorted set, expires ttlMs after its last
  * write) and <p>rooms:recent-generation (counter).
@@ -120,20 +133,20 @@ export class RecentWindow {
   }
 
   /**
-   * Adds stored messages (idempotent). A failed add drops that room's window
-   * rather than leave a gap in it. An add to a window that is not trusted
-   * (after a generation bump, or never filled) reports the room, so busy rooms
-   * are refilled before their clients ask.
+   * Adds stored messages (idempotent), counting them as `count` says. A failed
+   * add drops that room's window rather than leave a gap in it. An add to a
+   * window that is not trusted (after a generation bump, or never filled)
+   * reports the room, so busy rooms are refilled before their clients ask.
    */
-  async add(messages: WindowMessage[]): Promise<void> {
-    if (!this.enabled || messages.length === 0) return;
+  async add(messages: WindowMessage[], count: Count): Promise<void> {
+    if ((!this.enabled && count !== '1') || messages.length === 0) return;
     const byRoom = new Map<string, WindowMessage[]>();
     for (const m of messages) {
       const list = byRoom.get(m.room);
       if (list) list.push(m);
       else byRoom.set(m.room, [m]);
     }
-    await Promise.all([...byRoom].map(([room, list]) => this.addToRoom(room, list, {})));
+    await Promise.all([...byRoom].map(([room, list]) => this.addToRoom(room, list, { count })));
   }
 
   /**
@@ -141,31 +154,20 @@ export class RecentWindow {
    * reminders in the room (`pendingKey`, under the room's hash tag), returning
    * their job ids. `opensRoom`: the generation known before the room's
    * registration, when this message opened the room (its window then holds the
-   * whole history). With the window off, only the reminders are taken.
+   * whole history). With the window off, the message is only counted.
    */
   async addSent(message: WindowMessage, pendingKey: string, opensRoom?: number): Promise<string[]> {
-    if (!this.enabled) {
-      return this.redis.orLocal(
-        'history.add',
-        async () => {
-          const [[err, taken]] = throwOnMultiError(await this.redis.command.multi().smembers(pendingKey).del(pendingKey).exec());
-          if (err) throw err;
-          return taken as string[];
-        },
-        () => [],
-      );
-    }
     const mark = opensRoom === undefined ? '' : String(opensRoom * 2 + 1);
-    return this.addToRoom(message.room, [message], { pendingKey, mark });
+    return this.addToRoom(message.room, [message], { pendingKey, mark, count: '1' });
   }
 
-  private async addToRoom(room: string, messages: WindowMessage[], opts: { pendingKey?: string; mark?: string }): Promise<string[]> {
+  private async addToRoom(room: string, messages: WindowMessage[], opts: { pendingKey?: string; mark?: string; count: Count }): Promise<string[]> {
     return this.redis.orLocal(
       'history.add',
       async () => {
-        const [filled, ...taken] = await this.addToWindow(room, messages, opts.mark ?? '', opts.pendingKey);
+        const [filled, ...taken] = await this.addToWindow(room, messages, opts.mark ?? '', opts.count, opts.pendingKey);
         const known = this.knownGeneration;
-        if (known !== undefined && !isTrusted(filled || null, known)) this.onUntrusted(room);
+        if (this.enabled && known !== undefined && !isTrusted(filled || null, known)) this.onUntrusted(room);
         return taken;
       },
       // DEL is allowed even when Redis is out of memory; if Redis is gone
@@ -190,13 +192,22 @@ export class RecentWindow {
   async fill(room: string, messages: WindowMessage[], generation: number, complete: boolean): Promise<void> {
     if (!this.enabled) return;
     // Redis away: the window stays untrusted, and its readers read MongoDB.
-    await this.redis.orLocal('history.fill', () => this.addToWindow(room, messages, String(generation * 2 + (complete ? 1 : 0))), () => null);
+    await this.redis.orLocal('history.fill', () => this.addToWindow(room, messages, String(generation * 2 + (complete ? 1 : 0)), '0'), () => null);
   }
 
-  private addToWindow(room: string, messages: WindowMessage[], mark: string, pendingKey?: string): Promise<[string, ...string[]]> {
-    const args = messages.flatMap((m) => [m.ts, encode(m)]);
+  private addToWindow(room: string, messages: WindowMessage[], mark: string, count: Count, pendingKey?: string): Promise<[string, ...string[]]> {
+    const args = messages.flatMap((m) => [m.ts, windowMember(m)]);
     const key = this.key(room);
-    return this.addAndTrim([key, pendingKey ?? key], [this.size, this.ttlMs, mark, ...args]);
+    const generation = this.knownGeneration;
+    return this.addAndTrim([key, pendingKey ?? key, roomStateKey(this.keys, room)], [
+      this.size,
+      this.ttlMs,
+      mark,
+      count,
+      generation === undefined ? '' : String(generation),
+      ROOM_STATE_TTL_MS,
+      ...args,
+    ]);
   }
 
   /**
@@ -219,11 +230,12 @@ export class RecentWindow {
     const [generation, res] = read;
     const [[scoreErr, filled], [rangeErr, members]] = (res ?? []) as Array<[Error | null, unknown]>;
     if (scoreErr || rangeErr || !isTrusted(filled as string | null, Number(generation ?? 0))) return undefined;
-    const messages = (members as string[]).filter((m) => m !== FILLED).map(decode);
+    const messages = (members as string[]).filter((m) => m !== FILLED).map(decodeWindowMember);
     return { messages, complete: Number(filled) % 2 === 1 };
   }
 
-  private key(room: string): string {
+  /** The window's key (conversations' scripts read it beside the room's state: one hash tag). */
+  key(room: string): string {
     return this.keys.tagged('room', room, 'recent');
   }
 
@@ -237,11 +249,11 @@ function isTrusted(filled: string | null, generation: number): boolean {
 }
 
 /** The id first: members with the same score (ts) then sort by id, as in the database. */
-function encode(m: WindowMessage): string {
+export function windowMember(m: WindowMessage): string {
   return m.id + JSON.stringify([m.ts, m.userId, m.text, m.clientMsgId, m.instance, m.room]);
 }
 
-function decode(member: string): WindowMessage {
+export function decodeWindowMember(member: string): WindowMessage {
   const [ts, userId, text, clientMsgId, instance, room] = JSON.parse(member.slice(24)) as [number, string, string, string, string, string];
   return { id: member.slice(0, 24), room, userId, text, ts, clientMsgId, instance };
 }

@@ -19,6 +19,16 @@ const roomSchema = new Schema<RoomDoc>(
   { versionKey: false, collection: 'rooms' },
 );
 
+/** The registry's model on a connection. */
+function roomModel(connection: Connection): Model<RoomDoc> {
+  return (connection.models.Room as Model<RoomDoc>) ?? connection.model<RoomDoc>('Room', roomSchema);
+}
+
+/** Whether a message of the room was ever stored since the registry began (by `_id`, no scan). */
+export async function roomHasMessages(connection: Connection, room: string): Promise<boolean> {
+  return (await roomModel(connection).exists({ _id: room })) !== null;
+}
+
 /** Room names never contain '#' (packages/protocol), so this id is no room's. */
 const REGISTRY_ID = '#registry';
 /** Rooms remembered as registered; beyond this the memory starts over (a forgotten room costs one duplicate insert). */
@@ -53,7 +63,7 @@ export class RoomRegistry {
     private readonly messages: Model<MessageDoc>,
     private readonly log: Logger,
   ) {
-    this.rooms = (connection.models.Room as Model<RoomDoc>) ?? connection.model<RoomDoc>('Room', roomSchema);
+    this.rooms = roomModel(connection);
   }
 
   /**

@@ -4,12 +4,18 @@ import { AppError } from '../infra/errors';
 import type { Metrics } from '../infra/metrics';
 import type { Reminders } from '../jobs/reminders';
 import { chatRoom, schemas, type ChatMessage } from '@switchboard/protocol';
+import type { ConversationService } from '../conversations';
 import type { RoomsService } from '../rooms';
+import type { RoomAccess } from '../rooms/access';
 import type { ChatService } from './index';
 
 export interface ChatSocketDeps {
   chat: ChatService;
   rooms: Pick<RoomsService, 'isMember'>;
+  /** history:sync of a room this socket has not joined: for the room's members only. */
+  access: Pick<RoomAccess, 'requireMember'>;
+  /** Told of every broadcast message, after it: the members' conversations change. */
+  conversations: Pick<ConversationService, 'touched'>;
   /** Every broadcast message may start or cancel reminders. */
   reminders: Pick<Reminders, 'onMessage'>;
   metrics: Metrics;
@@ -17,13 +23,14 @@ export interface ChatSocketDeps {
 }
 
 /** message:send, history:sync and typing, for the rooms a socket joined. */
-export function chatSocket(io: MainServer, { chat, rooms, reminders, metrics, config }: ChatSocketDeps): SocketCapability<'message:send' | 'history:sync' | 'typing'> {
+export function chatSocket(io: MainServer, { chat, rooms, access, conversations, reminders, metrics, config }: ChatSocketDeps): SocketCapability<'message:send' | 'history:sync' | 'typing'> {
   const broadcast = (message: ChatMessage, answered: readonly string[]) => {
     metrics.broadcasts.inc({ event: 'message:new' });
     const started = performance.now();
     io.to(chatRoom(message.room)).emit('message:new', message);
     metrics.sendStage.observe({ stage: 'broadcast' }, (performance.now() - started) / 1000);
     void reminders.onMessage(message, answered);
+    conversations.touched(message.room);
   };
   // A write that outran its deadline and was stored after all: its sender heard UNAVAILABLE, the room hears it now.
   // (Reminders it answers are not taken here: each checks for an answer when it fires.)
@@ -59,7 +66,9 @@ export function chatSocket(io: MainServer, { chat, rooms, reminders, metrics, co
         schema: schemas.historySync,
         // Any room name may cost a MongoDB read and a Redis window.
         limit: 'history',
-        async handle(_socket, { room, after }) {
+        async handle(socket, { room, after }) {
+          // A socket in the room was admitted when it joined; any other asks the memberships.
+          if (!rooms.isMember(socket.id, room)) await access.requireMember(socket.data.user.userId, room);
           return await chat.since(room, after, config.HISTORY_SYNC_MAX);
         },
       },

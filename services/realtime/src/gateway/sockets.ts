@@ -1,10 +1,19 @@
 import type { Server, Socket } from 'socket.io';
 import type { ClientToServerEvents, MainRequests, ServerToClientEvents, SocketData } from '@switchboard/protocol';
+import type { MembershipChange } from '../rooms/access';
 import type { EventRoute } from './router';
 
+/** What replicas tell each other through the adapter (serverSideEmit), not clients. */
+export interface ServerSideEvents {
+  /** A durable membership began or ended (rooms/membership-events.ts). */
+  membership: (change: MembershipChange) => void;
+  /** Rooms that had new messages on the sending replica (conversations/index.ts). */
+  'conversations:touched': (rooms: string[]) => void;
+}
+
 /** The Socket.IO server and sockets of the main namespace, typed by the protocol's event maps. */
-export type MainServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
-export type MainSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type MainServer = Server<ClientToServerEvents, ServerToClientEvents, ServerSideEvents, SocketData>;
+export type MainSocket = Socket<ClientToServerEvents, ServerToClientEvents, ServerSideEvents, SocketData>;
 
 /**
  * What a capability adds to every main-namespace connection: the routes of its

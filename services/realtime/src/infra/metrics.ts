@@ -66,6 +66,9 @@ export function createMetrics(instance: string) {
       registers: [registry],
     }),
     historyWindowFilledRooms: new Counter({ name: 'sb_history_window_filled_rooms_total', help: 'Rooms whose history window a fill read covered', registers: [registry] }),
+    conversationCacheBuilds: new Counter({ name: 'sb_conversation_cache_builds_total', help: "Users' conversation caches rebuilt from MongoDB (missing, or of an older window generation)", registers: [registry] }),
+    conversationRecounts: new Counter({ name: 'sb_conversation_recounts_total', help: "Rooms whose conversation state (message counts, newest message) was recounted from the window and MongoDB", registers: [registry] }),
+    conversationReadCounts: new Counter({ name: 'sb_conversation_read_counts_total', help: 'Read positions older than the window whose count of others\' messages was read from MongoDB', registers: [registry] }),
     userUpdateBulkSeconds: new Histogram({
       name: 'sb_user_update_bulk_seconds',
       help: 'Duration of one bulk of user updates (returning logins, lastSeen), failed ones included (the queue paces the next bulk by it)',

@@ -77,7 +77,7 @@ export class RedisConnections extends EventEmitter {
     this.sub = topology.create({ name: 'sb-sub', offlineQueue: true, maxRetriesPerRequest: null });
     this.orLocal = redisFallback(metrics.redisFallbacks);
 
-    this.swallowPublishRejections();
+    this.swallowPublishRejections(this.pub, 'pub');
     for (const [name, client] of this.entries()) {
       // Without an error listener a connection error would be thrown as an
       // uncaught 'error' event and end the process.
@@ -142,6 +142,8 @@ export class RedisConnections extends EventEmitter {
   createStreamsClient(): RedisClient {
     const client = this.topology.create({ name: 'sb-streams', offlineQueue: true, maxRetriesPerRequest: 1 });
     client.on('error', () => this.metrics.redisErrors.inc({ client: 'streams' }));
+    // The streams adapter sends serverSideEmit with PUBLISH on this client and does not await it either.
+    this.swallowPublishRejections(client, 'streams');
     this.extra.push(client);
     return client;
   }
@@ -258,16 +260,16 @@ export class RedisConnections extends EventEmitter {
     this.emit(up ? 'up' : 'down');
   }
 
-  /** The adapter calls publish without awaiting it: count failures instead of leaking rejections. */
-  private swallowPublishRejections(): void {
+  /** The adapters call publish without awaiting it: count failures instead of leaking rejections. */
+  private swallowPublishRejections(client: RedisClient, name: string): void {
     for (const method of ['publish', 'spublish'] as const) {
-      const target = this.pub as unknown as Record<string, (...args: unknown[]) => Promise<number>>;
-      const original = target[method].bind(this.pub);
+      const target = client as unknown as Record<string, (...args: unknown[]) => Promise<number>>;
+      const original = target[method].bind(client);
       target[method] = (...args: unknown[]) => {
         const result = original(...args);
         // Counted, and the caller still gets the rejection if it awaits.
         result.catch(() => {
-          this.metrics.redisErrors.inc({ client: 'pub' });
+          this.metrics.redisErrors.inc({ client: name });
           this.metrics.adapterPublishErrors.inc();
         });
         return result;

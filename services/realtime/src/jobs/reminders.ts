@@ -7,7 +7,7 @@ import type { MongoConnection } from '../infra/mongo';
 import { throwOnMultiError, type RedisConnections } from '../infra/redis';
 import { isRedisUnavailable } from '../infra/redis-fallback';
 import type { PresenceService } from '../presence';
-import type { RoomsService } from '../rooms';
+import type { RoomAccess } from '../rooms/access';
 import { mentionsIn, type ChatMessage, type Reminder } from '@switchboard/protocol';
 import type { JobQueue } from './index';
 
@@ -49,8 +49,9 @@ export function pendingRemindersKey(keys: Keyspace, room: string, userId: string
  * (pruneExpired, from the cleanup job), delivered or not.
  *
  * A message mentions at most MENTIONS_PER_MESSAGE_MAX users (its schema), and
- * only the room's members among them get a job and a pending set: a mention
- * of anyone else costs nothing.
+ * only the room's members among them (its durable members, online or not: an
+ * offline member's reminder is kept for them) get a job and a pending set: a
+ * mention of anyone else costs one membership lookup.
  *
  * Key: {room:<room>}:reminders:<userId> set of pending job ids (pendingRemindersKey).
  */
@@ -66,8 +67,8 @@ export class Reminders {
     private readonly keys: Keyspace,
     private readonly chat: ChatService,
     private readonly presence: PresenceService,
-    /** Who is a member of a room: the room's current members across replicas. */
-    private readonly rooms: Pick<RoomsService, 'members'>,
+    /** Who is a member of a room: its durable memberships (rooms/access.ts). */
+    private readonly access: Pick<RoomAccess, 'isMember'>,
     private readonly mongo: MongoConnection,
     private readonly opts: { delayMs: number; retentionMs: number },
     private readonly deliver: (reminder: Reminder) => void,
@@ -88,9 +89,13 @@ export class Reminders {
       if (answered.length > 0) await Promise.all(answered.map((id) => this.jobs.remove(id)));
       const mentioned = mentionsIn(msg.text).filter((to) => to !== msg.userId);
       if (mentioned.length === 0) return;
-      const { members } = await this.rooms.members(msg.room);
       for (const to of mentioned) {
-        if (!members.includes(to)) continue;
+        // A membership that cannot be read (MongoDB down, no cached list) skips that reminder, never the message.
+        const member = await this.access.isMember(to, msg.room).catch((err: unknown) => {
+          this.log.warn({ err: (err as Error).message, messageId: msg.id, to }, 'could not check a mentioned user\'s membership');
+          return false;
+        });
+        if (!member) continue;
         const id = `reminder-${msg.id}-${to}`;
         const data: Reminder = { id, to, from: msg.userId, room: msg.room, messageId: msg.id, text: msg.text.slice(0, 200), mentionedAt: msg.ts };
         await this.jobs.add('reminder', data, { jobId: id, delay: this.opts.delayMs, attempts: 5 });

@@ -74,6 +74,12 @@ describe('job queue (BullMQ) shared by replicas', () => {
 
 describe('response reminders and maintenance jobs in the service', () => {
   let cluster: Cluster;
+  /** What a reminder's job returned once it completed ('stored': its user was offline when it fired). */
+  const reminderOutcome = (url: string, jobId: string, token: string) =>
+    waitFor(`${jobId} completed`, async () => {
+      const { body } = await api(url, `/api/jobs/${jobId}`, token);
+      return body.job?.state === 'completed' ? body.job.returnValue : undefined;
+    }, 15_000);
 
   beforeAll(async () => {
     cluster = await startCluster({ replicas: 3, env: { REMINDER_DELAY_MS: '1500', CLEANUP_INTERVAL_MS: '1000', WARMUP_INTERVAL_MS: '1000' } });
@@ -117,17 +123,28 @@ describe('response reminders and maintenance jobs in the service', () => {
     // A reminder's job is its mentioned user's to read (and an operator's).
     const { token } = await login(r1.url, 'dave');
     // The reminder fired while dave was offline, so it was kept for him (not delivered, not dropped).
-    const job = await waitFor('reminder kept for dave', async () => {
-      const { body } = await api(r1.url, `/api/jobs/reminder-${mention.message.id}-dave`, token);
-      return body.job?.state === 'completed' ? body.job : undefined;
-    }, 15_000);
-    expect(job.returnValue).toBe('stored');
+    expect(await reminderOutcome(r1.url, `reminder-${mention.message.id}-dave`, token)).toBe('stored');
     const dave = await login(r2.url, 'dave');
     const socket = await import('socket.io-client').then(({ io }) => io(r2.url, { auth: { token: dave.token }, transports: ['websocket'], forceNew: true, reconnection: false }));
     const got = collect(socket, 'reminder');
     await waitFor('stored reminder delivered', () => got.length > 0, 10_000);
     expect(got[0]).toMatchObject({ to: 'dave', from: 'alice2', room: 'async' });
     socket.close();
+    alice.close();
+  });
+
+  it('reminds a member of the room who was offline when mentioned (durable membership)', async () => {
+    const [r1, r2] = cluster.replicas;
+    const alice = await connect(r1.url, (await login(r1.url, 'alice3')).token);
+    const erin = await connect(r2.url, (await login(r2.url, 'erin')).token);
+    for (const s of [alice, erin]) await emitAck(s, 'room:join', { room: 'offline-member' });
+    // erin stays a member after her socket is gone: she is offline, not out of the room.
+    erin.close();
+    await sleep(500);
+    const mention = await emitAck(alice, 'message:send', { room: 'offline-member', text: 'ping @erin', clientMsgId: 'r-4' });
+    expect(mention).toMatchObject({ ok: true });
+    const { token } = await login(r1.url, 'erin');
+    expect(await reminderOutcome(r1.url, `reminder-${mention.message.id}-erin`, token)).toBe('stored');
     alice.close();
   });
 

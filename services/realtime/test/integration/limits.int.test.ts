@@ -109,7 +109,8 @@ describe('a limit on every event and bounded state per connection', () => {
 
     it('history: history:sync of any room name, from three replicas', async () => {
       const from = await Promise.all([0, 1, 2].map((r) => open(r, 'reader-of-all')));
-      expectLimited(await oneByOne(from, 9, 'history:sync', (i) => ({ room: `nowhere-${i}` })), 6);
+      // Rooms it is no member of: FORBIDDEN (history is for members), after the limit was charged.
+      expectLimited(await oneByOne(from, 9, 'history:sync', (i) => ({ room: `nowhere-${i}` })), 6, 'FORBIDDEN');
     });
 
     it('dispatch and orders: every /dispatch event is charged, order:create to a class of its own', async () => {
@@ -205,6 +206,11 @@ describe('a limit on every event and bounded state per connection', () => {
       const other = await open(1, 'roomer-2');
       const together = await Promise.all(['t1', 't2', 't3', 't4', 't5'].map((room) => emitAck(other, 'room:join', { room })));
       expect(codes(together).sort()).toEqual(['VALIDATION', 'VALIDATION', 'ok', 'ok', 'ok']);
+      // A refused join makes no membership: the user's conversations are the rooms it got into.
+      const listed = async (s2: typeof s) => (await emitAck(s2, 'conversations:list', {})).conversations.map((c: { room: string }) => c.room).sort();
+      expect(await listed(s)).toEqual(['r2', 'r3', 'r4']);
+      const admitted = together.flatMap((a) => (a.ok ? [a.room] : [])).sort();
+      expect(await listed(other)).toEqual(admitted);
     });
 
     it('caps the users a socket follows by id; everyone, and ids it follows already, pass', async () => {

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { io as ioClient, type Socket } from 'socket.io-client';
+import type { ChatMessage } from '@switchboard/protocol';
 import {
   REPO_ROOT,
   SERVICE_ROOT,
@@ -19,7 +20,9 @@ import { Cluster as RedisCluster, type Redis } from 'ioredis';
 import { RedisTopology as ServiceRedisTopology } from '../../src/infra/redis-topology';
 import { topologyFromEnv, type RedisTopology, type TopologyKind } from './redis-topology';
 
-export { login } from '@switchboard/test-kit';
+import { login } from '@switchboard/test-kit';
+
+export { login };
 
 /** The Redis topology of this jest run: SB_TEST_REDIS=single|cluster|sentinel (single when unset). */
 export const TEST_REDIS = (process.env.SB_TEST_REDIS || 'single') as TopologyKind;
@@ -354,6 +357,22 @@ export async function connect(url: string, token: string | undefined, opts: { re
     });
   });
   return socket;
+}
+
+/** A logged-in client connected to one replica; its socket goes into `sockets`, for the caller to close. */
+export async function openClient(cluster: Cluster, replica: number, userId: string, sockets: Socket[]): Promise<{ socket: Socket; token: string; url: string; userId: string }> {
+  const url = cluster.replicas[replica].url;
+  const { token } = await login(url, userId);
+  const socket = await connect(url, token);
+  sockets.push(socket);
+  return { socket, token, url, userId };
+}
+
+/** Sends a message and expects it stored; resolves with the stored message. */
+export async function sendOk(client: { socket: Socket; userId: string }, room: string, text: string, clientMsgId = `${client.userId}-${text}`): Promise<ChatMessage> {
+  const ack = await emitAck(client.socket, 'message:send', { room, text, clientMsgId });
+  if (!ack.ok) throw new Error(`message:send answered ${JSON.stringify(ack)}`);
+  return ack.message as ChatMessage;
 }
 
 export function emitAck<T = any>(socket: Socket, event: string, ...args: unknown[]): Promise<T> {

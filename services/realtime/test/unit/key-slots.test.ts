@@ -6,6 +6,7 @@ import { Keyspace } from '../../src/infra/keys';
 import { bullPrefix } from '../../src/jobs';
 import { pendingRemindersKey, Reminders } from '../../src/jobs/reminders';
 import { RecentWindow } from '../../src/chat/recent-window';
+import { roomReadsKey, roomStateKey, userRoomsKey, userVersionKey } from '../../src/conversations/keys';
 import { PresenceService } from '../../src/presence';
 import { RoomsService } from '../../src/rooms';
 import { SocketSessions } from '../../src/sessions';
@@ -38,7 +39,13 @@ function keysUsedTogether(): Record<string, string[]> {
     'cache lock script': [`${cache['valueKey']('history:lobby')}:lock`],
     'socket session hash': [sessions['key']('sock-1')],
     'reminder pending MULTI': [reminders['pendingKey']('lobby', 'ann')],
-    "a send's window script (window + the sender's pending reminders there)": [window['key']('lobby'), pendingRemindersKey(keys, 'lobby', 'ann')],
+    "a send's window script (window + the sender's pending reminders there + the room's conversation state)": [
+      window['key']('lobby'),
+      pendingRemindersKey(keys, 'lobby', 'ann'),
+      roomStateKey(keys, 'lobby'),
+    ],
+    "the conversations' room scripts (unread, recount, read positions)": [roomStateKey(keys, 'lobby'), window['key']('lobby'), roomReadsKey(keys, 'lobby')],
+    "a user's conversation cache scripts (build, change)": [userRoomsKey(keys, 'ann'), userVersionKey(keys, 'ann')],
     'rate limit script': [keys.tagged('rl', 'messages:ann')],
     'auth login MULTI (session)': [keys.plain('session', 'abc')],
     'auth login MULTI (user sessions)': [keys.tagged('u', 'ann', 'sessions')],
