@@ -1,7 +1,7 @@
 // Capacity, two measurements:
 // - the fan-out rate search (harness/search.ts), first. First,
 //   because a burst of thousands of logins can leave the local MongoDB
-//   stand-in (FerretDB on SQLite) no longer completing writes (docs/benchmarks.md),
+//   stand-in (FerretDB, on SQLite when it was measured) no longer completing writes (docs/benchmarks.md),
 //   and every message is a write.
 // - the most concurrent sockets held: steps of more sockets (connected at
 //   `rate`/s, spread over the worker processes so each stays far under its

@@ -387,7 +387,7 @@ export class ChatService {
 
   private async anchor(room: string, id: string): Promise<MessageDoc> {
     // By _id alone, the room compared here: a filter of _id only is the one a
-    // MongoDB-wire store without index use (FerretDB on SQLite) still looks up directly.
+    // MongoDB-wire store without index use (FerretDB v1) still looks up directly.
     const doc = await this.run(() => this.messages.findOne({ _id: new Types.ObjectId(messageId(id)) }).lean<MessageDoc>());
     if (!doc || doc.room !== room) throw new AppError('NOT_FOUND', `no message ${id} in room ${room}`);
     return doc;

@@ -33,8 +33,8 @@ const GENERATION_REFRESH_MS = 1000;
 /**
  * The newest messages of each room in Redis, so history pages and
  * `history:sync` are answered without the database (MongoDB pages them through
- * an index; a MongoDB-wire store without one, like FerretDB on SQLite, scans
- * every message for each page).
+ * an index; a MongoDB-wire store that pushes down no sort or limit, like
+ * FerretDB v1 on either backend, reads every message of the room for each page).
  *
  * One sorted set per room: score = ts, member = id + JSON, so Redis orders
  * members exactly like the database's (ts, id) sort (ids are 24 lowercase hex

@@ -37,8 +37,8 @@ const MAX_KNOWN = 100_000;
 /**
  * Which rooms have had a message, so that a room's first message can tell:
  * the room's history window then holds its whole history from that message on
- * and is never filled from the database (a fill is a query that FerretDB on
- * SQLite answers by scanning every message).
+ * and is never filled from the database (a fill is a query that FerretDB v1
+ * answers by reading every message of the room, with no index).
  *
  * One document per room in `rooms`, `_id` the room name: inserted, never
  * updated, and looked up by `_id` only, the one lookup such a store does
