@@ -16,9 +16,10 @@ STACK := node --import tsx deploy/stack/src/cli.ts
 REPLICAS ?= 3
 REDIS ?=
 TARGET ?=
+NETWORK ?=
 N ?=
 
-.PHONY: help install up down status logs scale kill start pause resume images engine dev \
+.PHONY: help install up down status logs scale kill start pause resume disconnect reconnect reload images engine dev \
         test test-unit test-int test-stack test-deps build typecheck clean
 
 help: ## list the verbs
@@ -56,6 +57,12 @@ scale: node_modules/.installed ## make scale N=5: add or remove replicas live
 
 kill start pause resume: node_modules/.installed ## chaos: make kill TARGET=redis|redis-N|sentinel-N|mongo|realtime-N
 	@$(STACK) $@ --target "$(TARGET)"
+
+disconnect reconnect: node_modules/.installed ## chaos: make disconnect TARGET=realtime-N [NETWORK=name] cuts its network links; reconnect restores them
+	@$(STACK) $@ --target "$(TARGET)" $(if $(NETWORK),--network "$(NETWORK)",)
+
+reload: node_modules/.installed ## nginx re-reads its upstream gracefully (connections stay open)
+	@$(STACK) reload
 
 images: node_modules/.installed ## pull the official images, or build local ones from Debian
 	@$(STACK) images

@@ -2,6 +2,7 @@
 // project on a free port so a person's stack is never touched. It never
 // skips: when no engine can be started, `up` fails and so does this test,
 // with the CLI's one-sentence reason.
+import { sleep, waitFor } from '@switchboard/test-kit';
 import { io, type Socket } from 'socket.io-client';
 import { sendAndCollect, TestStack } from './support/stack';
 
@@ -135,6 +136,43 @@ describe('the compose stack through nginx', () => {
     expect(alice.connected && bob.connected).toBe(true);
     await exchange(bob, alice, 'still here after scaling', bobReplica);
     await exchange(alice, bob, 'and back', aliceReplica);
+  });
+
+  test('a replica cut off its network (disconnect) misses messages until reconnect puts it back on its address; a reload drops no socket', async () => {
+    expect(alice?.connected && bob?.connected).toBe(true);
+    const got: string[] = [];
+    const onMessage = (m: { text: string }) => got.push(m.text);
+    bob.on('message:new', onMessage);
+    const send = async (text: string) => expect(await alice.timeout(10_000).emitWithAck('message:send', { room: 'smoke', text, clientMsgId: `smoke-${Date.now()}-${text.length}` })).toMatchObject({ ok: true });
+    try {
+      expect(await mustCli('disconnect', '--target', bobReplica)).toMatch(/is cut off/);
+      const during = `sent while ${bobReplica} is cut off`;
+      await send(during);
+      await sleep(1500);
+      expect(got).toEqual([]);
+      expect(await mustCli('reconnect', '--target', bobReplica)).toMatch(/\(the same address\)/);
+      const after = `sent after ${bobReplica} is back`;
+      await send(after);
+      // Its connections were stalled, not closed: once the link is back, both arrive, once each, in order.
+      await waitFor('both messages at bob', () => got.length >= 2, 30_000);
+      expect(got).toEqual([during, after]);
+      expect(disconnects).toEqual([]);
+
+      await mustCli('reload');
+      await exchange(alice, bob, 'after an nginx reload', aliceReplica);
+      expect(disconnects).toEqual([]);
+    } finally {
+      bob.off('message:new', onMessage);
+    }
+  });
+
+  test('reconnect with nothing cut, or disconnect from a network the container is not on, says so in one sentence', async () => {
+    const none = await cli('reconnect', '--target', bobReplica);
+    expect(none.code).toBe(1);
+    expect(none.output).toMatch(/ERROR: Nothing of .* was disconnected by make disconnect/);
+    const wrong = await cli('disconnect', '--target', bobReplica, '--network', 'nosuchnet');
+    expect(wrong.code).toBe(1);
+    expect(wrong.output).toMatch(/ERROR: The container is not on a network "nosuchnet" \(it is on: default\)/);
   });
 
   test('down leaves no container of the project behind', async () => {

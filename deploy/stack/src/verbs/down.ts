@@ -2,6 +2,7 @@ import { ensureEngine } from '../engine';
 import { listContainers, mustCompose } from '../compose';
 import { info, step } from '../log';
 import fs from 'node:fs';
+import { forgetCuts } from '../network-cuts';
 import { forgetRedisMode } from '../redis-mode';
 import { settings } from '../settings';
 import { upstreamDir } from '../upstream-dir';
@@ -20,6 +21,7 @@ export async function down(opts: VerbOptions): Promise<void> {
   } else {
     fs.rmSync(upstreamDir(project), { recursive: true, force: true });
     forgetRedisMode(project);
+    forgetCuts(project);
     info('no container of the project is left');
   }
 }
