@@ -15,6 +15,8 @@ STACK := node --import tsx deploy/stack/src/cli.ts
 
 REPLICAS ?= 3
 REDIS ?=
+# The Socket.IO admin UI at /admin/ with a password of the project's, printed by make up.
+ADMIN_UI ?= on
 TARGET ?=
 NETWORK ?=
 N ?=
@@ -40,8 +42,8 @@ node_modules/.installed: package.json package-lock.json $(WORKSPACE_MANIFESTS)
 install: node_modules/.installed ## install npm packages (every workspace, one npm ci)
 
 # --- the compose stack ------------------------------------------------------
-up: node_modules/.installed ## run nginx, REPLICAS (3) replicas, Redis (REDIS=single|cluster|sentinel) and MongoDB in Docker
-	@$(STACK) up --replicas $(REPLICAS) $(if $(REDIS),--redis "$(REDIS)",)
+up: node_modules/.installed ## run nginx, REPLICAS (3) replicas, Redis (REDIS=single|cluster|sentinel) and MongoDB in Docker; ADMIN_UI=off: no admin UI
+	@$(STACK) up --replicas $(REPLICAS) $(if $(REDIS),--redis "$(REDIS)",) --admin-ui "$(ADMIN_UI)"
 
 down: node_modules/.installed ## stop and remove the stack (VOLUMES=1 also removes data)
 	@$(STACK) down $(if $(VOLUMES),--volumes,)

@@ -17,6 +17,13 @@ export function note(type: string, description: string): void {
 
 export interface Stats { connects: number; disconnects: string[]; connectErrors: string[]; resends: number }
 
+export interface OpenOptions {
+  /** Force HTTP long-polling (?transport=polling). */
+  polling?: boolean;
+  /** The browser's User-Agent (what the Devices panel shows). */
+  userAgent?: string;
+}
+
 export class ChatUser {
   readonly consoleErrors: string[] = [];
   /** The send before this one (see send). */
@@ -26,8 +33,8 @@ export class ChatUser {
     page.on('pageerror', (e) => this.consoleErrors.push(`pageerror: ${e.message}`));
   }
 
-  static async open(browser: Browser, userId: string, cid: string, opts: { polling?: boolean } = {}): Promise<ChatUser> {
-    const context = await browser.newContext({ baseURL: baseUrl() });
+  static async open(browser: Browser, userId: string, cid: string, opts: OpenOptions = {}): Promise<ChatUser> {
+    const context = await browser.newContext({ baseURL: baseUrl(), ...(opts.userAgent ? { userAgent: opts.userAgent } : {}) });
     const page = await context.newPage();
     const u = new ChatUser(userId, cid, context, page);
     await page.goto(`/?cid=${encodeURIComponent(cid)}${opts.polling ? '&transport=polling' : ''}`);
@@ -110,7 +117,7 @@ export interface Guard {
 
 type Fixtures = {
   guard: Guard;
-  openUser: (userId: string, cid: string, opts?: { polling?: boolean }) => Promise<ChatUser>;
+  openUser: (userId: string, cid: string, opts?: OpenOptions) => Promise<ChatUser>;
   /** A run-unique suffix for user ids, rooms and client ids. */
   uid: string;
 };

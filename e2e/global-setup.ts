@@ -4,8 +4,9 @@
 // SB_PROJECT and SB_HTTP_PORT set uses a stack you started yourself (with the
 // same variables as SERVICE_ENV) and leaves it running.
 import fs from 'node:fs';
+import path from 'node:path';
 import { freePort } from '@switchboard/test-kit';
-import { cli, SERVICE_ENV } from './stack';
+import { cli, ROOT, SERVICE_ENV } from './stack';
 
 export default async function globalSetup(): Promise<void> {
   const chromium = process.env.SB_E2E_CHROMIUM || '/usr/bin/chromium';
@@ -13,6 +14,9 @@ export default async function globalSetup(): Promise<void> {
   if (process.env.SB_E2E_REUSE === '1') {
     process.env.SB_E2E_PROJECT = process.env.SB_PROJECT;
     process.env.SB_E2E_BASE_URL = `http://127.0.0.1:${process.env.SB_HTTP_PORT}`;
+    // The admin UI's password `make up` made for that project (none when it ran with ADMIN_UI=off).
+    const kept = path.join(ROOT, '.stack', 'state', `${process.env.SB_PROJECT}.admin-ui`);
+    if (fs.existsSync(kept)) process.env.SB_E2E_ADMIN_PASSWORD = fs.readFileSync(kept, 'utf8').trim();
     return;
   }
   const port = await freePort();
@@ -27,9 +31,12 @@ export default async function globalSetup(): Promise<void> {
   // could change what a later `scale` or `start` of this run creates.
   process.env.REALTIME_IMAGE = `switchboard/realtime:${projectName}`;
   process.stderr.write(`e2e: starting compose project ${projectName} on 127.0.0.1:${port} (${Object.entries(SERVICE_ENV).map(([k, v]) => `${k}=${v}`).join(' ')})\n`);
-  const r = await cli(['up', '--replicas', '3']);
+  // As `make up` runs it: with the admin UI, whose password it prints.
+  const r = await cli(['up', '--replicas', '3', '--admin-ui', 'on']);
   if (r.code !== 0) {
     await cli(['down', '--volumes']);
     throw new Error(`stack up failed (exit ${r.code}):\n${r.output.trim().split('\n').slice(-15).join('\n')}`);
   }
+  const printed = /admin UI +\S+\/admin\/ +user admin, password (\S+)/.exec(r.stdout);
+  if (printed) process.env.SB_E2E_ADMIN_PASSWORD = printed[1];
 }

@@ -14,6 +14,8 @@
 #   secrets/redis_password              32 random bytes, hex
 #   secrets/redis_tls.{crt,key}         Redis' own self-signed pair for the name redis (redis-tls.yml)
 #   secrets/mongo_password              32 random bytes, hex (the official mongo image's root password)
+#   secrets/admin_ui_password           24 random bytes, base64: the admin UI's password, read only
+#                                       with admin-ui.yml (the UI is off without it)
 #   upstream/realtime.conf              nginx's placeholder upstream until route.sh runs
 #   secrets/mongo_url                   MONGO_URL for the service: with credentials for
 #                                       the official mongo image; MONGO_AUTH=0 writes one
@@ -93,6 +95,7 @@ else
 fi
 write redis_password "openssl rand -hex 32"
 write mongo_password "openssl rand -hex 32"
+write admin_ui_password "openssl rand -base64 24"
 if [ "${MONGO_AUTH:-1}" = 0 ]; then
   write mongo_url "printf 'mongodb://mongo:27017/switchboard'"
 else

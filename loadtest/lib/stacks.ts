@@ -10,12 +10,21 @@ import path from 'node:path';
 export const ROOT = path.resolve(__dirname, '../..');
 export const LOADTEST = path.resolve(__dirname, '..');
 
-/** Rate limits raised for load: every generator shares one address. */
+/** Rate limits raised for load: every generator shares one address, and its users act faster than people. */
 export const LOAD_LIMITS = {
   RATE_LIMIT_LOGINS: '1000000/1s',
   RATE_LIMIT_MESSAGES: '1000000/1s',
   RATE_LIMIT_JOINS: '1000000/1s',
   RATE_LIMIT_HTTP: '1000000/1s',
+  RATE_LIMIT_HANDSHAKES: '1000000/1s',
+  RATE_LIMIT_PRESENCE: '1000000/1s',
+  RATE_LIMIT_TYPING: '1000000/1s',
+  RATE_LIMIT_HISTORY: '1000000/1s',
+  RATE_LIMIT_LOCATION: '1000000/1s',
+  RATE_LIMIT_DISPATCH: '1000000/1s',
+  RATE_LIMIT_ORDERS: '1000000/1s',
+  // nginx's per-address limits on /socket.io/ off (the stock baseline's nginx mounts none either).
+  SB_NGINX_LIMITS_DIR: './deploy/stack/nginx-limits-off',
 };
 
 export interface StackSpec {

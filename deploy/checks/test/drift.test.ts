@@ -44,17 +44,29 @@ const COMPOSE_SETS: Record<string, Record<string, string>> = {
     TRUST_PROXY: 'nginx is the one proxy in front',
   },
 };
+/** The admin UI's password turns it on: the production templates leave it to an overlay or a Secret, by name. */
+const ADMIN_UI_SECRETS = {
+  ADMIN_UI_PASSWORD: 'off in production unless turned on: deploy/production/admin-ui.yml passes ADMIN_UI_PASSWORD_FILE',
+  ADMIN_UI_PASSWORD_HASH: 'off in production unless turned on (ADMIN_UI_PASSWORD_FILE, deploy/production/admin-ui.yml)',
+};
 /** Demo login and its HMAC secret have no place in the production templates: they must not pass them. */
 const DEMO_ONLY = ['AUTH_SECRET', 'AUTH_DEMO_LOGIN', 'AUTH_DEMO_LOGIN_IN_PRODUCTION', 'AUTH_DEMO_ADMINS'];
 /** Variables a compose file leaves out on purpose, per file. */
 const COMPOSE_LEAVES_OUT: Record<string, Record<string, string>> = {
-  'docker-compose.yml': { AUTH_DEMO_LOGIN_IN_PRODUCTION: 'the dev stack runs with NODE_ENV=development' },
+  'docker-compose.yml': {
+    AUTH_DEMO_LOGIN_IN_PRODUCTION: 'the dev stack runs with NODE_ENV=development',
+    ADMIN_UI_PASSWORD_HASH: 'the dev stack\'s admin UI password comes from make up (ADMIN_UI_PASSWORD)',
+  },
   'deploy/production/compose.yml': {
     ...Object.fromEntries(DEMO_ONLY.map((n) => [n, 'demo login is refused in production'])),
+    ...ADMIN_UI_SECRETS,
     AUTH_JWKS_FILE: 'the identity provider\'s key is AUTH_PUBLIC_KEY_FILE here',
   },
   'deploy/swarm/stack.yml': {
     ...Object.fromEntries(DEMO_ONLY.map((n) => [n, 'demo login is refused in production'])),
+    ...ADMIN_UI_SECRETS,
+    ADMIN_UI_USERNAME: 'the admin UI is off in the swarm template (deploy/README.md, "The admin UI")',
+    ADMIN_UI_MODE: 'the admin UI is off in the swarm template (deploy/README.md, "The admin UI")',
     AUTH_JWKS_FILE: 'the identity provider\'s key is AUTH_PUBLIC_KEY_FILE here',
   },
 };
@@ -88,6 +100,9 @@ const CONFIGMAP_SETS: Record<string, string> = {
 const CONFIGMAP_LEAVES_OUT: Record<string, string> = {
   ...Object.fromEntries(DEMO_ONLY.map((n) => [n, 'demo login is refused in production'])),
   AUTH_PUBLIC_KEY_FILE: 'set in the Deployment: the Secret mounted as a file',
+  ADMIN_UI_PASSWORD: 'a Secret (ADMIN_UI_PASSWORD_FILE, commented out in the Deployment: the admin UI is off until turned on)',
+  ADMIN_UI_PASSWORD_HASH: 'the admin UI is off until turned on with ADMIN_UI_PASSWORD_FILE (a Secret)',
+  ADMIN_UI_MODE: 'follows NODE_ENV (production); an empty value is not a mode: a commented example',
   AUTH_JWKS_FILE: 'the identity provider\'s key is AUTH_PUBLIC_KEY_FILE in the Deployment',
   MONGO_URL: 'a Secret, it carries credentials (MONGO_URL_FILE)',
   INSTANCE_NAME: "the pod's name, from the downward API",
@@ -214,6 +229,17 @@ describe('one configuration source, no drift', () => {
     assert.doesNotMatch(read('deploy/kubernetes/ingress.yaml'), /metrics|9464/, 'no ingress path to the metrics port');
   });
 
+  it('the production templates leave the admin UI off until someone turns it on by name', () => {
+    for (const file of ['deploy/production/compose.yml', 'deploy/swarm/stack.yml']) {
+      const env = composeEnv(file);
+      for (const name of ['ADMIN_UI_PASSWORD', 'ADMIN_UI_PASSWORD_FILE', 'ADMIN_UI_PASSWORD_HASH', 'ADMIN_UI_PASSWORD_HASH_FILE']) assert.ok(!env.has(name), `${file} passes ${name}`);
+    }
+    assert.deepEqual(composeEnv('deploy/production/admin-ui.yml').get('ADMIN_UI_PASSWORD_FILE'), { kind: 'literal', value: '/run/secrets/admin_ui_password' });
+    const dep = yamlDocs('deploy/kubernetes/deployment.yaml')[0] as { spec: { template: { spec: { containers: { env: { name: string }[] }[] } } } };
+    const podEnv = dep.spec.template.spec.containers[0].env.map((e) => e.name);
+    assert.ok(!podEnv.some((n) => n.startsWith('ADMIN_UI_PASSWORD')), 'the Deployment turns the admin UI on');
+  });
+
   it("the production nginx proxies exactly like the dev one (maps, upstream, location /)", () => {
     const blocks = (text: string) => {
       const clean = text.replace(/#[^\n]*/g, '').replace(/\s+/g, ' ');
@@ -230,5 +256,13 @@ describe('one configuration source, no drift', () => {
       };
     };
     assert.deepEqual(blocks(read('deploy/production/nginx.conf')), blocks(read('nginx.conf')));
+  });
+
+  it('the production nginx limits /socket.io/ per address exactly like the dev stack (deploy/stack/nginx-limits)', () => {
+    const clean = (text: string) => text.replace(/#[^\n]*/g, '').replace(/\s+/g, ' ').trim();
+    const limits = clean(read('deploy/stack/nginx-limits/socketio.conf'));
+    assert.match(limits, /limit_req zone=sb_handshakes/);
+    assert.ok(clean(read('deploy/production/nginx.conf')).includes(limits), 'deploy/production/nginx.conf lacks the lines of deploy/stack/nginx-limits/socketio.conf');
+    assert.match(read('nginx.conf'), /include \/etc\/nginx\/switchboard-limits\/\*\.conf;/);
   });
 });

@@ -189,6 +189,37 @@ describe('production compose (deploy/production) over TLS', { timeout: 20 * 60_0
     const files = await compose(['exec', '-T', 'realtime', 'sh', '-c', 'ls /app; test ! -e /app/ca.crt']);
     assert.equal(files.code, 0, files.stdout + files.stderr);
   });
+
+  it('has no admin UI until admin-ui.yml turns it on; then both replicas show in it, behind its password', async () => {
+    const password = fs.readFileSync(path.join(dirs.secrets, 'admin_ui_password'), 'utf8').trim();
+    const basic = (p: string) => ({ authorization: `Basic ${Buffer.from(`admin:${p}`).toString('base64')}` });
+    assert.equal((await request(`${https}/admin/?cid=x`, { ca, headers: basic(password) })).status, 404, 'the admin UI is on without admin-ui.yml');
+    const withUi = (args: string[]) => docker(['compose', '-p', PROJECT, '-f', path.join(PROD, 'compose.yml'), '-f', path.join(PROD, 'admin-ui.yml'), ...args], { env });
+    const up = await withUi(['up', '-d', '--wait', '--wait-timeout', '180', '--scale', 'realtime=2']);
+    assert.equal(up.code, 0, `compose up with admin-ui.yml failed:\n${(up.stdout + up.stderr).split('\n').slice(-30).join('\n')}`);
+    const routed = await exec(path.join(PROD, 'route.sh'), [PROJECT], { env });
+    assert.equal(routed.code, 0, routed.stdout + routed.stderr);
+    await routingSettled(https, ca, 2);
+    assert.equal((await request(`${https}/admin/?cid=x`, { ca })).status, 401);
+    assert.equal((await request(`${https}/admin/?cid=x`, { ca, headers: basic('not-the-password') })).status, 401);
+    const page = await request(`${https}/admin/?cid=x`, { ca, headers: basic(password) });
+    assert.equal(page.status, 200);
+    assert.doesNotMatch(page.text, /(href|src)="(https?:)?\/\//, 'the page loads from another host');
+    // The UI's socket over wss:// on one replica hears both, in production mode (counts only).
+    const admin = io(`${https}/admin`, { auth: { username: 'admin', password }, query: { cid: 'x' }, transports: ['websocket'], reconnection: false, ca });
+    try {
+      const servers = new Set<string>();
+      let features: string[] = [];
+      admin.on('server_stats', (s: { serverId: string }) => servers.add(s.serverId));
+      admin.on('config', (c: { supportedFeatures: string[] }) => (features = c.supportedFeatures));
+      const deadline = Date.now() + 20_000;
+      while (servers.size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+      assert.equal(servers.size, 2, `stats from ${[...servers].join(', ') || 'no replica'}`);
+      assert.ok(features.length > 0 && !features.includes('ALL_EVENTS'), `features ${features.join(', ')}: production mode shows no events`);
+    } finally {
+      admin.close();
+    }
+  });
 });
 
 // The same stack with deploy/production/redis-tls.yml: Redis only on TLS,

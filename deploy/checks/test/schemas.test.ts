@@ -19,6 +19,7 @@ export const COMPOSE_FILES = [
   'deploy/production/compose.yml',
   'deploy/production/redis-tls.yml',
   'deploy/production/managed-redis.yml',
+  'deploy/production/admin-ui.yml',
   'deploy/swarm/stack.yml',
 ];
 

@@ -11,6 +11,7 @@ async function main(): Promise<number> {
       target: { type: 'string' },
       network: { type: 'string' },
       redis: { type: 'string' },
+      'admin-ui': { type: 'string' },
       json: { type: 'boolean', default: false },
       volumes: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },

@@ -1,6 +1,7 @@
 // `docker compose` for this project: both compose files, the project name from
 // SB_PROJECT, and the image variables chosen by images.ts.
 import path from 'node:path';
+import { adminUiPassword } from './admin-ui';
 import { exec, mustExec, type ExecOptions, type Result } from './exec';
 import type { ImageSet } from './images';
 import { COMPOSE_FILES, ROOT } from './paths';
@@ -30,10 +31,15 @@ export function composeArgs(): string[] {
 
 export function composeEnv(images?: Partial<ImageSet>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const s = settings();
+  // The admin UI's password is the project's (admin-ui.ts), whatever this shell says: a
+  // replica started by scale or start must not differ from the others.
+  const { ADMIN_UI_PASSWORD: _ignored, ...env } = process.env;
+  const adminPassword = adminUiPassword(s.project);
   return {
-    ...process.env,
+    ...env,
     ...images,
     ...extra,
+    ...(adminPassword ? { ADMIN_UI_PASSWORD: adminPassword } : {}),
     COMPOSE_PROJECT_NAME: s.project,
     SB_BIND: s.bind,
     SB_HTTP_PORT: String(s.httpPort),

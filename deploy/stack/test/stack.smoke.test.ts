@@ -10,6 +10,8 @@ const stack = new TestStack(`sbsmoke${process.pid}`);
 const PROJECT = stack.project;
 const sockets = stack.sockets;
 let base = '';
+/** What `up` printed: the admin UI's password among it. */
+let upOutput = '';
 const cli = (...args: string[]) => stack.cli(...args);
 const mustCli = (...args: string[]) => stack.mustCli(...args);
 const connect = (token: string, cid: string) => stack.connect(token, cid);
@@ -36,6 +38,13 @@ async function login(userId: string): Promise<string> {
   return body.token;
 }
 
+function adminPassword(): string {
+  const m = /admin UI +\S+\/admin\/ +user admin, password (\S+)/.exec(upOutput);
+  expect(m).not.toBeNull();
+  return m![1];
+}
+const basic = (password: string) => `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
+
 /**
  * Sends from one socket and checks the other receives exactly that message,
  * exactly once, stamped by the sender's replica (so it crossed replicas).
@@ -58,7 +67,8 @@ describe('the compose stack through nginx', () => {
   beforeAll(async () => {
     await stack.choosePort();
     base = stack.base;
-    await mustCli('up', '--replicas', '3');
+    // As `make up` runs it (ADMIN_UI=on by default).
+    upOutput = await mustCli('up', '--replicas', '3', '--admin-ui', 'on');
   }, 30 * 60_000);
 
   afterAll(async () => {
@@ -128,9 +138,27 @@ describe('the compose stack through nginx', () => {
     poller.disconnect();
   });
 
+  test('up prints the admin UI password, and every replica serves the UI with it through nginx', async () => {
+    const password = adminPassword();
+    const served = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const cid = `smoke-admin-${i}`;
+      expect((await fetch(`${base}/admin/?cid=${cid}`)).status).toBe(401);
+      const page = await fetch(`${base}/admin/?cid=${cid}`, { headers: { authorization: basic(password) } });
+      expect(page.status).toBe(200);
+      served.add(page.headers.get('x-served-by')!);
+    }
+    expect([...served].sort()).toEqual(['realtime-1', 'realtime-2', 'realtime-3']);
+  });
+
   test('scaling to 4 and back to 3 keeps both sockets connected', async () => {
     expect(alice?.connected && bob?.connected).toBe(true);
     await mustCli('scale', '--replicas', '4');
+    // The replica scale added has the same admin UI password as the others (the project's).
+    let onFourth = '';
+    for (let i = 0; i < 200 && !onFourth; i++) if ((await servedBy(`smoke-four-${i}`)) === 'realtime-4') onFourth = `smoke-four-${i}`;
+    expect(onFourth).not.toBe('');
+    expect((await fetch(`${base}/admin/?cid=${onFourth}`, { headers: { authorization: basic(adminPassword()) } })).status).toBe(200);
     await mustCli('scale', '--replicas', '3');
     expect(disconnects).toEqual([]);
     expect(alice.connected && bob.connected).toBe(true);
@@ -173,6 +201,33 @@ describe('the compose stack through nginx', () => {
     const wrong = await cli('disconnect', '--target', bobReplica, '--network', 'nosuchnet');
     expect(wrong.code).toBe(1);
     expect(wrong.output).toMatch(/ERROR: The container is not on a network "nosuchnet" \(it is on: default\)/);
+  });
+
+  test("the service caps a user's connections, across the replicas nginx spreads them over", async () => {
+    // SOCKETS_PER_USER_MAX (20): each socket with a client id of its own, so nginx spreads them.
+    const token = await login('smoke-many');
+    for (let i = 0; i < 20; i++) await connect(token, `smoke-many-${i}`);
+    const refused = await connect(token, 'smoke-many-20').catch((err: Error) => err.message);
+    expect(refused).toBe('socket (cid smoke-many-20) could not connect: too many connections');
+    for (const s of sockets.splice(-20)) s.disconnect();
+  });
+
+  test('nginx limits new Socket.IO connections per address (429), and nothing else', async () => {
+    // 200 Engine.IO handshakes at once from this one address: a burst of 100 and 10 a second pass.
+    const handshake = (i: number) => fetch(`${base}/socket.io/?EIO=4&transport=polling&cid=smoke-burst-${i}`).then(async (r) => ({ status: r.status, servedBy: r.headers.get('x-served-by'), body: await r.text() }));
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => handshake(i)));
+    const refused = answers.filter((a) => a.status === 429);
+    const passed = answers.filter((a) => a.status === 200);
+    expect(refused.length + passed.length).toBe(200);
+    expect(passed.length).toBeGreaterThanOrEqual(100);
+    expect(refused.length).toBeGreaterThanOrEqual(50);
+    // Refused by nginx itself, before any replica.
+    for (const a of refused) expect(a.servedBy).toBeNull();
+    // Requests of an open Engine.IO session (with its sid), and the rest of the site, are not counted.
+    expect((await fetch(`${base}/health?cid=smoke-0`)).status).toBe(200);
+    // (An unknown sid: the replica answers 400 at once.)
+    const polls = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${base}/socket.io/?EIO=4&transport=polling&cid=smoke-burst-${i}&sid=unknown-${i}`).then((r) => r.status)));
+    expect(polls).toEqual(Array(20).fill(400));
   });
 
   test('down leaves no container of the project behind', async () => {

@@ -6,6 +6,7 @@
 export * from './dispatch-schemas';
 export * from './errors';
 export * from './events';
+export * from './limits';
 export * from './rooms';
 export * from './schemas';
 export * from './shapes';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CAPS, mentionsIn } from './limits';
 import { STATUSES, type PresenceSubscription } from './shapes';
 
 /** Payload schemas of the main namespace and the HTTP routes (docs/protocol.md). Strict: unknown fields are refused. */
@@ -43,13 +44,15 @@ const presenceSubscription = z
 export const schemas = {
   roomJoin: z.strictObject({ room }),
   roomLeave: z.strictObject({ room }),
-  messageSend: (maxChars: number) =>
+  messageSend: (maxChars: number, maxMentions: number = DEFAULT_CAPS.mentionsPerMessage) =>
     z.strictObject({
       room,
       text: z
         .string()
         .max(maxChars, `text must be at most ${maxChars} characters`)
-        .refine((t) => t.trim().length > 0, 'text must not be empty'),
+        .refine((t) => t.trim().length > 0, 'text must not be empty')
+        // Each mention may schedule a reminder: a message cannot fan out to any number of them.
+        .refine((t) => mentionsIn(t).length <= maxMentions, `text must mention at most ${maxMentions} users`),
       clientMsgId: z.string().min(1).max(64),
     }),
   historySync: z.strictObject({ room, after: messageId.optional() }),

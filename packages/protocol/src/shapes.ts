@@ -17,6 +17,36 @@ export interface SessionUser {
   expiresAt: number; // epoch ms
 }
 
+/** One of a user's login sessions (devices), as `GET /api/sessions` lists it. */
+export interface DeviceSession {
+  sessionId: string;
+  /** The session of the token that asked. */
+  current: boolean;
+  /** `demo`: opened by POST /api/login; `idp`: an identity provider's token first seen then. Absent on sessions opened before it was recorded. */
+  source?: 'demo' | 'idp';
+  /** When the session was opened (an identity provider's: when a replica first saw its token). */
+  createdAt: number;
+  /** Latest of: opened, one of its sockets connected or disconnected, an HTTP call with its token (noted at most once a minute per replica). */
+  lastActiveAt: number;
+  /** When its tokens stop counting. */
+  expiresAt: number;
+  /** The User-Agent of the login, or of the first client seen with an identity provider's token; null when none was sent. */
+  userAgent: string | null;
+  /** Its sockets connected now, every namespace, every live replica. */
+  sockets: number;
+}
+
+/** The body of `GET /api/sessions`. */
+export interface DeviceSessionList {
+  /** Most recently active first, at most SESSIONS_LIST_MAX, the caller's own always among them. */
+  sessions: DeviceSession[];
+  /** The user holds more sessions than listed. */
+  more: boolean;
+}
+
+/** Most sessions `GET /api/sessions` lists. */
+export const SESSIONS_LIST_MAX = 100;
+
 /** A chat message as clients see it (`message:new`, acks, history). */
 export interface ChatMessage {
   id: string;

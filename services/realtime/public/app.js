@@ -24,6 +24,10 @@
  *   online-users / online-user  data-user-id, data-status, data-devices
  *   reminder           the latest response reminder (someone mentioned you and you did not answer)
  *   cluster / cluster-replica   data-instance, data-connections (from GET /api/stats); cluster-summary
+ *   devices / device   this user's login sessions (GET /api/sessions), own first: data-session-id,
+ *                      data-current = true | false, data-sockets, data-source, data-user-agent;
+ *                      revoke-device (inside a device that is not this one) signs it out;
+ *                      revoke-other-devices signs out every other session (DELETE /api/sessions)
  * URL parameters: ?cid=<id> overrides this tab's client id (the nginx sticky key),
  *                 ?transport=polling forces HTTP long-polling.
  * window.switchboard exposes the socket and some counters (connects, disconnect reasons,
@@ -39,6 +43,8 @@
   const HEALTH_POLL_MS = 2000;        // degraded banner refresh
   const PRESENCE_POLL_MS = 15000;     // full presence refresh (and subscribe retry), repairs anything events missed
   const CLUSTER_POLL_MS = 3000;       // cluster view refresh (GET /api/stats)
+  const DEVICES_POLL_MS = 15000;      // devices panel refresh (GET /api/sessions)...
+  const DEVICES_SETTLE_MS = 1500;     // ...and this long after our own devices count changed (replicas write counts each second)
   const HEARTBEAT_MS = 15000;         // presence:heartbeat; optional (replicas refresh by themselves), cheap
   const TYPING_THROTTLE_MS = 2000;    // send typing:true at most this often
   const TYPING_IDLE_MS = 3000;        // we send typing:false after this much silence...
@@ -168,7 +174,7 @@
     session = null;
     for (const k of ['sb.session', 'sb.rooms', 'sb.outbox']) sessionStorage.removeItem(k);
     outbox.clear(); rooms.clear(); presence.clear(); presenceSubscribed = false;
-    $('rooms').replaceChildren(); $('message-lists').replaceChildren(); $('online-users').replaceChildren();
+    $('rooms').replaceChildren(); $('message-lists').replaceChildren(); $('online-users').replaceChildren(); $('devices').replaceChildren();
     $('typing').textContent = ''; $('room-members').textContent = ''; $('active-room').textContent = '';
     $('replica').textContent = '–';
     setConnState('disconnected');
@@ -247,6 +253,7 @@
     setConnState('connected');
     refreshReplica();
     resubscribePresence();
+    refreshDevices();
     const status = $('status-select').value;
     if (status !== 'online') socket.emit('presence:set', { status }, () => {});
     const since = troubleSince;
@@ -699,6 +706,8 @@
   }
 
   function onPresenceUpdate(ev) {
+    // One of our own sessions connected or went: the devices panel changes too.
+    if (session && ev.userId === session.userId) refreshDevicesSoon();
     if (presenceBuffer) presenceBuffer.push(ev);
     applyPresence(ev);
     renderPresence();
@@ -740,6 +749,64 @@
     $('cluster-summary').textContent = `${body.replicas.length} replicas · ${body.connections} connections · ${body.onlineUsers} online · ${body.rooms} rooms`;
   }
   setInterval(() => { if (socket && socket.connected) refreshCluster(); }, CLUSTER_POLL_MS);
+
+  // ---- devices ---------------------------------------------------------------------------------
+  // This user's login sessions: where each one is from, its connections now, and a way to end it.
+  // Ending one disconnects its sockets everywhere; that page's reconnect is refused and it logs out.
+  async function refreshDevices() {
+    if (!session) return;
+    const body = await api('/api/sessions');
+    if (!body.ok || !session) return;   // transient (Redis down...): keep what we show
+    $('devices').replaceChildren(...body.sessions.map((d) => {
+      const li = el('li', { 'data-testid': 'device', 'data-session-id': d.sessionId, 'data-current': String(d.current),
+        'data-sockets': d.sockets, 'data-source': d.source, 'data-user-agent': d.userAgent || '' },
+      el('div', { class: 'what', title: d.userAgent || 'no user agent' }, `${describeAgent(d.userAgent)}${d.current ? ' (this device)' : ''}`),
+      el('div', { class: 'meta' }, d.sockets > 0 ? `connected now (${d.sockets} connection${d.sockets === 1 ? '' : 's'})`
+        : `last active ${fmtDay(d.lastActiveAt)}`));
+      if (!d.current) {
+        const revoke = el('button', { type: 'button', class: 'revoke', 'data-testid': 'revoke-device',
+          'aria-label': `Sign out ${describeAgent(d.userAgent)}` }, 'sign out');
+        revoke.addEventListener('click', () => revokeDevice(d.sessionId));
+        li.append(revoke);
+      }
+      return li;
+    }));
+    $('revoke-other-devices').hidden = !body.sessions.some((d) => !d.current);
+  }
+
+  let devicesTimer = null;
+  function refreshDevicesSoon() {
+    clearTimeout(devicesTimer);
+    devicesTimer = setTimeout(refreshDevices, DEVICES_SETTLE_MS);
+  }
+
+  async function revokeDevice(sessionId) {
+    const body = await api(`/api/sessions/${encodeURIComponent(sessionId)}`, { method: 'DELETE' });
+    if (!body.ok) showAckError(body, 'sign out device');
+    refreshDevices();
+  }
+
+  $('revoke-other-devices').addEventListener('click', async () => {
+    const body = await api('/api/sessions', { method: 'DELETE' });
+    if (!body.ok) showAckError(body, 'sign out other devices');
+    refreshDevices();
+  });
+
+  // "Firefox on Linux" from a User-Agent when it is a common browser's; the raw string otherwise.
+  function describeAgent(ua) {
+    if (!ua) return 'unknown device';
+    const browser = [['Edg/', 'Edge'], ['Firefox/', 'Firefox'], ['Chrome/', 'Chrome'], ['Safari/', 'Safari']].find(([k]) => ua.includes(k));
+    const os = [['Android', 'Android'], ['iPhone', 'iPhone'], ['iPad', 'iPad'], ['Windows', 'Windows'], ['Mac OS', 'macOS'], ['Linux', 'Linux']].find(([k]) => ua.includes(k));
+    return browser && os ? `${browser[1]} on ${os[1]}` : ua.slice(0, 60);
+  }
+
+  function fmtDay(ts) {
+    const d = new Date(ts);
+    if (isNaN(d)) return '';
+    return d.toDateString() === new Date().toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
+  }
+
+  setInterval(() => { if (socket && socket.connected) refreshDevices(); }, DEVICES_POLL_MS);
 
   $('status-select').addEventListener('change', async () => {
     const ack = await request('presence:set', { status: $('status-select').value });

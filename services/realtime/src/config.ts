@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_CAPS } from '@switchboard/protocol';
 import { parseLimit } from './ratelimit/limit';
 import { resolveSecretFiles } from './infra/secrets';
 import { parseAddressList, REDIS_MODES } from './infra/redis-topology';
@@ -84,6 +85,25 @@ export const configSchema = z
     AUTH_DEMO_ADMINS: z.string().default(''),
     SESSION_TTL_SEC: z.coerce.number().int().positive().default(24 * 3600),
 
+    // ---- The Socket.IO admin UI (src/admin, docs/operations.md "The admin UI") ----
+    /** Its password (or ADMIN_UI_PASSWORD_FILE): setting it, or the hash, turns the admin UI on. */
+    ADMIN_UI_PASSWORD: z
+      .string()
+      .min(12, 'must be at least 12 characters')
+      .refine((v) => Buffer.byteLength(v) <= 72, 'must be at most 72 bytes (bcrypt reads no further)')
+      .optional(),
+    /** A bcrypt hash of its password instead (or ADMIN_UI_PASSWORD_HASH_FILE). */
+    ADMIN_UI_PASSWORD_HASH: z
+      .string()
+      .regex(/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/, 'must be a bcrypt hash ($2b$10$... from bcrypt or htpasswd -B)')
+      .optional(),
+    ADMIN_UI_USERNAME: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/).default('admin'),
+    /**
+     * development: every socket, its rooms and every event are shown (and cost a broadcast each);
+     * production: servers and counts only. Default: production when NODE_ENV=production.
+     */
+    ADMIN_UI_MODE: z.enum(['development', 'production']).optional(),
+
     PRESENCE_TTL_MS: ms(30_000),
     PRESENCE_REFRESH_MS: ms(10_000),
     PRESENCE_SWEEP_MS: ms(5_000),
@@ -102,18 +122,47 @@ export const configSchema = z
      */
     TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
 
-    /** Sliding-window limits, "count/window" (ms, s or m). Per user unless noted. */
+    /**
+     * Sliding-window limits, "count/window" (ms, s or m). Per user across replicas and
+     * namespaces unless noted; every socket event is charged to one of these classes.
+     */
     RATE_LIMIT_MESSAGES: limitSpec('20/10s'),
+    /** room:join, room:leave, presence:subscribe, presence:unsubscribe. */
     RATE_LIMIT_JOINS: limitSpec('30/60s'),
+    /** presence:set (fans out to every subscriber) and presence:heartbeat. */
+    RATE_LIMIT_PRESENCE: limitSpec('30/60s'),
+    RATE_LIMIT_TYPING: limitSpec('20/10s'),
+    /** region:update and the dispatch provider:location. */
+    RATE_LIMIT_LOCATION: limitSpec('60/60s'),
+    /** history:sync (each may read MongoDB). */
+    RATE_LIMIT_HISTORY: limitSpec('60/60s'),
+    /** Every /dispatch event but order:create and provider:location. */
+    RATE_LIMIT_DISPATCH: limitSpec('120/60s'),
+    /** order:create: each order keeps a Redis record for a day and a job. */
+    RATE_LIMIT_ORDERS: limitSpec('10/60s'),
     /** Per client address (X-Forwarded-For from the proxies TRUST_PROXY names). */
     RATE_LIMIT_LOGINS: limitSpec('60/60s'),
     /** Per client IP, every /api route but login. */
     RATE_LIMIT_HTTP: limitSpec('600/60s'),
+    /** Per client IP, every Socket.IO handshake (a connect to either namespace). */
+    RATE_LIMIT_HANDSHAKES: limitSpec('300/60s'),
     /** Per socket, every event: flood protection, kept in the replica's memory. */
     RATE_LIMIT_EVENTS: limitSpec('100/1s'),
 
+    // ---- Caps on what one user or connection holds (docs/protocol.md "Limits") ----
+    /** Live main-namespace connections per user across replicas (and /dispatch connections per user on each replica). */
+    SOCKETS_PER_USER_MAX: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_CAPS.socketsPerUser),
+    /** Chat rooms one socket may be in at once. */
+    ROOMS_PER_SOCKET_MAX: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_CAPS.roomsPerSocket),
+    /** Users one socket may be subscribed to by id (presence:subscribe userIds) at once. */
+    PRESENCE_IDS_PER_SOCKET_MAX: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_CAPS.presenceIdsPerSocket),
+    /** Distinct @mentions one message may carry (each may schedule a reminder). */
+    MENTIONS_PER_MESSAGE_MAX: z.coerce.number().int().min(1).max(1000).default(DEFAULT_CAPS.mentionsPerMessage),
+
     /** A message mentioning @user reminds that user if they have not written in the room after this delay. */
     REMINDER_DELAY_MS: ms(10 * 60_000),
+    /** A kept reminder is deleted this long after its mention, delivered or not (by the cleanup job). */
+    REMINDER_RETENTION_MS: ms(7 * 24 * 3600_000),
     CLEANUP_INTERVAL_MS: ms(5 * 60_000),
     WARMUP_INTERVAL_MS: ms(60_000),
     WARMUP_ROOMS: z.coerce.number().int().min(0).max(1000).default(10),
@@ -148,12 +197,16 @@ export const configSchema = z
     }
     checkRedisTopology(c, ctx);
     checkAuth(c, ctx);
+    checkAdminUi(c, ctx);
   });
 
 type ParsedConfig = z.infer<typeof configSchema>;
 
 /** The parsed configuration, with the adapter resolved from REDIS_ADAPTER, ADAPTER or the mode. */
-export type Config = Omit<ParsedConfig, 'REDIS_ADAPTER' | 'ADAPTER'> & { REDIS_ADAPTER: AdapterKind };
+export type Config = Omit<ParsedConfig, 'REDIS_ADAPTER' | 'ADAPTER' | 'ADMIN_UI_MODE'> & {
+  REDIS_ADAPTER: AdapterKind;
+  ADMIN_UI_MODE: 'development' | 'production';
+};
 
 /** The HMAC key outside production when AUTH_SECRET is unset. */
 export const DEV_AUTH_SECRET = 'switchboard-dev-secret-change-me';
@@ -199,6 +252,19 @@ function checkAuth(c: ParsedConfig, ctx: z.RefinementCtx): void {
   if (idpKeys && !c.AUTH_AUDIENCE) issue('AUTH_AUDIENCE', 'is required in production: the audience your identity provider puts in tokens for this service (aud)');
 }
 
+/**
+ * The admin UI is on when its password or hash is set (one of them). In
+ * production a password must not be one copied from an example.
+ */
+function checkAdminUi(c: ParsedConfig, ctx: z.RefinementCtx): void {
+  if (c.ADMIN_UI_PASSWORD && c.ADMIN_UI_PASSWORD_HASH) {
+    ctx.addIssue({ code: 'custom', path: ['ADMIN_UI_PASSWORD_HASH'], message: 'set ADMIN_UI_PASSWORD or ADMIN_UI_PASSWORD_HASH, not both' });
+  }
+  if (c.NODE_ENV === 'production' && c.ADMIN_UI_PASSWORD && PLACEHOLDER_WORDS.test(c.ADMIN_UI_PASSWORD)) {
+    ctx.addIssue({ code: 'custom', path: ['ADMIN_UI_PASSWORD'], message: 'is an example value: make your own, e.g. openssl rand -base64 24' });
+  }
+}
+
 /** At least 32 bytes with the variety of random ones (a repeated word or a padded phrase fails). */
 function looksRandom(secret: string): boolean {
   return Buffer.byteLength(secret) >= 32 && new Set(secret).size >= 16;
@@ -242,7 +308,7 @@ function checkRedisTopology(c: ParsedConfig, ctx: z.RefinementCtx): void {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let resolved: NodeJS.ProcessEnv;
   try {
-    // AUTH_SECRET_FILE, REDIS_URL_FILE, REDIS_PASSWORD_FILE, MONGO_URL_FILE (infra/secrets.ts).
+    // AUTH_SECRET_FILE, REDIS_URL_FILE, REDIS_PASSWORD_FILE, MONGO_URL_FILE, ADMIN_UI_PASSWORD[_HASH]_FILE (infra/secrets.ts).
     resolved = resolveSecretFiles(env);
   } catch (err) {
     throw new Error(`Invalid configuration:\n  ${(err as Error).message}`);
@@ -252,9 +318,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  const { ADAPTER, REDIS_ADAPTER, ...rest } = parsed.data;
+  const { ADAPTER, REDIS_ADAPTER, ADMIN_UI_MODE, ...rest } = parsed.data;
   return {
     ...rest,
+    ADMIN_UI_MODE: ADMIN_UI_MODE ?? (rest.NODE_ENV === 'production' ? 'production' : 'development'),
     AUTH_SECRET: rest.AUTH_SECRET ?? (rest.NODE_ENV === 'production' ? undefined : DEV_AUTH_SECRET),
     REDIS_ADAPTER: REDIS_ADAPTER ?? ADAPTER ?? (rest.REDIS_MODE === 'cluster' ? 'sharded' : 'classic'),
   };

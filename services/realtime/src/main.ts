@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { AdminCredentials, AdminUi } from './admin';
 import { AuthService } from './auth';
+import { Devices } from './auth/devices';
 import { authRouter, requireAdmin, requireAuth } from './auth/http';
 import { readIdentityProviderKeys, TokenService } from './auth/tokens';
 import { Cache } from './cache';
@@ -33,6 +35,7 @@ import { roomRouter } from './rooms/http';
 import { roomSocket } from './rooms/socket';
 import { EventBus } from './events';
 import { SocketSessions } from './sessions';
+import { reportSocketsToLoginSessions } from './sessions/login-sessions';
 import { sessionSocket } from './sessions/socket';
 import { statsRouter } from './stats/http';
 import { UsersService } from './users';
@@ -60,12 +63,19 @@ async function main(): Promise<void> {
     clockSkewSec: config.AUTH_CLOCK_SKEW_SEC,
     rolesClaim: config.AUTH_ROLES_CLAIM,
   });
+  // The admin UI is on only with a password (hashed here) or a hash. Awaited before the Redis
+  // connections exist: from their creation to the namespaces' there must be no await (below).
+  const adminCredentials = await AdminCredentials.fromConfig(config);
 
   process.on('unhandledRejection', (reason) => {
     metrics.unhandledRejections.inc();
     log.error({ err: reason }, 'unhandled promise rejection');
   });
 
+  // No await from here to the namespaces' creation (createSocketServer, registerDispatch): a
+  // SUBSCRIBE issued while ioredis is between connect and ready goes out ahead of the rest of
+  // its handshake, which Redis then refuses in subscriber mode; ioredis reconnects without the
+  // subscriptions, and this replica would never hear another's broadcasts.
   const keys = new Keyspace(config.REDIS_KEY_PREFIX);
   const topology = new RedisTopology(config);
   log.info({ redisMode: topology.mode, redis: topology.describe(), adapter: config.REDIS_ADAPTER }, 'redis topology');
@@ -96,10 +106,11 @@ async function main(): Promise<void> {
     log,
     metrics,
   );
-  const rooms = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS, 'room');
-  const regions = new RoomsService(redis, keys, nodeId, config.PRESENCE_TTL_MS, 'region');
-  const sessions = new SocketSessions(redis, keys, nodeId, config.PRESENCE_TTL_MS);
+  const rooms = new RoomsService(redis, keys, nodeId, presence.isLive, 'room');
+  const regions = new RoomsService(redis, keys, nodeId, presence.isLive, 'region');
+  const sessions = new SocketSessions(redis, keys, nodeId);
   for (const c of [rooms, regions, sessions]) presence.addContributor(c);
+  const devices = new Devices({ redis, auth, nodeId, liveNodeIds: async () => new Set((await presence.liveNodes()).map((n) => n.nodeId)), log });
   const users = new UsersService(mongo, cache, log, metrics, config.MONGO_TIMEOUT_MS);
   const events = new EventBus(redis, config.REDIS_KEY_PREFIX);
   const chat = new ChatService(mongo, instance, log, metrics, redis, keys, config.MONGO_TIMEOUT_MS, { size: config.HISTORY_WINDOW, ttlMs: config.HISTORY_WINDOW_TTL_MS });
@@ -109,24 +120,50 @@ async function main(): Promise<void> {
     {
       messages: config.RATE_LIMIT_MESSAGES,
       joins: config.RATE_LIMIT_JOINS,
+      presence: config.RATE_LIMIT_PRESENCE,
+      typing: config.RATE_LIMIT_TYPING,
+      location: config.RATE_LIMIT_LOCATION,
+      history: config.RATE_LIMIT_HISTORY,
+      dispatch: config.RATE_LIMIT_DISPATCH,
+      orders: config.RATE_LIMIT_ORDERS,
       logins: config.RATE_LIMIT_LOGINS,
       http: config.RATE_LIMIT_HTTP,
+      handshakes: config.RATE_LIMIT_HANDSHAKES,
       events: config.RATE_LIMIT_EVENTS,
     },
     metrics,
+    log,
   );
 
   const jobs = new JobQueue(topology, config.REDIS_KEY_PREFIX, log, metrics, config.JOBS_CONCURRENCY);
   let io: MainServer | undefined;
-  const reminders = new Reminders(jobs, redis, keys, chat, presence, mongo, config.REMINDER_DELAY_MS, (r) => io?.to(userRoom(r.to)).emit('reminder', r), log);
-  jobs.handle('cleanup', async () => ({ sessions: await auth.pruneExpiredSessions(), rooms: await rooms.pruneEmptyRooms(), regions: await regions.pruneEmptyRooms() }));
+  const reminders = new Reminders(
+    jobs,
+    redis,
+    keys,
+    chat,
+    presence,
+    rooms,
+    mongo,
+    { delayMs: config.REMINDER_DELAY_MS, retentionMs: config.REMINDER_RETENTION_MS },
+    (r) => io?.to(userRoom(r.to)).emit('reminder', r),
+    log,
+  );
+  jobs.handle('cleanup', async () => ({
+    sessions: await auth.pruneExpiredSessions(),
+    rooms: await rooms.pruneEmptyRooms(),
+    regions: await regions.pruneEmptyRooms(),
+    reminders: await reminders.pruneExpired(),
+  }));
   jobs.handle('cache-warmup', async () => ({ rooms: await chat.warmUp(config.WARMUP_ROOMS) }));
 
   // Dispatch registers its offer-timeout job handler, so before jobs.start().
   const dispatch = new Dispatch({ config, nodeId, redis, keys, jobs, mongo, log, metrics });
 
+  const adminUi = adminCredentials && new AdminUi({ config, instance, redis, keys, auth, limiter, log }, adminCredentials);
+
   let shuttingDown = false;
-  const guards = { limitBy: limitByAddress(limiter), requireAuth: requireAuth(auth), requireAdmin };
+  const guards = { limitBy: limitByAddress(limiter), requireAuth: requireAuth(auth, devices), requireAdmin };
   const app = createHttpApp({
     instance,
     trustProxy: config.TRUST_PROXY,
@@ -134,7 +171,7 @@ async function main(): Promise<void> {
     limitBy: guards.limitBy,
     routers: [
       healthRouter({ instance, nodeId, startedAt: Date.now(), redis, mongo, presence, limiter, isShuttingDown: () => shuttingDown }),
-      authRouter({ ...guards, auth, users, endSessionSockets: (sessionId) => io && endSessionSockets(io, sessionId) }),
+      authRouter({ ...guards, auth, users, devices, endSessionSockets: (sessionId) => io && endSessionSockets(io, sessionId) }),
       presenceRouter({ ...guards, presence }),
       roomRouter({ ...guards, rooms }),
       chatRouter({ ...guards, chat }),
@@ -143,6 +180,7 @@ async function main(): Promise<void> {
       statsRouter({ ...guards, presence, rooms, cache, jobs }),
       jobRouter({ ...guards, jobs }),
       dispatchRouter({ ...guards, archive: dispatch.archive, store: dispatch.store, defaultRadiusKm: config.DISPATCH_RADIUS_KM }),
+      ...(adminUi ? [adminUi.router(guards.limitBy)] : []),
     ],
   });
   const server = http.createServer(app);
@@ -150,25 +188,29 @@ async function main(): Promise<void> {
   // (keepalive_timeout 60s), so nginx never reuses one Node is closing.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  io = createSocketServer(server, { config, instance, redis, auth });
+  io = createSocketServer(server, { config, instance, redis, auth, limiter, presence, log });
+  // Before any connection handler: the UI's own listeners must run first on every namespace.
+  adminUi?.instrument(io);
   // Connect hooks run in this order, disconnect hooks in reverse: rooms and regions are left before the session closes and presence goes.
   serveConnections(
     io,
     [
-      presenceSocket(io, { presence, events, users, metrics }),
+      presenceSocket(io, { presence, events, users, metrics, maxIdsPerSocket: config.PRESENCE_IDS_PER_SOCKET_MAX }),
       sessionSocket(sessions),
       regionSocket({ regions, sessions, precision: config.REGION_PRECISION }),
-      roomSocket(io, { rooms, events, metrics }),
+      roomSocket(io, { rooms, events, metrics, maxRoomsPerSocket: config.ROOMS_PER_SOCKET_MAX }),
       chatSocket(io, { chat, rooms, reminders, metrics, config }),
       reminderSocket(reminders),
     ],
     { limiter, log, metrics },
   );
-  registerDispatch(io, { dispatch, auth, limiter, log, metrics });
+  registerDispatch(io, { dispatch, auth, limiter, log, metrics, trustProxy: config.TRUST_PROXY, maxSocketsPerUser: config.SOCKETS_PER_USER_MAX });
+  reportSocketsToLoginSessions(io, devices);
 
   // Start serving even if Redis or MongoDB are not there yet: /health says degraded until they are.
   await redis.waitUntilUp(5000).catch(() => log.warn('starting without redis'));
   presence.start();
+  devices.start();
   jobs.start();
   dispatch.start();
   // Every replica declares the schedules (again whenever Redis comes back); BullMQ keeps one of each.
@@ -197,6 +239,7 @@ async function main(): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     presence.stop();
+    devices.stop();
     // Remove our presence first so other replicas see the truth at once; then
     // close the sockets: clients see a transport close and reconnect through
     // nginx to a replica that stays.

@@ -15,6 +15,27 @@ export const DEV_PORTS = {
   mongo: Number(process.env.SB_DEV_MONGO_PORT || 27018),
 };
 
+/**
+ * The replica's environment: the shell's, with the local servers, demo login,
+ * and no forwarded header believed whatever the shell says (TRUST_PROXY=0):
+ * nothing stands in front of `make dev`, so a client could otherwise pick its
+ * own address for the per-address limits.
+ */
+export function devServiceEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return {
+    ...env,
+    PORT: String(DEV_PORTS.service),
+    INSTANCE_NAME: env.INSTANCE_NAME || 'dev-1',
+    REDIS_URL: `redis://127.0.0.1:${DEV_PORTS.redis}`,
+    MONGO_URL: `mongodb://127.0.0.1:${DEV_PORTS.mongo}/switchboard`,
+    AUTH_SECRET: env.AUTH_SECRET || 'switchboard-dev-secret-do-not-use-in-production',
+    // The demo page logs in with POST /api/login (any user id): development only.
+    AUTH_DEMO_LOGIN: env.AUTH_DEMO_LOGIN || 'true',
+    NODE_ENV: env.NODE_ENV || 'development',
+    TRUST_PROXY: '0',
+  };
+}
+
 export async function dev(): Promise<number> {
   const ferretdb = await testDeps();
   for (const [what, port] of Object.entries(DEV_PORTS)) {
@@ -37,20 +58,7 @@ export async function dev(): Promise<number> {
   step(`realtime on http://127.0.0.1:${DEV_PORTS.service} with tsx watch (Ctrl-C stops everything)`);
   const tsx = [path.join(SERVICE_DIR, 'node_modules/.bin/tsx'), path.join(ROOT, 'node_modules/.bin/tsx')].find((f) => fs.existsSync(f));
   if (!tsx) throw new StackError('tsx is not installed: run make install.');
-  startChild('realtime', tsx, ['watch', 'src/main.ts'], {
-    cwd: SERVICE_DIR,
-    env: {
-      ...process.env,
-      PORT: String(DEV_PORTS.service),
-      INSTANCE_NAME: process.env.INSTANCE_NAME || 'dev-1',
-      REDIS_URL: `redis://127.0.0.1:${DEV_PORTS.redis}`,
-      MONGO_URL: `mongodb://127.0.0.1:${DEV_PORTS.mongo}/switchboard`,
-      AUTH_SECRET: process.env.AUTH_SECRET || 'switchboard-dev-secret-do-not-use-in-production',
-      // The demo page logs in with POST /api/login (any user id): development only.
-      AUTH_DEMO_LOGIN: process.env.AUTH_DEMO_LOGIN || 'true',
-      NODE_ENV: process.env.NODE_ENV || 'development',
-    },
-  });
+  startChild('realtime', tsx, ['watch', 'src/main.ts'], { cwd: SERVICE_DIR, env: devServiceEnv() });
   return new Promise<number>((resolve) => {
     const stop = () => {
       for (const c of children) {

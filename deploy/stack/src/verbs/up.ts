@@ -1,3 +1,4 @@
+import { ADMIN_UI_USER, chooseAdminUi, parseAdminUi } from '../admin-ui';
 import { composeEnv, listContainers, mustCompose } from '../compose';
 import { info, StackError, step, withProgress } from '../log';
 import { checkReplicasThroughNginx, routeToLiveReplicas } from '../nginx';
@@ -37,6 +38,7 @@ export async function up(opts: VerbOptions): Promise<void> {
   await checkEngine();
   const mode = await chooseRedisMode(parseRedisMode(opts.redis));
   rememberRedisMode(mode);
+  const adminPassword = chooseAdminUi(parseAdminUi(opts['admin-ui']));
 
   // Our own nginx holds the port on a second `up`; anything else holding it is a clear error now,
   // not a cryptic one from the engine after everything else started.
@@ -78,5 +80,11 @@ export async function up(opts: VerbOptions): Promise<void> {
   info(`redis         ${describeRedis(mode)} (make status shows which node is primary)`);
   info(`socket.io     io("${url}", { auth: { token }, query: { cid } })`);
   info(`login         curl -X POST -H 'content-type: application/json' -d '{"userId":"alice"}' ${url}/api/login`);
+  if (adminPassword) {
+    info(`admin UI      ${url}/admin/   user ${ADMIN_UI_USER}, password ${adminPassword}`);
+    info(`              (the browser asks first, then the UI: server URL ${url}, the same user and password)`);
+  } else {
+    info('admin UI      off (make up ADMIN_UI=on)');
+  }
   info('stop          make down   (make down VOLUMES=1 also removes data)');
 }

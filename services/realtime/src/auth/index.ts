@@ -20,6 +20,9 @@ export interface LoginResult {
   expiresAt: number;
 }
 
+/** Longest User-Agent kept with a session. */
+export const USER_AGENT_MAX = 256;
+
 type CheckReply = 'ok' | 'opened' | 'missing' | 'revoked' | 'mismatch';
 const CHECK_SESSION = luaScript<[session: string], [userId: string, name: string, keepUntil: number, open: 0 | 1, now: number], CheckReply>('auth', 'check-session', 1);
 const END_SESSION = luaScript<[session: string], [now: number, keepUntil: number, asker: string], ['ended' | 'forbidden' | 'missing', string]>('auth', 'end-session', 1);
@@ -42,8 +45,10 @@ export interface AuthSettings {
  * way the record holds the session's user, and a token naming a session of
  * another user is refused.
  *
- * Keys: <p>session:<sid> (hash: userId, name, createdAt, expiresAt, revokedAt;
- * TTL: the session's end) and <p>{u:<userId>}:sessions (set of the user's session ids).
+ * Keys: <p>session:<sid> (hash: userId, name, source, createdAt, expiresAt,
+ * revokedAt; what the user's device list shows: lastActiveAt, userAgent and
+ * sockets:<nodeId>, see devices.ts; TTL: the session's end) and
+ * <p>{u:<userId>}:sessions (set of the user's session ids).
  */
 export class AuthService {
   /** Sessions ended through this replica, so they stay refused during a Redis outage. */
@@ -67,16 +72,19 @@ export class AuthService {
   }
 
   /** The demo login: any user id, no password (only with AUTH_DEMO_LOGIN=true; the router is not mounted otherwise). */
-  async login(userId: string, name: string): Promise<LoginResult> {
+  async login(userId: string, name: string, userAgent?: string): Promise<LoginResult> {
     if (!this.settings.demoLogin) throw new AppError('NOT_FOUND', 'no such route');
     const sessionId = randomUUID();
     const roles = this.settings.demoAdmins.has(userId) ? ['admin'] : [];
     const { token, expiresAt } = await this.tokens.signDemo({ userId, sessionId, name, roles }, this.settings.ttlSec);
     const sessionKey = this.sessionKey(sessionId);
+    const now = Date.now();
+    const fields: Record<string, string | number> = { userId, name, source: 'demo', createdAt: now, lastActiveAt: now, expiresAt };
+    if (userAgent) fields.userAgent = userAgent.slice(0, USER_AGENT_MAX);
     try {
       await this.redis.command
         .multi()
-        .hset(sessionKey, { userId, name, createdAt: Date.now(), expiresAt })
+        .hset(sessionKey, fields)
         .pexpireat(sessionKey, expiresAt)
         .exec()
         .then(throwOnMultiError);
@@ -142,7 +150,26 @@ export class AuthService {
     const [verdict, owner] = reply;
     // Another user's session and an unknown one answer alike: ids are not probed through this route.
     if (verdict !== 'ended') throw new AppError('NOT_FOUND', 'no such session of yours');
-    if (owner) await this.redis.command.srem(this.keys.tagged('u', owner, 'sessions'), sessionId).catch(() => 0);
+    if (owner) await this.redis.command.srem(this.userSessionsKey(owner), sessionId).catch(() => 0);
+  }
+
+  /**
+   * A user's session ids, a batch at a time (SSCAN: the set may be large, and
+   * holds ids of expired sessions until the cleanup job drops them).
+   */
+  async *sessionIdsOf(userId: string): AsyncGenerator<string[]> {
+    const key = this.userSessionsKey(userId);
+    let cursor = '0';
+    do {
+      const [next, ids] = await this.redis.command.sscan(key, cursor, 'COUNT', 200);
+      cursor = next;
+      if (ids.length > 0) yield ids;
+    } while (cursor !== '0');
+  }
+
+  /** Drops ids of sessions that are gone from the user's set. */
+  async forget(userId: string, sessionIds: string[]): Promise<void> {
+    if (sessionIds.length > 0) await this.redis.command.srem(this.userSessionsKey(userId), ...sessionIds);
   }
 
   /** Maintenance: drops ids of expired sessions from every user's session set (SCAN, never KEYS). */
@@ -165,7 +192,7 @@ export class AuthService {
 
   private async remember(userId: string, sessionId: string, until: number): Promise<void> {
     // A separate call: the user's set lives in another hash slot than the session.
-    const userSessions = this.keys.tagged('u', userId, 'sessions');
+    const userSessions = this.userSessionsKey(userId);
     const ttlSec = Math.max(this.settings.ttlSec, Math.ceil((until - Date.now()) / 1000));
     await this.redis.command.multi().sadd(userSessions, sessionId).expire(userSessions, ttlSec).exec().then(throwOnMultiError);
   }
@@ -176,7 +203,12 @@ export class AuthService {
     this.locallyRevoked.set(sessionId, until);
   }
 
-  private sessionKey(sessionId: string): string {
+  /** The session's hash (devices.ts reads and notes activity in it). */
+  sessionKey(sessionId: string): string {
     return this.keys.plain('session', sessionId);
+  }
+
+  private userSessionsKey(userId: string): string {
+    return this.keys.tagged('u', userId, 'sessions');
   }
 }

@@ -8,7 +8,19 @@ import type { MongoConnection } from '../infra/mongo';
 import { messageModel, type MessageDoc } from './message.model';
 import { MessageWriter } from './message-writer';
 import { RecentWindow } from './recent-window';
+import { RoomRegistry } from './room-registry';
 import type { ChatMessage } from '@switchboard/protocol';
+import { pendingRemindersKey } from '../jobs/reminders';
+
+/** How often message counts per room, kept in memory, are added to Redis. */
+const ACTIVITY_FLUSH_MS = 1000;
+
+/** A stored message, and the sender's pending reminders in its room that its send took (their job ids). */
+export interface SendResult {
+  message: ChatMessage;
+  duplicate: boolean;
+  answered: string[];
+}
 
 /**
  * Durable chat: a message is stored in MongoDB before anyone is told about
@@ -16,11 +28,21 @@ import type { ChatMessage } from '@switchboard/protocol';
  * a unique (userId, clientMsgId) index makes retries safe. History
  * is ordered by (ts, id) so every replica pages it the same way; recent pages
  * come from the room's window in Redis (RecentWindow), older ones from MongoDB.
+ *
+ * A send costs Redis one round trip, after the insert and before the
+ * broadcast: its window add, which also takes the sender's pending reminders
+ * in the room. The room's activity count is kept in memory and added to Redis
+ * once a second.
  */
 export class ChatService {
   private readonly messages: Model<MessageDoc>;
-  private readonly writer: MessageWriter;
+  /** Tags the first message of a room that had none with the window generation known before its registration. */
+  private readonly writer: MessageWriter<number>;
   private readonly window: RecentWindow;
+  private readonly registry: RoomRegistry;
+  /** Messages per room since the last activity flush. */
+  private activity = new Map<string, number>();
+  private readonly activityTimer: NodeJS.Timeout;
   /** Rooms waiting for their window to be filled, with whoever waits for each (see fillWindows). */
   private readonly toFill = new Map<string, Array<() => void>>();
   private filling = false;
@@ -38,13 +60,39 @@ export class ChatService {
   ) {
     this.messages = messageModel(mongo.connection);
     this.window = new RecentWindow(redis, keys, log, window.size, window.ttlMs, (room) => void this.fillWindow(room));
-    this.writer = new MessageWriter(this.messages, {
+    this.registry = new RoomRegistry(mongo.connection, this.messages, log);
+    this.writer = new MessageWriter<number>(this.messages, {
       maxBatch: 256,
       deadlineMs: writeDeadlineMs,
+      beforeInsert: (docs) => this.registerRooms(docs),
       onBatch: (size) => this.metrics.messageBatchSize.observe(size),
       onInsertTime: (seconds) => this.metrics.messageInsertSeconds.observe(seconds),
       onLateWrite: (docs) => void this.afterLateWrite(docs),
     });
+    this.activityTimer = setInterval(() => void this.flushActivity(), ACTIVITY_FLUSH_MS);
+    this.activityTimer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.activityTimer);
+    this.window.stop();
+  }
+
+  /**
+   * Registers the rooms of a batch before its messages are stored, and tags
+   * the first message of each room that had none with the generation known
+   * before the registration: a window bumped after that point stays distrusted.
+   */
+  private async registerRooms(docs: MessageDoc[]): Promise<Map<MessageDoc, number>> {
+    const generation = this.window.knownGeneration;
+    const opened = await this.registry.register(docs.map((d) => d.room));
+    const tags = new Map<MessageDoc, number>();
+    if (generation === undefined || opened.size === 0) return tags;
+    for (const doc of docs) {
+      if (!opened.delete(doc.room)) continue;
+      tags.set(doc, generation);
+    }
+    return tags;
   }
 
   /**
@@ -56,14 +104,18 @@ export class ChatService {
     this.lateListener = listener;
   }
 
-  /** Persists a message; `duplicate` is true when the clientMsgId was already stored. */
-  async send(userId: string, room: string, text: string, clientMsgId: string): Promise<{ message: ChatMessage; duplicate: boolean }> {
+  /**
+   * Persists a message; `duplicate` is true when the clientMsgId was already
+   * stored. Then one Redis round trip before it returns (and so before anyone
+   * hears of the message): the window add, which takes the sender's pending
+   * reminders in the room (`answered`).
+   */
+  async send(userId: string, room: string, text: string, clientMsgId: string): Promise<SendResult> {
     this.requireMongo();
+    let stored: Awaited<ReturnType<MessageWriter<number>['insertTagged']>>;
+    const started = performance.now();
     try {
-      const doc = await this.writer.insert({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
-      const message = toChatMessage(doc);
-      await this.stored([message]);
-      return { message, duplicate: false };
+      stored = await this.writer.insertTagged({ room, userId, text, clientMsgId, ts: Date.now(), instance: this.instance });
     } catch (err) {
       if ((err as { code?: number }).code === 11000) {
         const first = await this.run(() => this.messages.findOne({ userId, clientMsgId }).lean<MessageDoc>());
@@ -72,11 +124,19 @@ export class ChatService {
           // reached (its first send's replica stopped between insert and add).
           const message = toChatMessage(first);
           await this.window.add([message]);
-          return { message, duplicate: true };
+          return { message, duplicate: true, answered: [] };
         }
       }
       throw this.unavailable(err);
     }
+    const message = toChatMessage(stored.doc);
+    const added = performance.now();
+    this.metrics.sendStage.observe({ stage: 'store' }, (added - started) / 1000);
+    this.metrics.messagesPersisted.inc();
+    const answered = await this.window.addSent(message, pendingRemindersKey(this.keys, room, userId), stored.tag);
+    this.metrics.sendStage.observe({ stage: 'redis' }, (performance.now() - added) / 1000);
+    this.countActivity(room);
+    return { message, duplicate: false, answered };
   }
 
   /** After messages are stored: count them, and add them to their rooms' windows before anyone hears of them. */
@@ -217,7 +277,8 @@ export class ChatService {
   /** Rooms with the most messages over the last `minutes`, busiest first. */
   async busiestRooms(limit: number, minutes = 10): Promise<string[]> {
     const now = Math.floor(Date.now() / 60_000);
-    const p = this.redis.batch();
+    // Only the warm-up job asks: off the connection sends wait on.
+    const p = this.redis.backgroundBatch();
     for (let m = 0; m < minutes; m++) p.zrevrange(this.activityKey(now - m), 0, limit - 1, 'WITHSCORES');
     const totals = new Map<string, number>();
     for (const [err, flat] of (await p.exec()) ?? []) {
@@ -235,11 +296,21 @@ export class ChatService {
     return busiest;
   }
 
-  /** Per-minute buckets of message counts per room (one key each, so no cross-slot union). */
+  /** Per-minute buckets of message counts per room (one key each, so no cross-slot union), counted here and flushed every second. */
   private countActivity(room: string): void {
+    this.activity.set(room, (this.activity.get(room) ?? 0) + 1);
+  }
+
+  private async flushActivity(): Promise<void> {
+    if (this.activity.size === 0) return;
+    const counts = this.activity;
+    this.activity = new Map();
     const key = this.activityKey(Math.floor(Date.now() / 60_000));
-    // Not awaited: the activity counts only rank rooms for the cache warm-up.
-    void this.redis.orLocal('chat.activity', () => this.redis.command.pipeline().zincrby(key, 1, room).pexpire(key, 15 * 60_000).exec(), () => null);
+    const p = this.redis.background.pipeline();
+    for (const [room, n] of counts) p.zincrby(key, n, room);
+    p.pexpire(key, 15 * 60_000);
+    // Redis away: these counts are dropped; they only rank rooms for the cache warm-up.
+    await this.redis.orLocal('chat.activity', () => p.exec(), () => null);
   }
 
   private activityKey(minute: number): string {

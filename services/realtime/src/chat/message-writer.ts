@@ -3,12 +3,19 @@ import type { MessageDoc } from './message.model';
 
 type NewMessage = Omit<MessageDoc, '_id'>;
 
-interface Pending {
+/** A stored message, with what `beforeInsert` said about it. */
+export interface Stored<Tag> {
+  doc: MessageDoc;
+  tag?: Tag;
+}
+
+interface Pending<Tag> {
   doc: MessageDoc;
   /** Answered already: stored, refused, or told it timed out. */
   settled: boolean;
   timer: NodeJS.Timeout;
-  resolve(doc: MessageDoc): void;
+  tag?: Tag;
+  resolve(stored: Stored<Tag>): void;
   reject(err: unknown): void;
 }
 
@@ -26,9 +33,15 @@ export class MessageWriteTimeout extends Error {
   }
 }
 
-export interface MessageWriterOptions {
+export interface MessageWriterOptions<Tag> {
   /** Most messages per insert. */
   maxBatch: number;
+  /**
+   * Runs before each batch is inserted, and the insert waits for it (the
+   * chat service registers the batch's rooms first). Its map tags messages,
+   * which get their tag back with their outcome; a rejection fails the batch.
+   */
+  beforeInsert?(docs: MessageDoc[]): Promise<Map<MessageDoc, Tag>>;
   /** A caller is answered within this long, stored or not (MONGO_TIMEOUT_MS). */
   deadlineMs: number;
   onBatch?(size: number): void;
@@ -53,19 +66,24 @@ export interface MessageWriterOptions {
  * fails only its own message) within `deadlineMs`: a database that hangs or
  * comes back slowly never holds a sender longer than a single write would.
  */
-export class MessageWriter {
-  private queue: Pending[] = [];
+export class MessageWriter<Tag = never> {
+  private queue: Array<Pending<Tag>> = [];
   private flushing = false;
 
   constructor(
     private readonly messages: Model<MessageDoc>,
-    private readonly options: MessageWriterOptions,
+    private readonly options: MessageWriterOptions<Tag>,
   ) {}
 
   /** Resolves once stored, rejects when refused or after `deadlineMs` (counted from now, queueing included). */
-  insert(fields: NewMessage): Promise<MessageDoc> {
+  async insert(fields: NewMessage): Promise<MessageDoc> {
+    return (await this.insertTagged(fields)).doc;
+  }
+
+  /** insert(), with the message's tag from `beforeInsert`. */
+  insertTagged(fields: NewMessage): Promise<Stored<Tag>> {
     return new Promise((resolve, reject) => {
-      const p: Pending = {
+      const p: Pending<Tag> = {
         doc: { _id: new Types.ObjectId(), ...fields },
         settled: false,
         timer: setTimeout(() => {
@@ -97,7 +115,7 @@ export class MessageWriter {
   }
 
   /** One insert at a time: the next batch waits for this write itself, even after its senders were answered. */
-  private async write(batch: Pending[]): Promise<void> {
+  private async write(batch: Array<Pending<Tag>>): Promise<void> {
     const started = performance.now();
     const outcomes = await this.insertBatch(batch);
     this.options.onInsertTime?.((performance.now() - started) / 1000);
@@ -110,15 +128,19 @@ export class MessageWriter {
         return;
       }
       p.settled = true;
-      if (outcome === 'stored') p.resolve(p.doc);
+      if (outcome === 'stored') p.resolve({ doc: p.doc, tag: p.tag });
       else p.reject(outcome);
     });
     if (late.length > 0) this.options.onLateWrite?.(late);
   }
 
   /** 'stored' or the error of each message, in batch order. */
-  private async insertBatch(batch: Pending[]): Promise<Array<'stored' | Error>> {
+  private async insertBatch(batch: Array<Pending<Tag>>): Promise<Array<'stored' | Error>> {
     try {
+      if (this.options.beforeInsert) {
+        const tags = await this.options.beforeInsert(batch.map((p) => p.doc));
+        for (const p of batch) p.tag = tags.get(p.doc);
+      }
       // Through the model (not its raw collection), so bufferCommands: false
       // holds: with MongoDB away the insert fails instead of waiting in a queue.
       // lean: the documents are whole already, and the bulk error's indexes

@@ -1,7 +1,7 @@
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import { luaScript, type RunnerOf } from '../infra/lua-scripts';
-import type { RedisConnections } from '../infra/redis';
+import { throwOnMultiError, type RedisConnections } from '../infra/redis';
 import type { ChatMessage as WindowMessage } from '@switchboard/protocol';
 
 /**
@@ -12,11 +12,14 @@ import type { ChatMessage as WindowMessage } from '@switchboard/protocol';
  */
 const FILLED = '!filled';
 
-const ADD_TO_WINDOW = luaScript<[window: string], [size: number, ttlMs: number, fillMark: string, ...tsAndMembers: Array<string | number>], string | null>(
-  'chat',
-  'add-to-window',
-  1,
-);
+const ADD_TO_WINDOW = luaScript<
+  [window: string, pendingReminders: string],
+  [size: number, ttlMs: number, fillMark: string, ...tsAndMembers: Array<string | number>],
+  [mark: string, ...takenReminders: string[]]
+>('chat', 'add-to-window', 2);
+
+/** How often the replica re-reads the generation it compares adds with. */
+const GENERATION_REFRESH_MS = 1000;
 
 /**
  * The newest messages of each room in Redis, so history pages and
@@ -37,7 +40,14 @@ const ADD_TO_WINDOW = luaScript<[window: string], [size: number, ttlMs: number, 
  * the shared generation every time it (re)connects to Redis, before it trusts
  * any window again: every window filled earlier is then refilled on its next
  * read. Reads compare the FILLED score with the generation in the same round
- * trip; anything untrusted is answered by the database instead.
+ * trip; anything untrusted is answered by the database instead. Adds compare
+ * the window's mark with the generation this replica last read (re-read every
+ * second in the background): that comparison only notices untrusted windows
+ * early, so a send's add needs no read of its own.
+ *
+ * A room's first message can be added with a complete mark (`opensRoom`): the
+ * room had no message before it (RoomRegistry), so the window holds its whole
+ * history from then on and is never filled from the database.
  *
  * Keys: <p>{room:<room>}:recent (sorted set, expires ttlMs after its last
  * write) and <p>rooms:recent-generation (counter).
@@ -45,7 +55,10 @@ const ADD_TO_WINDOW = luaScript<[window: string], [size: number, ttlMs: number, 
 export class RecentWindow {
   /** False from a Redis outage until this replica has bumped the generation. */
   private trusted = false;
+  /** The generation as last read or set by this replica (undefined: not known yet). */
+  private generationSeen?: number;
   private readonly addAndTrim: RunnerOf<typeof ADD_TO_WINDOW>;
+  private readonly refreshTimer: NodeJS.Timeout;
 
   constructor(
     private readonly redis: RedisConnections,
@@ -61,6 +74,32 @@ export class RecentWindow {
     redis.on('down', () => (this.trusted = false));
     redis.on('up', () => void this.invalidateAll());
     if (redis.isUp()) void this.invalidateAll();
+    this.refreshTimer = setInterval(() => void this.refreshGeneration(), GENERATION_REFRESH_MS);
+    this.refreshTimer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.refreshTimer);
+  }
+
+  /**
+   * The generation a fill mark made now would carry, as this replica knows it
+   * (undefined while it does not). It may lag a bump by a second: a mark made
+   * with it is then merely distrusted, and refilled.
+   */
+  get knownGeneration(): number | undefined {
+    return this.trusted ? this.generationSeen : undefined;
+  }
+
+  private async refreshGeneration(): Promise<void> {
+    if (!this.enabled || !this.redis.isUp()) return;
+    const generation = await this.redis.orLocal(
+      'history.generation',
+      async () => Number((await this.redis.background.get(this.generationKey())) ?? 0),
+      () => undefined,
+    );
+    // As read, even lower than what this replica had: a Redis that lost its data restarts the count.
+    if (generation !== undefined) this.generationSeen = generation;
   }
 
   get enabled(): boolean {
@@ -73,7 +112,7 @@ export class RecentWindow {
     await this.redis.orLocal(
       'history.invalidate',
       async () => {
-        await this.redis.command.incr(this.generationKey());
+        this.generationSeen = await this.redis.command.incr(this.generationKey());
         this.trusted = this.redis.isUp();
       },
       (err) => this.log.warn({ err: err.message }, 'could not invalidate the history windows; history is read from MongoDB until redis is back'),
@@ -94,24 +133,47 @@ export class RecentWindow {
       if (list) list.push(m);
       else byRoom.set(m.room, [m]);
     }
-    // Read alongside the adds (same round trip) to tell whether each window is trusted.
-    const generation = this.generation();
-    await Promise.all(
-      [...byRoom].map((entry) => this.addToRoom(...entry, generation)),
-    );
+    await Promise.all([...byRoom].map(([room, list]) => this.addToRoom(room, list, {})));
   }
 
-  private async addToRoom(room: string, messages: WindowMessage[], generation: Promise<number | undefined>): Promise<void> {
-    await this.redis.orLocal(
+  /**
+   * A send's one round trip: adds its message and takes the sender's pending
+   * reminders in the room (`pendingKey`, under the room's hash tag), returning
+   * their job ids. `opensRoom`: the generation known before the room's
+   * registration, when this message opened the room (its window then holds the
+   * whole history). With the window off, only the reminders are taken.
+   */
+  async addSent(message: WindowMessage, pendingKey: string, opensRoom?: number): Promise<string[]> {
+    if (!this.enabled) {
+      return this.redis.orLocal(
+        'history.add',
+        async () => {
+          const [[err, taken]] = throwOnMultiError(await this.redis.command.multi().smembers(pendingKey).del(pendingKey).exec());
+          if (err) throw err;
+          return taken as string[];
+        },
+        () => [],
+      );
+    }
+    const mark = opensRoom === undefined ? '' : String(opensRoom * 2 + 1);
+    return this.addToRoom(message.room, [message], { pendingKey, mark });
+  }
+
+  private async addToRoom(room: string, messages: WindowMessage[], opts: { pendingKey?: string; mark?: string }): Promise<string[]> {
+    return this.redis.orLocal(
       'history.add',
       async () => {
-        const filled = await this.addToWindow(room, messages, '');
-        const current = await generation;
-        if (this.trusted && current !== undefined && !isTrusted(filled, current)) this.onUntrusted(room);
+        const [filled, ...taken] = await this.addToWindow(room, messages, opts.mark ?? '', opts.pendingKey);
+        const known = this.knownGeneration;
+        if (known !== undefined && !isTrusted(filled || null, known)) this.onUntrusted(room);
+        return taken;
       },
       // DEL is allowed even when Redis is out of memory; if Redis is gone
       // altogether, the generation bump on reconnect covers this window.
-      async () => void (await this.redis.orLocal('history.drop', () => this.redis.command.del(this.key(room)), () => 0)),
+      async () => {
+        await this.redis.orLocal('history.drop', () => this.redis.command.del(this.key(room)), () => 0);
+        return [];
+      },
     );
   }
 
@@ -131,9 +193,10 @@ export class RecentWindow {
     await this.redis.orLocal('history.fill', () => this.addToWindow(room, messages, String(generation * 2 + (complete ? 1 : 0))), () => null);
   }
 
-  private addToWindow(room: string, messages: WindowMessage[], mark: string): Promise<string | null> {
+  private addToWindow(room: string, messages: WindowMessage[], mark: string, pendingKey?: string): Promise<[string, ...string[]]> {
     const args = messages.flatMap((m) => [m.ts, encode(m)]);
-    return this.addAndTrim([this.key(room)], [this.size, this.ttlMs, mark, ...args]);
+    const key = this.key(room);
+    return this.addAndTrim([key, pendingKey ?? key], [this.size, this.ttlMs, mark, ...args]);
   }
 
   /**

@@ -13,23 +13,26 @@ export interface ChatSocketDeps {
   /** Every broadcast message may start or cancel reminders. */
   reminders: Pick<Reminders, 'onMessage'>;
   metrics: Metrics;
-  config: Pick<Config, 'MESSAGE_MAX_CHARS' | 'HISTORY_SYNC_MAX'>;
+  config: Pick<Config, 'MESSAGE_MAX_CHARS' | 'HISTORY_SYNC_MAX' | 'MENTIONS_PER_MESSAGE_MAX'>;
 }
 
 /** message:send, history:sync and typing, for the rooms a socket joined. */
 export function chatSocket(io: MainServer, { chat, rooms, reminders, metrics, config }: ChatSocketDeps): SocketCapability<'message:send' | 'history:sync' | 'typing'> {
-  const broadcast = (message: ChatMessage) => {
+  const broadcast = (message: ChatMessage, answered: readonly string[]) => {
     metrics.broadcasts.inc({ event: 'message:new' });
+    const started = performance.now();
     io.to(chatRoom(message.room)).emit('message:new', message);
-    void reminders.onMessage(message);
+    metrics.sendStage.observe({ stage: 'broadcast' }, (performance.now() - started) / 1000);
+    void reminders.onMessage(message, answered);
   };
   // A write that outran its deadline and was stored after all: its sender heard UNAVAILABLE, the room hears it now.
-  chat.onLateMessage(broadcast);
+  // (Reminders it answers are not taken here: each checks for an answer when it fires.)
+  chat.onLateMessage((message) => broadcast(message, []));
 
   return {
     routes: {
       'message:send': {
-        schema: schemas.messageSend(config.MESSAGE_MAX_CHARS),
+        schema: schemas.messageSend(config.MESSAGE_MAX_CHARS, config.MENTIONS_PER_MESSAGE_MAX),
         limit: 'messages',
         authorize(socket, { room }) {
           if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} before sending to it`);
@@ -45,23 +48,28 @@ export function chatSocket(io: MainServer, { chat, rooms, reminders, metrics, co
           storing.catch(() => undefined); // answered below, in turn: not an unhandled rejection meanwhile
           const turn = (data.sendChain ?? Promise.resolve()).then(() => storing);
           data.sendChain = turn.catch(() => undefined); // the next send waits for this one's turn, not its success; its error is answered below
-          const { message, duplicate } = await turn;
+          const { message, duplicate, answered } = await turn;
           // Persisted first; a retry of a stored message is not broadcast again
           // (clients that missed the first broadcast get it from history:sync).
-          if (!duplicate) broadcast(message);
+          if (!duplicate) broadcast(message, answered);
           return { message, duplicate };
         },
       },
       'history:sync': {
         schema: schemas.historySync,
+        // Any room name may cost a MongoDB read and a Redis window.
+        limit: 'history',
         async handle(_socket, { room, after }) {
           return await chat.since(room, after, config.HISTORY_SYNC_MAX);
         },
       },
       typing: {
         schema: schemas.typing,
-        async handle(socket, { room, typing }) {
+        limit: 'typing',
+        authorize(socket, { room }) {
           if (!rooms.isMember(socket.id, room)) throw new AppError('FORBIDDEN', `join ${room} first`);
+        },
+        async handle(socket, { room, typing }) {
           socket.to(chatRoom(room)).emit('typing', { room, userId: socket.data.user.userId, typing });
         },
       },

@@ -81,6 +81,7 @@ export class Dispatch {
     this.store.onRestoring = () => void this.restorer.check();
     this.providers = new LocalProviders(this.store, this.service, this.restorer, redis, config.PRESENCE_REFRESH_MS, dlog);
     this.writer = new OutboxWriter(this.store, this.archive, redis, nodeId, dlog, m);
+    this.store.onStep = () => this.writer.nudge();
   }
 
   start(): void {

@@ -1,7 +1,8 @@
 import type { Namespace, Socket } from 'socket.io';
 import type { AuthService } from '../auth';
 import { bindSessionLifetime, tokenAuth } from '../gateway/auth-middleware';
-import { attachRoutes, type RouteTable } from '../gateway/router';
+import { limitHandshakesByAddress, SocketsPerUser } from '../gateway/handshake-limits';
+import { attachRoutes, checkRouteLimits, type RouteTable } from '../gateway/router';
 import type { MainServer } from '../gateway/sockets';
 import { AppError } from '../infra/errors';
 import type { Logger } from '../infra/logger';
@@ -24,6 +25,10 @@ export interface DispatchDeps {
   limiter: RateLimiter;
   log: Logger;
   metrics: Metrics;
+  /** Proxy hops whose X-Forwarded-For is believed (TRUST_PROXY): the handshake limit per address. */
+  trustProxy: number;
+  /** A user's /dispatch connections on one replica (SOCKETS_PER_USER_MAX). */
+  maxSocketsPerUser: number;
 }
 
 export type DispatchNamespace = Namespace<DispatchClientToServerEvents, DispatchServerToClientEvents, Record<string, never>, DispatchSocketData>;
@@ -46,7 +51,12 @@ export function registerDispatch(io: MainServer, deps: DispatchDeps): DispatchNa
   const logFailure = (err: unknown, what: string) =>
     isRedisUnavailable(err) || (err instanceof AppError && err.code === 'UNAVAILABLE') ? log.debug({ err: (err as Error).message }, what) : log.error({ err }, what);
 
+  // The main namespace's handshake limits: per address, then the token, then the user's connections, here
+  // counted on this replica only (presence knows main-namespace connections only).
+  const perUser = new SocketsPerUser(deps.maxSocketsPerUser, () => 0, log);
+  nsp.use(limitHandshakesByAddress(limiter, deps.trustProxy, log));
   nsp.use(tokenAuth(auth));
+  nsp.use(perUser.check);
   // Logout, revoke and expiry end /dispatch sockets too (a session's room in this namespace).
   bindSessionLifetime(nsp as unknown as Namespace);
 
@@ -54,6 +64,7 @@ export function registerDispatch(io: MainServer, deps: DispatchDeps): DispatchNa
 
   const routes: RouteTable<DispatchRequests, DispatchSocket> = {
     'provider:online': {
+      limit: 'dispatch',
       schema: dispatchSchemas.providerOnline,
       async handle(socket, p) {
         const { provider, offer } = await service.online(userOf(socket), socket.id, p);
@@ -62,6 +73,7 @@ export function registerDispatch(io: MainServer, deps: DispatchDeps): DispatchNa
       },
     },
     'provider:location': {
+      limit: 'location',
       schema: dispatchSchemas.providerLocation,
       async handle(socket, p) {
         const provider = await service.location(userOf(socket), socket.id, p);
@@ -70,6 +82,7 @@ export function registerDispatch(io: MainServer, deps: DispatchDeps): DispatchNa
       },
     },
     'provider:offline': {
+      limit: 'dispatch',
       async handle(socket) {
         const userId = userOf(socket);
         // Forgotten first, so no keep-alive tick announces the provider again meanwhile.
@@ -78,42 +91,49 @@ export function registerDispatch(io: MainServer, deps: DispatchDeps): DispatchNa
       },
     },
     'order:create': {
+      limit: 'orders',
       schema: dispatchSchemas.orderCreate,
       async handle(socket, { pickup, radiusKm, clientOrderId }) {
         return await service.create(userOf(socket), pickup, radiusKm, clientOrderId);
       },
     },
     'order:update': {
+      limit: 'dispatch',
       schema: dispatchSchemas.orderUpdate,
       async handle(socket, { orderId, pickup, radiusKm }) {
         return { order: await service.update(userOf(socket), orderId, pickup, radiusKm) };
       },
     },
     'order:cancel': {
+      limit: 'dispatch',
       schema: dispatchSchemas.orderRef,
       async handle(socket, { orderId }) {
         return { order: await service.cancel(userOf(socket), orderId) };
       },
     },
     'order:get': {
+      limit: 'dispatch',
       schema: dispatchSchemas.orderRef,
       async handle(socket, { orderId }) {
         return { order: await service.get(userOf(socket), orderId) };
       },
     },
     'offer:accept': {
+      limit: 'dispatch',
       schema: dispatchSchemas.orderRef,
       async handle(socket, { orderId }) {
         return { order: await service.accept(userOf(socket), orderId) };
       },
     },
     'offer:decline': {
+      limit: 'dispatch',
       schema: dispatchSchemas.orderRef,
       async handle(socket, { orderId }) {
         return { order: await service.decline(userOf(socket), orderId) };
       },
     },
     'order:complete': {
+      limit: 'dispatch',
       schema: dispatchSchemas.orderRef,
       async handle(socket, { orderId }) {
         return { order: await service.complete(userOf(socket), orderId) };
@@ -121,8 +141,11 @@ export function registerDispatch(io: MainServer, deps: DispatchDeps): DispatchNa
     },
   };
 
+  checkRouteLimits('/dispatch', routes);
+
   nsp.on('connection', (socket) => {
     const userId = userOf(socket);
+    perUser.track(socket);
     void socket.join(dispatchUserRoom(userId));
     attachRoutes(socket, routes, { log, metrics, limiter });
     socket.on('disconnect', (reason) => {

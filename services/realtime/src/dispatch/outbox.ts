@@ -8,8 +8,11 @@ import type { DispatchStore } from './store';
 
 /** Transitions per MongoDB write. */
 const BATCH = 200;
-/** How often the writer looks at an empty outbox. */
-const POLL_MS = 100;
+/**
+ * How often the lock holder looks at an empty outbox. A step on this replica wakes it at once
+ * (nudge); steps on the others wait for this look.
+ */
+const POLL_MS = 1000;
 /** How often a replica that does not hold the lock checks whether it is free. */
 const STANDBY_MS = 1000;
 /** The lock outlives the longest wait between two of its holder's ticks (MAX_BACKOFF_MS). */
@@ -32,6 +35,8 @@ export class OutboxWriter {
   private stopped = true;
   private holding = false;
   private backoffMs = 0;
+  /** Waiting out POLL_MS after finding the outbox empty: a nudge may end the wait. */
+  private idle = false;
 
   constructor(
     private readonly store: DispatchStore,
@@ -56,9 +61,17 @@ export class OutboxWriter {
     this.holding = false;
   }
 
+  /** A step on this replica wrote a transition: the lock holder drains it now rather than at its next look. */
+  nudge(): void {
+    if (!this.idle || this.stopped) return;
+    clearTimeout(this.timer);
+    this.schedule(0);
+  }
+
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      this.idle = false;
       this.running = this.tick()
         .catch((err: unknown) => this.failed(err))
         .then((next) => {
@@ -80,7 +93,11 @@ export class OutboxWriter {
       this.log.error({ entries: malformed }, 'dropping unreadable dispatch outbox entries');
       await this.store.deleteFromOutbox(malformed.map((m) => m.streamId));
     }
-    if (entries.length === 0) return malformed.length > 0 ? 0 : POLL_MS;
+    if (entries.length === 0 && malformed.length === 0) {
+      this.idle = true;
+      return POLL_MS;
+    }
+    if (entries.length === 0) return 0;
     if (!this.archive.isUp()) return this.backoff();
     const started = performance.now();
     await this.archive.write(entries);

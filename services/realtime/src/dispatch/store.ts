@@ -80,8 +80,11 @@ const RESTORING_MESSAGE = 'dispatch is restoring its orders after Redis lost its
 export class DispatchStore {
   private readonly zone = 'default';
   private readonly scripts: DispatchScripts;
+  private readonly lockScripts: DispatchScripts;
   /** Called when a step found the epoch key missing: the restore should run. */
   onRestoring: () => void = () => undefined;
+  /** Told after every step script that ran: it may have appended a transition to the outbox. */
+  onStep: () => void = () => undefined;
 
   constructor(
     private readonly redis: RedisConnections,
@@ -91,10 +94,16 @@ export class DispatchStore {
     private readonly outboxMax: number,
   ) {
     this.scripts = dispatchScripts(redis.command);
+    this.lockScripts = dispatchScripts(redis.background);
   }
 
   private get cmd() {
     return this.redis.command;
+  }
+
+  /** The outbox writer's and the restore's own traffic: work no step waits on (RedisConnections.background). */
+  private get bg() {
+    return this.redis.background;
   }
 
   geoKey(): string {
@@ -252,7 +261,7 @@ export class DispatchStore {
 
   /** The oldest transitions waiting for MongoDB, at most `count`, and any entry that cannot be read (a bug: the caller logs and drops it). */
   async readOutbox(count: number): Promise<{ entries: OutboxEntry[]; malformed: Array<{ streamId: string; fields: Record<string, string> }> }> {
-    const rows = await this.cmd.xrange(this.outboxKey(), '-', '+', 'COUNT', count);
+    const rows = await this.bg.xrange(this.outboxKey(), '-', '+', 'COUNT', count);
     const entries: OutboxEntry[] = [];
     const malformed: Array<{ streamId: string; fields: Record<string, string> }> = [];
     for (const [streamId, list] of rows) {
@@ -266,7 +275,7 @@ export class DispatchStore {
 
   /** Removes transitions MongoDB has. */
   async deleteFromOutbox(streamIds: string[]): Promise<void> {
-    if (streamIds.length > 0) await this.cmd.xdel(this.outboxKey(), ...streamIds);
+    if (streamIds.length > 0) await this.bg.xdel(this.outboxKey(), ...streamIds);
   }
 
   async outboxLength(): Promise<number> {
@@ -294,11 +303,11 @@ export class DispatchStore {
 
   /** Takes or extends a lock (hold-lock.lua): true while this node holds it. */
   async holdLock(work: 'outbox' | 'restore', token: string, ttlMs: number): Promise<boolean> {
-    return (await this.scripts.holdLock([this.lockKey(work)], [token, ttlMs])) === 1;
+    return (await this.lockScripts.holdLock([this.lockKey(work)], [token, ttlMs])) === 1;
   }
 
   async releaseLock(work: 'outbox' | 'restore', token: string): Promise<void> {
-    await this.scripts.releaseLock([this.lockKey(work)], [token]);
+    await this.lockScripts.releaseLock([this.lockKey(work)], [token]);
   }
 
   private orderAndProvider(orderId: string, providerId: string): [epoch: string, outbox: string, order: string, tried: string, provider: string] {
@@ -311,6 +320,7 @@ export class DispatchStore {
       this.onRestoring();
       throw new AppError('UNAVAILABLE', RESTORING_MESSAGE);
     }
+    this.onStep();
     return reply as DispatchReply<Exclude<Tag, Restoring>>;
   }
 

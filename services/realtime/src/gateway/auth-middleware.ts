@@ -31,11 +31,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * Ties a namespace's sockets to their session: each joins the session's room
  * (so ending the session reaches it on any replica), and is disconnected when
- * its token expires, whatever the namespace.
+ * its token expires, whatever the namespace. A socket let in without a token
+ * (the admin UI's password) has no session to follow.
  */
 export function bindSessionLifetime(nsp: Namespace): void {
   nsp.on('connection', (socket: Socket) => {
-    const { sessionId, expiresAt } = (socket.data as { user: SessionUser }).user;
+    const user = (socket.data as { user?: SessionUser }).user;
+    if (!user) return;
+    const { sessionId, expiresAt } = user;
     void socket.join(sessionRoom(sessionId));
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {

@@ -4,10 +4,15 @@ import { createAdapter as createStreamsAdapter } from '@socket.io/redis-streams-
 import { Server } from 'socket.io';
 import type { AuthService } from '../auth';
 import type { Config } from '../config';
+import type { Logger } from '../infra/logger';
 import type { RedisConnections } from '../infra/redis';
+import type { PresenceService } from '../presence';
+import type { RateLimiter } from '../ratelimit';
 import { sessionRoom, userRoom } from '@switchboard/protocol';
 import { bindSessionLifetime, tokenAuth } from './auth-middleware';
-import { attachRoutes, type AnyRoute, type RouterDeps } from './router';
+import { countDeliveries } from './delivery-count';
+import { limitHandshakesByAddress, SocketsPerUser } from './handshake-limits';
+import { attachRoutes, checkRouteLimits, type AnyRoute, type RouterDeps } from './router';
 import type { MainServer, MainSocket, SocketCapability } from './sockets';
 import { notifySyncAfterRedisGaps } from './sync-notifier';
 
@@ -18,6 +23,10 @@ export interface SocketServerDeps {
   instance: string;
   redis: RedisConnections;
   auth: AuthService;
+  limiter: RateLimiter;
+  /** Knows each user's connections on the other replicas (the cap on sockets per user). */
+  presence: Pick<PresenceService, 'connectionsElsewhere'>;
+  log: Logger;
 }
 
 /**
@@ -41,8 +50,12 @@ function chooseAdapter(config: Config, redis: RedisConnections) {
   }
 }
 
-/** The Socket.IO server: Redis adapter for cross-replica broadcast and the token check at the handshake. */
-export function createSocketServer(httpServer: HttpServer, { config, instance, redis, auth }: SocketServerDeps): MainServer {
+/**
+ * The Socket.IO server: Redis adapter for cross-replica broadcast, and at the
+ * handshake the limit per address, the token check and the cap on a user's
+ * connections, in that order.
+ */
+export function createSocketServer(httpServer: HttpServer, { config, instance, redis, auth, limiter, presence, log }: SocketServerDeps): MainServer {
   const io: MainServer = new Server(httpServer, {
     pingInterval: config.PING_INTERVAL_MS,
     pingTimeout: config.PING_TIMEOUT_MS,
@@ -55,7 +68,12 @@ export function createSocketServer(httpServer: HttpServer, { config, instance, r
   io.engine.on('initial_headers', (headers: Record<string, string>) => (headers['X-Served-By'] = instance));
   io.engine.on('headers', (headers: Record<string, string>) => (headers['X-Served-By'] = instance));
 
+  // A user's connections: those other replicas hold (presence knows them), and this replica's own.
+  const perUser = new SocketsPerUser(config.SOCKETS_PER_USER_MAX, (userId) => presence.connectionsElsewhere(userId), log);
+  io.use(limitHandshakesByAddress(limiter, config.TRUST_PROXY, log));
   io.use(tokenAuth(auth));
+  io.use(perUser.check);
+  io.on('connection', (socket) => perUser.track(socket));
   bindSessionLifetime(io.of('/'));
 
   // Broadcasts made while Redis was away reached only local clients; once it is
@@ -79,14 +97,15 @@ export function serveConnections(io: MainServer, capabilities: readonly SocketCa
       routes[event] = route;
     }
   }
+  checkRouteLimits('/', routes);
   const leaving = [...capabilities].reverse();
+  countDeliveries(io.of('/'), (event, recipients) => metrics.eventsOut.inc({ event }, recipients));
 
   io.on('connection', (socket) => {
     const { user } = socket.data;
     metrics.connections.inc();
     void socket.join([userRoom(user.userId), sessionRoom(user.sessionId)]);
     attachRoutes(socket, routes, deps);
-    socket.onAnyOutgoing((event: string) => metrics.eventsOut.inc({ event }));
     for (const capability of capabilities) capability.onConnect?.(socket);
 
     socket.on('disconnect', () => {

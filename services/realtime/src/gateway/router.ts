@@ -5,7 +5,7 @@ import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import { parse } from '../infra/validation';
 import type { Ack, AckResponse, EventContract, SessionUser } from '@switchboard/protocol';
-import type { LimitClass, RateLimiter } from '../ratelimit';
+import { isUserLimitClass, USER_LIMIT_CLASSES, type RateLimiter, type UserLimitClass } from '../ratelimit';
 
 /** The payload a handler gets: the schema's output, or nothing for an event without schema. */
 type Parsed<C extends EventContract> = C extends { schema: infer S extends z.ZodType } ? z.output<S> : undefined;
@@ -16,8 +16,8 @@ type Reply<C extends EventContract> = Record<never, never> extends C['reply'] ? 
 export type EventRoute<C extends EventContract, S> = (C extends { schema: infer Schema } ? { schema: Schema } : { schema?: undefined }) & {
   /** Throws FORBIDDEN when the socket may not do this; runs before the rate limit is charged. */
   authorize?(socket: S, payload: Parsed<C>): void;
-  /** Rate-limit class charged after validation and authorization, per user across replicas. */
-  limit?: LimitClass;
+  /** The per-user rate-limit class charged after validation and authorization, across replicas: every route names one. */
+  limit: UserLimitClass;
   /** Returns the ack's fields besides `ok`; throw AppError to answer an error. */
   handle(socket: S, payload: Parsed<C>): Promise<Reply<C>>;
 };
@@ -29,8 +29,20 @@ export type RouteTable<T extends Record<keyof T, EventContract>, S> = { [E in ke
 export interface AnyRoute<S> {
   schema?: z.ZodType;
   authorize?(socket: S, payload: unknown): void;
-  limit?: LimitClass;
+  limit: UserLimitClass;
   handle(socket: S, payload: unknown): Promise<object | void>;
+}
+
+/**
+ * Refuses, at start-up, a route table in which an event names no per-user
+ * rate-limit class (or one that does not exist): a new event cannot forget its limit.
+ */
+export function checkRouteLimits(namespace: string, routes: Readonly<Record<string, object>>): void {
+  for (const [event, route] of Object.entries(routes)) {
+    if (!isUserLimitClass((route as { limit?: unknown }).limit)) {
+      throw new Error(`socket event ${event} of namespace ${namespace} names no rate-limit class (limit: one of ${USER_LIMIT_CLASSES.join(', ')})`);
+    }
+  }
 }
 
 /** Any namespace's socket whose handshake (auth-middleware.ts) put the session's user in `socket.data`. */
@@ -42,29 +54,28 @@ export interface RouterDeps {
   limiter: RateLimiter;
 }
 
-/** Serves `routes` on one socket; any other event is answered NOT_FOUND. */
+/**
+ * Serves `routes` on one socket; any other event is answered NOT_FOUND. One
+ * listener per socket looks every event up by name, rather than a listener
+ * per event and socket: a connection then costs one closure, not one per route.
+ */
 export function attachRoutes<S extends AuthedSocket>(socket: S, routes: Readonly<Record<string, AnyRoute<S>>>, deps: RouterDeps): void {
   const { metrics } = deps;
   // The protocol's typed event maps stop at this layer, which looks events up by name.
   const untyped = socket as unknown as Socket;
-  for (const [event, route] of Object.entries(routes)) {
-    untyped.on(event, (...args: unknown[]) => {
-      const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
-      void runRoute(socket, event, route, args[0], ack, deps);
-    });
-  }
   untyped.onAny((event: unknown, ...args: unknown[]) => {
-    if (typeof event === 'string' && Object.hasOwn(routes, event)) return;
-    metrics.eventsIn.inc({ event: 'unknown', result: 'NOT_FOUND' });
-    const ack = args.at(-1);
-    if (typeof ack === 'function') {
-      ack({ ok: false, error: { code: 'NOT_FOUND', message: `unknown event ${String(event).slice(0, 64)}` } });
+    const ack = typeof args.at(-1) === 'function' ? (args.pop() as Ack) : undefined;
+    if (typeof event === 'string' && Object.hasOwn(routes, event)) {
+      void runRoute(socket, event, routes[event], args[0], ack, deps);
+      return;
     }
+    metrics.eventsIn.inc({ event: 'unknown', result: 'NOT_FOUND' });
+    ack?.({ ok: false, error: { code: 'NOT_FOUND', message: `unknown event ${String(event).slice(0, 64)}` } });
   });
 }
 
 /**
- * validate -> authorize -> rate-limit -> handle -> ack for every socket event. Whatever a client sends,
+ * flood limit -> validate -> authorize -> per-user limit -> handle -> ack for every socket event. Whatever a client sends,
  * it gets `{ ok: true, ... }` or `{ ok: false, error: { code, message } }`
  * when it asked for an ack, and nothing it sends can throw out of a handler.
  */
@@ -78,7 +89,7 @@ async function runRoute<S extends AuthedSocket>(socket: S, event: string, route:
     await limiter.enforce('events', socket.id);
     const payload = route.schema ? parse(route.schema, raw) : raw;
     route.authorize?.(socket, payload);
-    if (route.limit) await limiter.enforce(route.limit, `user:${socket.data.user.userId}`);
+    await limiter.enforce(route.limit, `user:${socket.data.user.userId}`);
     const result = await route.handle(socket, payload);
     response = { ok: true, ...(result ?? {}) };
     metrics.eventsIn.inc({ event, result: 'ok' });

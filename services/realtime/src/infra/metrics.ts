@@ -10,7 +10,12 @@ export function createMetrics(instance: string) {
     registry,
     connections: new Gauge({ name: 'sb_socket_connections', help: 'Open Socket.IO connections on this replica', registers: [registry] }),
     eventsIn: new Counter({ name: 'sb_socket_events_in_total', help: 'Socket events received', labelNames: ['event', 'result'], registers: [registry] }),
-    eventsOut: new Counter({ name: 'sb_socket_events_out_total', help: 'Socket events sent to clients of this replica', labelNames: ['event'], registers: [registry] }),
+    eventsOut: new Counter({
+      name: 'sb_socket_events_out_total',
+      help: 'Socket events sent to clients of this replica (counted once per broadcast, by its number of local recipients)',
+      labelNames: ['event'],
+      registers: [registry],
+    }),
     adapterPublishErrors: new Counter({ name: 'sb_adapter_publish_errors_total', help: 'Cross-replica broadcasts the Redis adapter could not publish', registers: [registry] }),
     ackLatency: new Histogram({
       name: 'sb_socket_ack_seconds',
@@ -20,6 +25,13 @@ export function createMetrics(instance: string) {
       registers: [registry],
     }),
     broadcasts: new Counter({ name: 'sb_broadcasts_total', help: 'Events broadcast through the adapter', labelNames: ['event'], registers: [registry] }),
+    sendStage: new Histogram({
+      name: 'sb_send_stage_seconds',
+      help: 'Time one message:send spends in each stage on this replica: limit (rate-limit decision), store (MongoDB insert, group commit included), redis (the round trip after it), broadcast (handing it to the adapter)',
+      labelNames: ['stage'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
     redisUp: new Gauge({ name: 'sb_redis_up', help: '1 while every Redis client of this replica is ready', registers: [registry] }),
     mongoUp: new Gauge({ name: 'sb_mongo_up', help: '1 while MongoDB is connected', registers: [registry] }),
     redisErrors: new Counter({ name: 'sb_redis_errors_total', help: 'Redis client errors and failed commands', labelNames: ['client'], registers: [registry] }),

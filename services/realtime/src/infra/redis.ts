@@ -36,11 +36,16 @@ const CLUSTER_SLOTS = 16384;
 type ClusterProbe = Required<Pick<RedisHealth, 'primaries' | 'clusterState'>> & { ok: boolean };
 
 /**
- * The three Redis connections of a replica and whether they work.
+ * The four Redis connections of a replica and whether they work.
  *
- * - `command`: presence, sessions, rooms. Fails fast (no offline queue, a
- *   command timeout) so a handler never hangs on a dead or frozen Redis and can
- *   fall back to local state instead.
+ * - `command`: what a request waits on (a send's round trip, room joins,
+ *   reads). Fails fast (no offline queue, a command timeout) so a handler
+ *   never hangs on a dead or frozen Redis and can fall back to local state
+ *   instead.
+ * - `background`: the same fail-fast behaviour, for work nobody waits on:
+ *   presence writes, heartbeats and the sweeper, session records, flushes of
+ *   counters aggregated in memory, maintenance. A burst of it (a connect
+ *   storm, a full presence re-assertion) then never queues ahead of a send.
  * - `pub`: the adapter's publisher. Fails fast too, so broadcasts do not pile up
  *   in memory during an outage; its rejections are caught here because the
  *   adapter does not await `publish`.
@@ -53,6 +58,7 @@ type ClusterProbe = Required<Pick<RedisHealth, 'primaries' | 'clusterState'>> & 
  */
 export class RedisConnections extends EventEmitter {
   readonly command: RedisClient;
+  readonly background: RedisClient;
   readonly pub: RedisClient;
   readonly sub: RedisClient;
   /** Runs a Redis operation, or answers from local state when Redis is unavailable (counted in sb_redis_fallbacks_total). */
@@ -66,6 +72,7 @@ export class RedisConnections extends EventEmitter {
   constructor(readonly topology: RedisTopology, private readonly log: Logger, private readonly metrics: Metrics) {
     super();
     this.command = topology.create({ name: 'sb-command', offlineQueue: false, commandTimeout: 2000, maxRetriesPerRequest: 1, autoPipelining: true });
+    this.background = topology.create({ name: 'sb-background', offlineQueue: false, commandTimeout: 2000, maxRetriesPerRequest: 1, autoPipelining: true });
     this.pub = topology.create({ name: 'sb-pub', offlineQueue: false, commandTimeout: 2000, maxRetriesPerRequest: 1 });
     this.sub = topology.create({ name: 'sb-sub', offlineQueue: true, maxRetriesPerRequest: null });
     this.orLocal = redisFallback(metrics.redisFallbacks);
@@ -144,7 +151,12 @@ export class RedisConnections extends EventEmitter {
     return crossSlotBatch(this.command);
   }
 
-  /** True while all three connections are ready. */
+  /** The same on the background connection. */
+  backgroundBatch(): ChainableCommander {
+    return crossSlotBatch(this.background);
+  }
+
+  /** True while all four connections are ready. */
   isUp(): boolean {
     return this.up;
   }
@@ -230,6 +242,7 @@ export class RedisConnections extends EventEmitter {
   private entries(): Array<[string, RedisClient]> {
     return [
       ['command', this.command],
+      ['background', this.background],
       ['pub', this.pub],
       ['sub', this.sub],
     ];

@@ -10,7 +10,7 @@ import fs from 'node:fs';
  * (infra/redis-topology.ts) applies to every topology: the single URL, every
  * cluster node and the Sentinel-managed primary.
  */
-export const FILE_VARIANTS = ['AUTH_SECRET', 'REDIS_URL', 'REDIS_PASSWORD', 'MONGO_URL'] as const;
+export const FILE_VARIANTS = ['AUTH_SECRET', 'REDIS_URL', 'REDIS_PASSWORD', 'MONGO_URL', 'ADMIN_UI_PASSWORD', 'ADMIN_UI_PASSWORD_HASH'] as const;
 
 /** Every `*_FILE` variable the service accepts. */
 export const SECRET_FILE_VARIABLES = FILE_VARIANTS.map((n) => `${n}_FILE`);

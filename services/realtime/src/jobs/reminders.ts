@@ -4,10 +4,11 @@ import type { ChatService } from '../chat';
 import type { Keyspace } from '../infra/keys';
 import type { Logger } from '../infra/logger';
 import type { MongoConnection } from '../infra/mongo';
-import type { RedisConnections } from '../infra/redis';
+import { throwOnMultiError, type RedisConnections } from '../infra/redis';
 import { isRedisUnavailable } from '../infra/redis-fallback';
 import type { PresenceService } from '../presence';
-import type { ChatMessage, Reminder } from '@switchboard/protocol';
+import type { RoomsService } from '../rooms';
+import { mentionsIn, type ChatMessage, type Reminder } from '@switchboard/protocol';
 import type { JobQueue } from './index';
 
 interface ReminderDoc extends Omit<Reminder, 'id'> {
@@ -23,25 +24,35 @@ const reminderSchema = new Schema<ReminderDoc>(
     room: String,
     messageId: String,
     text: String,
-    mentionedAt: Number,
+    // The cleanup job deletes by it (FerretDB, the local MongoDB stand-in, has no TTL index).
+    mentionedAt: { type: Number, index: true },
     deliveredAt: { type: Number, default: null },
   },
   { versionKey: false, collection: 'reminders' },
 );
 
-const MENTION = /(?:^|[^A-Za-z0-9_.-])@([A-Za-z0-9_.-]{1,64})/g;
-
-export function mentionsIn(text: string): string[] {
-  return [...new Set([...text.matchAll(MENTION)].map((m) => m[1].replace(/[.]+$/, '')))].filter(Boolean);
+/**
+ * The set of a user's pending reminder job ids in a room, under the room's
+ * hash tag: the send's window script (chat/) takes it in the same call as it
+ * adds the user's next message there, so answering costs no round trip of its own.
+ */
+export function pendingRemindersKey(keys: Keyspace, room: string, userId: string): string {
+  return keys.tagged('room', room, 'reminders', userId);
 }
 
 /**
- * Response reminders: a message that mentions @user schedules a delayed job;
- * if that user writes in the room before it fires, it is cancelled. When it
- * fires it goes to the user's devices if they are online, otherwise it is kept
- * in MongoDB and delivered when they next connect.
+ * Response reminders: a message that mentions @user, a member of the room,
+ * schedules a delayed job; if that user writes in the room before it fires,
+ * it is cancelled. When it fires it goes to the user's devices if they are
+ * online, otherwise it is kept in MongoDB and delivered when they next
+ * connect. Kept reminders are deleted `retentionMs` after their mention
+ * (pruneExpired, from the cleanup job), delivered or not.
  *
- * Key: reminders:{<room>:<userId>} set of pending job ids, so a reply cancels them.
+ * A message mentions at most MENTIONS_PER_MESSAGE_MAX users (its schema), and
+ * only the room's members among them get a job and a pending set: a mention
+ * of anyone else costs nothing.
+ *
+ * Key: {room:<room>}:reminders:<userId> set of pending job ids (pendingRemindersKey).
  */
 export class Reminders {
   private readonly stored: Model<ReminderDoc>;
@@ -55,8 +66,10 @@ export class Reminders {
     private readonly keys: Keyspace,
     private readonly chat: ChatService,
     private readonly presence: PresenceService,
+    /** Who is a member of a room: the room's current members across replicas. */
+    private readonly rooms: Pick<RoomsService, 'members'>,
     private readonly mongo: MongoConnection,
-    private readonly delayMs: number,
+    private readonly opts: { delayMs: number; retentionMs: number },
     private readonly deliver: (reminder: Reminder) => void,
     private readonly log: Logger,
   ) {
@@ -64,22 +77,25 @@ export class Reminders {
     jobs.handle('reminder', (job) => this.fire(job));
   }
 
-  /** Called after a message is stored: cancels the sender's pending reminders here, schedules new ones. */
-  async onMessage(msg: ChatMessage): Promise<void> {
+  /**
+   * Called after a message is broadcast, with the sender's pending reminders
+   * in the room that its send took (`answered`): cancels those, and schedules
+   * one per user the text mentions. Neither costs anything when there is
+   * nothing to do, which is most messages.
+   */
+  async onMessage(msg: ChatMessage, answered: readonly string[]): Promise<void> {
     try {
-      const pendingKey = this.pendingKey(msg.room, msg.userId);
-      const pending = await this.redis.command.smembers(pendingKey);
-      if (pending.length > 0) {
-        await Promise.all(pending.map((id) => this.jobs.remove(id)));
-        await this.redis.command.del(pendingKey);
-      }
-      for (const to of mentionsIn(msg.text)) {
-        if (to === msg.userId) continue;
+      if (answered.length > 0) await Promise.all(answered.map((id) => this.jobs.remove(id)));
+      const mentioned = mentionsIn(msg.text).filter((to) => to !== msg.userId);
+      if (mentioned.length === 0) return;
+      const { members } = await this.rooms.members(msg.room);
+      for (const to of mentioned) {
+        if (!members.includes(to)) continue;
         const id = `reminder-${msg.id}-${to}`;
         const data: Reminder = { id, to, from: msg.userId, room: msg.room, messageId: msg.id, text: msg.text.slice(0, 200), mentionedAt: msg.ts };
-        await this.jobs.add('reminder', data, { jobId: id, delay: this.delayMs, attempts: 5 });
+        await this.jobs.add('reminder', data, { jobId: id, delay: this.opts.delayMs, attempts: 5 });
         const key = this.pendingKey(msg.room, to);
-        await this.redis.command.multi().sadd(key, id).pexpire(key, this.delayMs * 2 + 60_000).exec();
+        await this.redis.background.multi().sadd(key, id).pexpire(key, this.opts.delayMs * 2 + 60_000).exec().then(throwOnMultiError);
       }
     } catch (err) {
       // Reminders are a convenience: a Redis outage skips them, never the message.
@@ -134,10 +150,17 @@ export class Reminders {
     return delivered;
   }
 
+  /** Deletes the kept reminders mentioned more than `retentionMs` ago (the cleanup job); MongoDB away: none, until the next run. */
+  async pruneExpired(): Promise<number> {
+    if (!this.mongo.isUp()) return 0;
+    const { deletedCount } = await this.stored.deleteMany({ mentionedAt: { $lt: Date.now() - this.opts.retentionMs } });
+    return deletedCount;
+  }
+
   private async fire(job: Job): Promise<string> {
     const r = job.data as Reminder;
     // Redis away: the pending entry expires by itself.
-    await this.redis.orLocal('reminders.unmark', () => this.redis.command.srem(this.pendingKey(r.room, r.to), r.id), () => 0);
+    await this.redis.orLocal('reminders.unmark', () => this.redis.background.srem(this.pendingKey(r.room, r.to), r.id), () => 0);
     if (await this.chat.hasWritten(r.room, r.to, r.mentionedAt)) return 'answered';
     const state = await this.presence.stateOf(r.to);
     if (state.online) {
@@ -149,6 +172,6 @@ export class Reminders {
   }
 
   private pendingKey(room: string, userId: string): string {
-    return this.keys.plain(`reminders:{${room}:${userId}}`);
+    return pendingRemindersKey(this.keys, room, userId);
   }
 }

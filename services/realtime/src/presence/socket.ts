@@ -12,14 +12,16 @@ export interface PresenceSocketDeps {
   /** Records lastSeen when a user goes offline. */
   users: Pick<UsersService, 'markSeen'>;
   metrics: Metrics;
+  /** Users one socket may be subscribed to by id at once (PRESENCE_IDS_PER_SOCKET_MAX). */
+  maxIdsPerSocket: number;
 }
 
 type PresenceEvents = 'presence:set' | 'presence:subscribe' | 'presence:unsubscribe' | 'presence:heartbeat';
 
 /** Each connection counts toward its user's presence; presence:set, the subscriptions and the heartbeat. */
-export function presenceSocket(io: MainServer, { presence, events, users, metrics }: PresenceSocketDeps): SocketCapability<PresenceEvents> {
+export function presenceSocket(io: MainServer, { presence, events, users, metrics, maxIdsPerSocket }: PresenceSocketDeps): SocketCapability<PresenceEvents> {
   // presence:update goes to the sockets subscribed to that user or to everyone, not to all sockets.
-  const subscriptions = new PresenceSubscriptions(presence);
+  const subscriptions = new PresenceSubscriptions(presence, maxIdsPerSocket);
   presence.onUpdate((update) => {
     metrics.broadcasts.inc({ event: 'presence:update' });
     subscriptions.broadcast(io, update);
@@ -33,6 +35,8 @@ export function presenceSocket(io: MainServer, { presence, events, users, metric
     routes: {
       'presence:set': {
         schema: schemas.presenceSet,
+        // Fans out to every socket subscribed to everyone.
+        limit: 'presence',
         async handle(socket, { status }) {
           const { userId } = socket.data.user;
           await presence.setStatus(userId, status);
@@ -49,11 +53,13 @@ export function presenceSocket(io: MainServer, { presence, events, users, metric
       },
       'presence:unsubscribe': {
         schema: schemas.presenceSubscription,
+        limit: 'joins',
         async handle(socket, subscription) {
           await subscriptions.unsubscribe(socket, subscription);
         },
       },
       'presence:heartbeat': {
+        limit: 'presence',
         async handle(socket) {
           await presence.heartbeat(socket.id);
         },

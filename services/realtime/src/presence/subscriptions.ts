@@ -7,7 +7,10 @@ import {
   type PresenceUpdate,
 } from '@switchboard/protocol';
 import type { MainServer, MainSocket } from '../gateway/sockets';
+import { AppError } from '../infra/errors';
 import type { PresenceService } from './index';
+
+const USER_ROOM_PREFIX = presenceUserRoom('');
 
 const roomsOf = (sub: PresenceSubscription): string[] => ('all' in sub ? [PRESENCE_ALL_ROOM] : sub.userIds.map(presenceUserRoom));
 
@@ -21,13 +24,30 @@ const roomsOf = (sub: PresenceSubscription): string[] => ('all' in sub ? [PRESEN
  * subscribes again).
  */
 export class PresenceSubscriptions {
-  constructor(private readonly presence: PresenceService) {}
+  constructor(
+    private readonly presence: PresenceService,
+    /** Users one socket may be subscribed to by id at once (PRESENCE_IDS_PER_SOCKET_MAX). */
+    private readonly maxIdsPerSocket: number,
+  ) {}
 
   /**
    * Joins the rooms first, then reads the snapshot: a change made in between
    * is in the snapshot or arrives as an update, never lost between the two.
+   * A subscription that would take the socket over its cap of ids is refused
+   * whole (VALIDATION), checked and joined in one tick.
    */
   async subscribe(socket: MainSocket, sub: PresenceSubscription): Promise<PresenceSnapshot> {
+    if ('userIds' in sub) {
+      let subscribed = 0;
+      for (const room of socket.rooms) if (room.startsWith(USER_ROOM_PREFIX)) subscribed++;
+      const added = sub.userIds.filter((id) => !socket.rooms.has(presenceUserRoom(id))).length;
+      if (subscribed + added > this.maxIdsPerSocket) {
+        throw new AppError(
+          'VALIDATION',
+          `this socket would follow ${subscribed + added} users, more than ${this.maxIdsPerSocket}: unsubscribe from some first, or subscribe with all: true`,
+        );
+      }
+    }
     await socket.join(roomsOf(sub));
     return 'all' in sub ? this.everyoneOnline() : this.statesOf(sub.userIds);
   }

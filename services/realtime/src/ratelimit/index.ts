@@ -3,11 +3,20 @@ import type { Keyspace } from '../infra/keys';
 import { luaScript, type RunnerOf } from '../infra/lua-scripts';
 import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
-import type { Limit } from './limit';
+import type { Logger } from '../infra/logger';
+import { CREDITS_FLUSH_MS, Credits } from './credits';
+import { isUserLimitClass, USER_LIMIT_CLASSES, type Limit, type LimitClass, type UserLimitClass } from './limit';
 
-export { parseLimit, type Limit } from './limit';
-
-export type LimitClass = 'messages' | 'joins' | 'logins' | 'http' | 'events';
+export {
+  ADDRESS_LIMIT_CLASSES,
+  isUserLimitClass,
+  parseLimit,
+  USER_LIMIT_CLASSES,
+  type AddressLimitClass,
+  type Limit,
+  type LimitClass,
+  type UserLimitClass,
+} from './limit';
 
 export interface Decision {
   allowed: boolean;
@@ -26,23 +35,43 @@ const SLIDING_WINDOW = luaScript<[hits: string], [windowMs: number, limit: numbe
  * Sliding-window rate limits per class and subject (user id or IP), shared by
  * every replica through Redis. While Redis is down each replica falls back to
  * the same algorithm in its own memory (so limits then apply per replica).
+ * The per-user classes, one of which every socket event is charged to, are
+ * decided from credits (credits.ts): a user well under a limit is usually
+ * admitted without a round trip, and never more than the limit. The
+ * per-address classes (logins, HTTP, handshakes) ask Redis each time.
  *
- * Key: {rl:<class>:<subject>} zset of hit timestamps.
+ * Key: {rl:<class>:<subject>} zset of hit timestamps (and, for user classes, credits).
  */
 export class RateLimiter {
   private readonly memory = new Map<string, number[]>();
   private seq = 0;
   private lastBackend: 'redis' | 'memory' = 'redis';
   private readonly slidingWindow: RunnerOf<typeof SLIDING_WINDOW>;
+  private readonly credits: Record<UserLimitClass, Credits>;
+  private readonly timers: NodeJS.Timeout[];
 
   constructor(
     private readonly redis: RedisConnections,
     private readonly keys: Keyspace,
     private readonly limits: Record<LimitClass, Limit>,
     private readonly metrics: Metrics,
+    log?: Logger,
   ) {
     this.slidingWindow = SLIDING_WINDOW.on(redis.command);
-    setInterval(() => this.pruneMemory(), 60_000).unref();
+    const credit = (limit: Limit) => new Credits(redis.command, redis.background, limit, (key) => this.checkMemory(key, limit.limit, limit.windowMs));
+    this.credits = Object.fromEntries(USER_LIMIT_CLASSES.map((cls) => [cls, credit(limits[cls])])) as Record<UserLimitClass, Credits>;
+    this.timers = [
+      setInterval(() => this.pruneMemory(), 60_000),
+      setInterval(() => {
+        if (!redis.isUp()) return;
+        for (const c of Object.values(this.credits)) c.flush().catch((err: unknown) => log?.error({ err }, 'rate-limit credits flush failed'));
+      }, CREDITS_FLUSH_MS),
+    ];
+    for (const t of this.timers) t.unref();
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
   }
 
   /** Which backend answered last: shown in /health. */
@@ -54,9 +83,12 @@ export class RateLimiter {
     const { limit, windowMs } = this.limits[cls];
     const key = this.keys.tagged('rl', `${cls}:${subject}`);
     let decision: Decision;
+    const started = cls === 'messages' ? performance.now() : 0;
     // Per-socket event floods are local by nature (a socket lives on one replica).
     if (cls === 'events') {
       decision = this.checkMemory(key, limit, windowMs);
+    } else if (isUserLimitClass(cls) && this.redis.isUp()) {
+      decision = await this.credits[cls].take(key);
     } else if (this.redis.isUp()) {
       decision = await this.redis.orLocal(
         'ratelimit.check',
@@ -69,6 +101,7 @@ export class RateLimiter {
     } else {
       decision = this.checkMemory(key, limit, windowMs);
     }
+    if (cls === 'messages') this.metrics.sendStage.observe({ stage: 'limit' }, (performance.now() - started) / 1000);
     if (cls !== 'events') this.lastBackend = decision.backend;
     if (!decision.allowed) this.metrics.rateLimited.inc({ class: cls, backend: decision.backend });
     return decision;
@@ -77,7 +110,7 @@ export class RateLimiter {
   /** Throws RATE_LIMITED (with retryAfterMs) when the subject is over its limit. */
   async enforce(cls: LimitClass, subject: string): Promise<void> {
     const d = await this.check(cls, subject);
-    if (!d.allowed) throw new AppError('RATE_LIMITED', `too many ${cls}, retry in ${d.retryAfterMs} ms`, { retryAfterMs: d.retryAfterMs });
+    if (!d.allowed) throw new AppError('RATE_LIMITED', `over the ${cls} limit, retry in ${d.retryAfterMs} ms`, { retryAfterMs: d.retryAfterMs });
   }
 
   private checkMemory(key: string, limit: number, windowMs: number): Decision {

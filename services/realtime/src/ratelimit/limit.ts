@@ -4,6 +4,20 @@ export interface Limit {
   windowMs: number;
 }
 
+/**
+ * Per-user classes: every socket event names one (gateway/router.ts), charged
+ * to its user across replicas and namespaces.
+ */
+export const USER_LIMIT_CLASSES = ['messages', 'joins', 'presence', 'typing', 'location', 'history', 'dispatch', 'orders'] as const;
+export type UserLimitClass = (typeof USER_LIMIT_CLASSES)[number];
+/** Per-address classes: logins, the other /api routes, and Socket.IO handshakes (a namespace connect). */
+export const ADDRESS_LIMIT_CLASSES = ['logins', 'http', 'handshakes'] as const;
+export type AddressLimitClass = (typeof ADDRESS_LIMIT_CLASSES)[number];
+/** `events`: per socket, every event, in the replica's memory (flood protection). */
+export type LimitClass = UserLimitClass | AddressLimitClass | 'events';
+
+export const isUserLimitClass = (cls: unknown): cls is UserLimitClass => (USER_LIMIT_CLASSES as readonly unknown[]).includes(cls);
+
 /** "20/10s" -> { limit: 20, windowMs: 10000 } */
 export function parseLimit(spec: string): Limit {
   const m = /^(\d+)\/(\d+)(ms|s|m)$/.exec(spec.trim());

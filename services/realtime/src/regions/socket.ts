@@ -19,6 +19,7 @@ export function regionSocket({ regions, sessions, precision }: RegionSocketDeps)
     routes: {
       'region:update': {
         schema: schemas.regionUpdate,
+        limit: 'location',
         async handle(socket, { lat, lng }) {
           const region = regionOf(lat, lng, precision);
           const previous = await sessions.setLocation(socket.id, region, lat, lng);

@@ -1,8 +1,8 @@
 import type { ChainableCommander } from 'ioredis';
 import type { Keyspace } from '../infra/keys';
-import type { RedisConnections } from '../infra/redis';
+import { throwOnMultiError, type RedisConnections } from '../infra/redis';
 import { scanEveryPrimary } from '../infra/redis-topology';
-import type { RefreshContributor } from '../presence';
+import { BACKSTOP_MS, type NodeLiveness, type RefreshContributor } from '../presence';
 
 export interface RoomMembers {
   members: string[];
@@ -18,10 +18,14 @@ interface LocalMembership {
 /**
  * Room membership across replicas.
  *
- * Key: {room:<name>}:members (or {region:<geohash>}:members)  zset "<nodeId>:<socketId>:<userId>" scored by
- * expiry, refreshed with presence (same pipeline) and pruned on read, so the
- * members of a dead replica disappear by themselves after the presence TTL.
- * Socket.IO rooms do the delivery; this is the queryable list.
+ * Keys:
+ *   {room:<name>}:members (or {region:<geohash>}:members)  zset "<nodeId>:<socketId>:<userId>" scored by backstop expiry
+ *   {node:<nodeId>}:rooms (or :regions)  hash "<room>\n<socketId>" -> userId: the node's memberships, for the sweeper
+ *   rooms:active (or regions:active)     zset room scored by its latest member's backstop expiry; a room leaves it when it empties
+ *
+ * Like presence, an entry counts while its node's heartbeat does (NodeLiveness):
+ * readers skip a dead replica's members at once, and the presence sweeper
+ * removes them (sweepNode). Socket.IO rooms do the delivery; this is the queryable list.
  */
 export class RoomsService implements RefreshContributor {
   private readonly local = new Map<string, LocalMembership>();
@@ -30,7 +34,8 @@ export class RoomsService implements RefreshContributor {
     private readonly redis: RedisConnections,
     private readonly keys: Keyspace,
     private readonly nodeId: string,
-    private readonly ttlMs: number,
+    /** Whose entries count (PresenceService.isLive). */
+    private readonly isLive: NodeLiveness,
     /** 'room' for chat rooms, 'region' for geohash cells: same mechanics, separate keys. */
     private readonly kind: 'room' | 'region' = 'room',
   ) {}
@@ -48,20 +53,14 @@ export class RoomsService implements RefreshContributor {
     const entry = this.local.get(socketId) ?? { userId, rooms: new Set<string>() };
     entry.rooms.add(room);
     this.local.set(socketId, entry);
-    const key = this.membersKey(room);
-    const expiresAt = Date.now() + this.ttlMs;
     return this.redis.orLocal(
       `${this.kind}.join`,
       async () => {
-        const [, , members] = (await this.redis
-          .batch()
-          .zadd(key, expiresAt, this.member(socketId, userId))
-          .pexpireat(key, expiresAt)
-          .zrangebyscore(key, `(${Date.now()}`, '+inf')
-          .zadd(this.activeKey(), 'GT', expiresAt, room)
-          .exec()) as Array<[Error | null, unknown]>;
-        if (members[0]) throw members[0];
-        return uniqueUsers(members[1] as string[]);
+        const p = this.redis.batch();
+        this.writeMembership(p, socketId, userId, room, Date.now() + BACKSTOP_MS);
+        p.zrangebyscore(this.membersKey(room), `(${Date.now()}`, '+inf');
+        const results = throwOnMultiError(await p.exec());
+        return this.liveUsers(results.at(-1)![1] as string[]);
       },
       () => this.localMembers(room),
     );
@@ -88,7 +87,7 @@ export class RoomsService implements RefreshContributor {
   async members(room: string): Promise<RoomMembers> {
     return this.redis.orLocal<RoomMembers>(
       `${this.kind}.members`,
-      async () => ({ members: uniqueUsers(await this.redis.command.zrangebyscore(this.membersKey(room), `(${Date.now()}`, '+inf')), degraded: false }),
+      async () => ({ members: this.liveUsers(await this.redis.command.zrangebyscore(this.membersKey(room), `(${Date.now()}`, '+inf')), degraded: false }),
       () => ({ members: this.localMembers(room), degraded: true }),
     );
   }
@@ -101,13 +100,8 @@ export class RoomsService implements RefreshContributor {
       async () => {
         const p = this.redis.batch();
         for (const room of rooms) p.zrangebyscore(this.membersKey(room), `(${now}`, '+inf');
-        const res = (await p.exec()) ?? [];
-        return Object.fromEntries(
-          rooms.map((room, i) => {
-            if (res[i]?.[0]) throw res[i][0];
-            return [room, uniqueUsers(res[i]?.[1] as string[])];
-          }),
-        );
+        const res = throwOnMultiError(await p.exec());
+        return Object.fromEntries(rooms.map((room, i) => [room, this.liveUsers(res[i][1] as string[])]));
       },
       () => Object.fromEntries(rooms.map((room) => [room, this.localMembers(room)])),
     );
@@ -116,32 +110,64 @@ export class RoomsService implements RefreshContributor {
   contributeRefresh(p: ChainableCommander, socketId: string, expiresAt: number): void {
     const entry = this.local.get(socketId);
     if (!entry) return;
-    for (const room of entry.rooms) {
-      const key = this.membersKey(room);
-      p.zadd(key, expiresAt, this.member(socketId, entry.userId));
-      p.pexpireat(key, expiresAt);
-      p.zadd(this.activeKey(), 'GT', expiresAt, room);
-    }
+    for (const room of entry.rooms) this.writeMembership(p, socketId, entry.userId, room, expiresAt);
   }
 
-  /** Maintenance: prunes expired members and deletes rooms nobody is in any more. */
+  /** The presence sweeper: removes a dead node's memberships, and the rooms they leave empty from the active list. */
+  async sweepNode(nodeId: string): Promise<void> {
+    const bg = this.redis.background;
+    const index = this.nodeIndexKey(nodeId);
+    const memberships = Object.entries(await bg.hgetall(index)).map(([field, userId]) => {
+      const [room, socketId] = field.split('\n');
+      return { room, member: `${nodeId}:${socketId}:${userId}` };
+    });
+    const rooms = [...new Set(memberships.map((m) => m.room))];
+    if (rooms.length > 0) {
+      const p = this.redis.backgroundBatch();
+      for (const m of memberships) p.zrem(this.membersKey(m.room), m.member);
+      for (const room of rooms) p.exists(this.membersKey(room));
+      const res = throwOnMultiError(await p.exec()).slice(memberships.length);
+      const emptied = rooms.filter((_, i) => res[i][1] === 0);
+      if (emptied.length > 0) await bg.zrem(this.activeKey(), ...emptied);
+    }
+    await bg.del(index);
+  }
+
+  /** After a full re-assertion: removes this node's memberships that ended while Redis was away. */
+  async reconcile(): Promise<void> {
+    const index = this.nodeIndexKey(this.nodeId);
+    const stale = Object.entries(await this.redis.background.hgetall(index)).filter(([field]) => {
+      const [room, socketId] = field.split('\n');
+      return !this.local.get(socketId)?.rooms.has(room);
+    });
+    if (stale.length === 0) return;
+    const p = this.redis.backgroundBatch();
+    for (const [field, userId] of stale) {
+      const [room, socketId] = field.split('\n');
+      p.zrem(this.membersKey(room), this.member(socketId, userId));
+      p.hdel(index, field);
+    }
+    throwOnMultiError(await p.exec());
+  }
+
+  /** Maintenance: prunes members past their backstop and deletes rooms nobody is in any more. */
   async pruneEmptyRooms(): Promise<number> {
-    const cmd = this.redis.command;
+    const bg = this.redis.background;
     const now = Date.now();
     let deleted = 0;
-    for await (const batch of scanEveryPrimary(cmd, this.keys.tagged(this.kind, '*', 'members'))) {
+    for await (const batch of scanEveryPrimary(bg, this.keys.tagged(this.kind, '*', 'members'))) {
       for (const key of batch) {
         // Redis deletes a sorted set when its last member goes, so pruning is
         // the deletion, atomically: no race with a member joining meanwhile.
-        const [[, pruned], [, left]] = (await cmd.pipeline().zremrangebyscore(key, '-inf', now).exists(key).exec()) as Array<[Error | null, number]>;
+        const [[, pruned], [, left]] = (await bg.pipeline().zremrangebyscore(key, '-inf', now).exists(key).exec()) as Array<[Error | null, number]>;
         if (pruned > 0 && left === 0) deleted++;
       }
     }
-    await cmd.zremrangebyscore(this.activeKey(), '-inf', now);
+    await bg.zremrangebyscore(this.activeKey(), '-inf', now);
     return deleted;
   }
 
-  /** How many rooms have a live member anywhere (for /api/stats). */
+  /** How many rooms have a member anywhere (for /api/stats). */
   async activeCount(): Promise<number> {
     const key = this.activeKey();
     await this.redis.command.zremrangebyscore(key, '-inf', Date.now());
@@ -152,23 +178,48 @@ export class RoomsService implements RefreshContributor {
     return this.keys.plain(`${this.kind}s`, 'active');
   }
 
+  private writeMembership(p: ChainableCommander, socketId: string, userId: string, room: string, expiresAt: number): void {
+    const key = this.membersKey(room);
+    p.zadd(key, expiresAt, this.member(socketId, userId));
+    p.pexpireat(key, expiresAt);
+    p.zadd(this.activeKey(), 'GT', expiresAt, room);
+    const index = this.nodeIndexKey(this.nodeId);
+    p.hset(index, `${room}\n${socketId}`, userId);
+    p.pexpire(index, BACKSTOP_MS);
+  }
+
   private async removeEntry(socketId: string, userId: string, room: string): Promise<boolean> {
     const stillLocal = this.localMembers(room).includes(userId);
     const key = this.membersKey(room);
     return this.redis.orLocal(
       `${this.kind}.leave`,
       async () => {
-        const [, , rest] = (await this.redis.command
-          .pipeline()
-          .zrem(key, this.member(socketId, userId))
-          .zremrangebyscore(key, '-inf', Date.now())
-          .zrange(key, 0, -1)
-          .exec()) as Array<[Error | null, unknown]>;
-        if (rest[0]) throw rest[0];
-        return !uniqueUsers(rest[1] as string[]).includes(userId);
+        const [, , [, rest]] = throwOnMultiError(
+          await this.redis
+            .batch()
+            .zrem(key, this.member(socketId, userId))
+            .zremrangebyscore(key, '-inf', Date.now())
+            .zrange(key, 0, -1)
+            .hdel(this.nodeIndexKey(this.nodeId), `${room}\n${socketId}`)
+            .exec(),
+        );
+        const members = rest as string[];
+        if (members.length === 0) await this.redis.command.zrem(this.activeKey(), room);
+        return !this.liveUsers(members).includes(userId);
       },
       () => !stillLocal,
     );
+  }
+
+  /** The users of "<nodeId>:<socketId>:<userId>" members whose node is live (user ids contain no colon). */
+  private liveUsers(members: string[]): string[] {
+    const users = new Set<string>();
+    for (const m of members) {
+      const userAt = m.lastIndexOf(':');
+      const nodeId = m.slice(0, m.lastIndexOf(':', userAt - 1));
+      if (this.isLive(nodeId)) users.add(m.slice(userAt + 1));
+    }
+    return [...users];
   }
 
   private localMembers(room: string): string[] {
@@ -183,6 +234,10 @@ export class RoomsService implements RefreshContributor {
 
   private membersKey(room: string): string {
     return this.keys.tagged(this.kind, room, 'members');
+  }
+
+  private nodeIndexKey(nodeId: string): string {
+    return this.keys.tagged('node', nodeId, `${this.kind}s`);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { ChainableCommander } from 'ioredis';
 import type { Keyspace } from '../infra/keys';
 import type { RedisConnections } from '../infra/redis';
-import type { RefreshContributor } from '../presence';
+import { BACKSTOP_MS, type RefreshContributor } from '../presence';
 
 /** What Redis knows about one live connection. */
 export interface SocketSession {
@@ -17,10 +17,11 @@ export interface SocketSession {
 }
 
 /**
- * One Redis record per connection, `socket:{<socketId>}` (a hash with the
- * presence TTL), so any replica can tell who a socket is, where it is and when
- * it last did something. Refreshed with presence, removed on disconnect or by
- * the dead-node sweeper.
+ * One Redis record per connection, `socket:{<socketId>}` (a hash), so any
+ * replica can tell who a socket is, where it is and when it last did
+ * something. Like presence it counts while its node's heartbeat does (the
+ * record names the node) and is removed on disconnect or by the dead-node
+ * sweeper; its TTL is only the backstop (BACKSTOP_MS).
  */
 export class SocketSessions implements RefreshContributor {
   private readonly local = new Map<string, SocketSession>();
@@ -29,20 +30,22 @@ export class SocketSessions implements RefreshContributor {
     private readonly redis: RedisConnections,
     private readonly keys: Keyspace,
     private readonly nodeId: string,
-    private readonly ttlMs: number,
   ) {}
 
   async open(socketId: string, userId: string, userAgent: string | undefined): Promise<void> {
     const now = Date.now();
     const session: SocketSession = { socketId, userId, nodeId: this.nodeId, connectedAt: now, lastActivityAt: now, userAgent: userAgent?.slice(0, 256) };
     this.local.set(socketId, session);
-    const p = this.redis.command.pipeline();
-    this.write(p, session, now + this.ttlMs);
-    // Redis away: the refresh after it is back writes the session.
+    const p = this.redis.background.pipeline();
+    this.write(p, session, now + BACKSTOP_MS);
+    // Redis away: the re-assertion after it is back writes the session.
     await this.redis.orLocal('sessions.write', () => p.exec(), () => null);
   }
 
-  /** Marks activity locally; written to Redis with the next refresh (no round trip per event). */
+  /**
+   * Marks activity locally. Redis gets it with the record's next write (a
+   * region change, a re-assertion, the backstop rewrite), not per event.
+   */
   touch(socketId: string): void {
     const s = this.local.get(socketId);
     if (s) s.lastActivityAt = Date.now();
@@ -53,8 +56,8 @@ export class SocketSessions implements RefreshContributor {
     if (!s) return undefined;
     const previous = s.region;
     Object.assign(s, { region, lat, lng, lastActivityAt: Date.now() });
-    const p = this.redis.command.pipeline();
-    this.write(p, s, Date.now() + this.ttlMs);
+    const p = this.redis.background.pipeline();
+    this.write(p, s, Date.now() + BACKSTOP_MS);
     await this.redis.orLocal('sessions.write', () => p.exec(), () => null);
     return previous;
   }
@@ -65,8 +68,8 @@ export class SocketSessions implements RefreshContributor {
 
   async close(socketId: string): Promise<void> {
     this.local.delete(socketId);
-    // Redis away: the record expires with the presence TTL.
-    await this.redis.orLocal('sessions.close', () => this.redis.command.del(this.key(socketId)), () => 0);
+    // Redis away: the sweeper removes it if this replica dies first; else its backstop TTL.
+    await this.redis.orLocal('sessions.close', () => this.redis.background.del(this.key(socketId)), () => 0);
   }
 
   /** Any replica's connection, from Redis. */

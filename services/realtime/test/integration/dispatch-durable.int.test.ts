@@ -35,6 +35,9 @@ describe('dispatch: orders in MongoDB, outbox and restore', () => {
         TRUST_PROXY: '1',
         RATE_LIMIT_HTTP: '200/60s',
         RATE_LIMIT_LOGINS: '1000/60s',
+        // One customer fills the outbox with orders: the per-user order and dispatch limits must not stop it first.
+        RATE_LIMIT_ORDERS: '1000/60s',
+        RATE_LIMIT_DISPATCH: '1000/60s',
       },
     });
   });

@@ -156,6 +156,60 @@ describe('replica and Redis failures', () => {
     sb.close();
   });
 
+  it('removes what closed while Redis was away once it is back: the user goes offline and leaves the room', async () => {
+    const [r1, r2] = cluster.replicas;
+    const watcher = await login(r2.url, 'away-watcher');
+    const gone = await connect(r1.url, (await login(r1.url, 'gone-while-away')).token);
+    await emitAck(gone, 'room:join', { room: 'away-room' });
+    const listed = async () => ((await api(r2.url, '/api/presence', watcher.token)).body.users ?? []).some((u: { userId: string }) => u.userId === 'gone-while-away');
+    await waitFor('listed online', listed);
+    await cluster.killRedis();
+    try {
+      await waitFor('r1 degraded', async () => (await health(r1.url)).body.status === 'degraded', 15_000);
+      // Its entries cannot be removed now; its replica lives on, so no sweeper will remove them either.
+      gone.close();
+      await sleep(500);
+    } finally {
+      await cluster.startRedis();
+    }
+    for (const r of cluster.replicas) await waitFor(`${r.name} ok again`, async () => (await health(r.url)).body.status === 'ok', 40_000);
+    await waitFor('offline once Redis is back', async () => !(await listed()), 10_000);
+    expect((await api(r2.url, '/api/rooms/away-room/members', watcher.token)).body.members).toEqual([]);
+  });
+
+  it("takes a killed (SIGKILL) replica's users offline within TTL plus one sweep, with its rooms and session records", async () => {
+    const r1 = cluster.replicas[0];
+    const doomed = await cluster.startReplica('realtime-4');
+    const watcher = await login(r1.url, 'killed-watcher');
+    const w = await connect(r1.url, watcher.token);
+    const updates = collect(w, 'presence:update');
+    await emitAck(w, 'presence:subscribe', { userIds: ['killed-user'] });
+    const victim = await connect(doomed.url, (await login(doomed.url, 'killed-user')).token);
+    await emitAck(victim, 'room:join', { room: 'killed-room' });
+    await waitFor('online', () => updates.some((u) => u.userId === 'killed-user' && u.online));
+    const socketId = victim.id!;
+    const redis = cluster.redisClient();
+    try {
+      expect(await redis.exists(`sb:socket:{${socketId}}`)).toBe(1);
+      const killedAt = Date.now();
+      doomed.proc.child.kill('SIGKILL');
+      await doomed.proc.exited;
+      await waitFor('offline announcement', () => updates.some((u) => u.userId === 'killed-user' && !u.online), TTL_MS + 2 * SWEEP_MS + 5000);
+      expect(Date.now() - killedAt).toBeLessThanOrEqual(TTL_MS + 2 * SWEEP_MS + 1000);
+      const online = (await api(r1.url, '/api/presence', watcher.token)).body.users.map((u: { userId: string }) => u.userId);
+      expect(online).not.toContain('killed-user');
+      expect((await api(r1.url, '/api/rooms/killed-room/members', watcher.token)).body.members).toEqual([]);
+      // The sweeper removed its entries, not only the readers' view of them.
+      expect(await redis.exists(`sb:socket:{${socketId}}`)).toBe(0);
+      expect(await redis.zcard('sb:{room:killed-room}:members')).toBe(0);
+      expect(await redis.zcard('sb:{u:killed-user}:conns')).toBe(0);
+    } finally {
+      redis.disconnect();
+      victim.close();
+      w.close();
+    }
+  });
+
   it('re-asserts every local connection when Redis comes back without its data', async () => {
     const [r1, r2, r3] = cluster.replicas;
     const sockets = await Promise.all(

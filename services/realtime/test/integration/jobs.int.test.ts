@@ -109,8 +109,11 @@ describe('response reminders and maintenance jobs in the service', () => {
   it('keeps a reminder for an offline user and delivers it when they connect', async () => {
     const [r1, r2] = cluster.replicas;
     const alice = await connect(r1.url, (await login(r1.url, 'alice2')).token);
-    await emitAck(alice, 'room:join', { room: 'async' });
+    // Only members of the room are reminded: dave is in it when mentioned, and gone before the reminder fires.
+    const daveBefore = await connect(r2.url, (await login(r2.url, 'dave')).token);
+    for (const s of [alice, daveBefore]) await emitAck(s, 'room:join', { room: 'async' });
     const mention = await emitAck(alice, 'message:send', { room: 'async', text: 'ping @dave', clientMsgId: 'r-3' });
+    daveBefore.close();
     // A reminder's job is its mentioned user's to read (and an operator's).
     const { token } = await login(r1.url, 'dave');
     // The reminder fired while dave was offline, so it was kept for him (not delivered, not dropped).

@@ -1,3 +1,5 @@
+import { io as ioClient } from 'socket.io-client';
+import { CONNECT_ERRORS } from '@switchboard/protocol';
 import { connect, emitAck, health, login, startCluster, type Cluster } from '../support/cluster';
 import { waitFor } from '../support/processes';
 
@@ -8,7 +10,8 @@ describe('rate limits shared by every replica', () => {
     cluster = await startCluster({
       replicas: 3,
       // TRUST_PROXY=1: these replicas stand behind nginx, which sets X-Forwarded-For.
-      env: { RATE_LIMIT_MESSAGES: '30/60s', RATE_LIMIT_LOGINS: '5/60s', RATE_LIMIT_EVENTS: '200/1s', TRUST_PROXY: '1' },
+      // RATE_LIMIT_PRESENCE raised: the flood test's heartbeats must meet the per-socket limit first.
+      env: { RATE_LIMIT_MESSAGES: '30/60s', RATE_LIMIT_LOGINS: '5/60s', RATE_LIMIT_EVENTS: '200/1s', RATE_LIMIT_PRESENCE: '100000/60s', TRUST_PROXY: '1' },
     });
   });
 
@@ -40,6 +43,36 @@ describe('rate limits shared by every replica', () => {
       expect(a.error.retryAfterMs).toBeLessThanOrEqual(60_000);
     }
     for (const s of sockets) s.close();
+  });
+
+  it('counts the spares other replicas hold: one user sending through three replicas still gets exactly the limit', async () => {
+    // From an address of its own: the other tests here spend 127.0.0.1's five logins.
+    const res = await fetch(`${cluster.replicas[0].url}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.30' },
+      body: JSON.stringify({ userId: 'rotator' }),
+    });
+    const { token } = (await res.json()) as { token: string };
+    const [a, b, c] = await Promise.all(
+      cluster.replicas.map(async (r) => {
+        const s = await connect(r.url, token);
+        await emitAck(s, 'room:join', { room: 'carousel' });
+        return s;
+      }),
+    );
+    let n = 0;
+    const send = (s: typeof a) => emitAck(s, 'message:send', { room: 'carousel', text: `turn ${n}`, clientMsgId: `c-${n++}` });
+    // Well under the limit, the first send through A and through B each leave a spare there.
+    const acks = [await send(a), await send(b)];
+    // C sends until refused: the two spares held on A and B count against the limit meanwhile.
+    for (let i = 0; i < 40 && acks.at(-1)?.ok !== false; i++) acks.push(await send(c));
+    expect(acks.at(-1)).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } });
+    // A and B spend their spares: admitted, and the total is still exactly the limit.
+    acks.push(await send(a), await send(b));
+    expect(acks.slice(-2).map((x) => x.ok)).toEqual([true, true]);
+    expect(acks.filter((x) => x.ok)).toHaveLength(30);
+    expect(await send(a)).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } });
+    for (const s of [a, b, c]) s.close();
   });
 
   it('answers 429 with Retry-After when one address logs in too often', async () => {
@@ -98,7 +131,7 @@ describe('a replica with no proxy in front (TRUST_PROXY unset)', () => {
   let cluster: Cluster;
 
   beforeAll(async () => {
-    cluster = await startCluster({ replicas: 1, env: { RATE_LIMIT_LOGINS: '3/60s' } });
+    cluster = await startCluster({ replicas: 1, env: { RATE_LIMIT_LOGINS: '3/60s', RATE_LIMIT_HANDSHAKES: '3/60s' } });
   });
 
   afterAll(async () => {
@@ -116,5 +149,22 @@ describe('a replica with no proxy in front (TRUST_PROXY unset)', () => {
       statuses.push(res.status);
     }
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
+  });
+
+  it('counts handshakes by the connection\'s own address too, before the token is even read', async () => {
+    const refusals: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const socket = ioClient(cluster.replicas[0].url, {
+        auth: {},
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+        extraHeaders: { 'x-forwarded-for': `198.51.100.${i + 1}` },
+      });
+      refusals.push(await new Promise<string>((resolve) => socket.once('connect_error', (err) => resolve(err.message))));
+      socket.close();
+    }
+    // No token: refused by the token check while under the limit, by the limit after.
+    expect(refusals).toEqual([CONNECT_ERRORS.unauthorized, CONNECT_ERRORS.unauthorized, CONNECT_ERRORS.unauthorized, CONNECT_ERRORS.rateLimited, CONNECT_ERRORS.rateLimited]);
   });
 });

@@ -65,8 +65,11 @@ export interface Cluster {
   pauseWrites(ms: number): Promise<void>;
   /** Every primary's pub/sub connections (CLIENT LIST TYPE pubsub), for failure messages. */
   pubsubClients(): Promise<string>;
-  /** Starts one more replica with the cluster's environment (a restart: a new process, a new node id); stop() stops it too. */
-  startReplica(name: string): Promise<Replica>;
+  /**
+   * Starts one more replica with the cluster's environment (a restart: a new process, a new node id); stop() stops it too.
+   * `env` changes that replica's own (undefined removes a variable).
+   */
+  startReplica(name: string, env?: Record<string, string | undefined>): Promise<Replica>;
   /** Kills every Redis data node (SIGKILL): Redis is gone for the service, whatever the topology. */
   killRedis(): Promise<void>;
   /** Starts them again on the same ports and data (append-only) and waits until the topology is whole. */
@@ -233,7 +236,7 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
 
   const mongoUrl = ferret.url('switchboard');
   const replicas: Replica[] = [];
-  const spawnReplica = async (name: string): Promise<Replica> => {
+  const spawnReplica = async (name: string, env: Record<string, string | undefined> = {}): Promise<Replica> => {
     const port = await freePort();
     const metricsPort = await freePort();
     const proc = startProcess(name, process.execPath, [main], {
@@ -249,6 +252,7 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
       MONGO_URL: mongoUrl,
       LOG_LEVEL: 'info',
       ...opts.env,
+      ...env,
     });
     const replica = { name, port, url: `http://127.0.0.1:${port}`, metricsUrl: `http://127.0.0.1:${metricsPort}`, proc };
     metricsUrls.set(replica.url, replica.metricsUrl);
@@ -310,8 +314,8 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
     async killRedis() {
       await Promise.all(redis.dataNodes().map((n) => n.kill('SIGKILL')));
     },
-    async startReplica(name: string) {
-      const r = await spawnReplica(name);
+    async startReplica(name: string, env?: Record<string, string | undefined>) {
+      const r = await spawnReplica(name, env);
       await waitHealthy(r);
       return r;
     },
@@ -333,13 +337,14 @@ export async function api(url: string, path: string, token: string, init: Reques
 }
 
 /** A connected socket.io-client; rejects with the connect_error message. */
-export async function connect(url: string, token: string | undefined, opts: { reconnection?: boolean } = {}): Promise<Socket> {
+export async function connect(url: string, token: string | undefined, opts: { reconnection?: boolean; headers?: Record<string, string> } = {}): Promise<Socket> {
   const socket = ioClient(url, {
     auth: token === undefined ? {} : { token },
     transports: ['websocket'],
     forceNew: true,
     reconnection: opts.reconnection ?? false,
     timeout: 10_000,
+    extraHeaders: opts.headers,
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => resolve());

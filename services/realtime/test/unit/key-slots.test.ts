@@ -4,7 +4,8 @@ import { Cache } from '../../src/cache';
 import { DispatchStore } from '../../src/dispatch/store';
 import { Keyspace } from '../../src/infra/keys';
 import { bullPrefix } from '../../src/jobs';
-import { Reminders } from '../../src/jobs/reminders';
+import { pendingRemindersKey, Reminders } from '../../src/jobs/reminders';
+import { RecentWindow } from '../../src/chat/recent-window';
 import { PresenceService } from '../../src/presence';
 import { RoomsService } from '../../src/rooms';
 import { SocketSessions } from '../../src/sessions';
@@ -25,6 +26,7 @@ function keysUsedTogether(): Record<string, string[]> {
   const cache = builders(Cache, {});
   const sessions = builders(SocketSessions, {});
   const reminders = builders(Reminders, {});
+  const window = builders(RecentWindow, {});
   const dispatch = builders(DispatchStore, { zone: 'default' });
   const bull = bullPrefix(keys.prefix);
   return {
@@ -36,6 +38,7 @@ function keysUsedTogether(): Record<string, string[]> {
     'cache lock script': [`${cache['valueKey']('history:lobby')}:lock`],
     'socket session hash': [sessions['key']('sock-1')],
     'reminder pending MULTI': [reminders['pendingKey']('lobby', 'ann')],
+    "a send's window script (window + the sender's pending reminders there)": [window['key']('lobby'), pendingRemindersKey(keys, 'lobby', 'ann')],
     'rate limit script': [keys.tagged('rl', 'messages:ann')],
     'auth login MULTI (session)': [keys.plain('session', 'abc')],
     'auth login MULTI (user sessions)': [keys.tagged('u', 'ann', 'sessions')],

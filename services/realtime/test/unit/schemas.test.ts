@@ -1,7 +1,15 @@
-import { describeIssue, schemas } from '@switchboard/protocol';
+import { describeIssue, mentionsIn, schemas } from '@switchboard/protocol';
 
 describe('payload schemas', () => {
   const send = schemas.messageSend(4000);
+
+  it('counts the distinct users a text mentions, and caps them per message', () => {
+    expect(mentionsIn('@bob, @carol. and @bob again; mail ann@example.com; @dave.')).toEqual(['bob', 'carol', 'dave']);
+    const twoAtMost = schemas.messageSend(4000, 2);
+    expect(twoAtMost.parse({ room: 'r', text: '@bob @carol @bob', clientMsgId: 'c' }).text).toBe('@bob @carol @bob');
+    const refused = twoAtMost.safeParse({ room: 'r', text: '@bob @carol @dave', clientMsgId: 'c' });
+    expect(refused.success || describeIssue(refused.error)).toBe('text: text must mention at most 2 users');
+  });
 
   it('accepts the payloads of the contract', () => {
     expect(schemas.roomJoin.parse({ room: 'lobby' })).toEqual({ room: 'lobby' });

@@ -3,7 +3,7 @@
 -- again after logout or revoke is refused (an identity provider's token would
 -- otherwise simply open the session anew).
 --
--- KEYS[1]  session hash (userId, name, createdAt, expiresAt, revokedAt once ended)
+-- KEYS[1]  session hash (userId, name, source, createdAt, expiresAt, revokedAt once ended)
 -- ARGV[1]  the token's user (sub)
 -- ARGV[2]  the token's display name
 -- ARGV[3]  epoch ms until which the record is kept (the token's expiry plus the clock skew)
@@ -20,7 +20,7 @@ if redis.call('HEXISTS', KEYS[1], 'revokedAt') == 1 then return 'revoked' end
 local owner = redis.call('HGET', KEYS[1], 'userId')
 if not owner then
   if ARGV[4] ~= '1' then return 'missing' end
-  redis.call('HSET', KEYS[1], 'userId', ARGV[1], 'name', ARGV[2], 'createdAt', ARGV[5], 'expiresAt', ARGV[3])
+  redis.call('HSET', KEYS[1], 'userId', ARGV[1], 'name', ARGV[2], 'source', 'idp', 'createdAt', ARGV[5], 'lastActiveAt', ARGV[5], 'expiresAt', ARGV[3])
   redis.call('PEXPIREAT', KEYS[1], ARGV[3])
   return 'opened'
 end

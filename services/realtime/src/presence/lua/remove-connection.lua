@@ -1,15 +1,18 @@
--- Removes one connection, prunes expired ones, and answers the removed entry's
--- expiry and how many live connections remain, atomically on the user's key.
+-- Removes one connection, prunes entries past their backstop expiry, and
+-- answers the removed entry's expiry and the connections that remain,
+-- atomically on the user's key. Which of those are live depends on their
+-- nodes' heartbeats, which the caller knows (presence/index.ts).
 --
--- KEYS[1]  the user's connections: sorted set "<nodeId>:<socketId>" scored by expiry (ms)
+-- KEYS[1]  the user's connections: sorted set "<nodeId>:<socketId>" scored by backstop expiry (ms)
 -- ARGV[1]  the connection's member
 -- ARGV[2]  now (ms)
 --
--- Replies {expiry, left}:
+-- Replies {expiry, member...}:
 --   expiry  the removed entry's score as a string, '0' when it was not there
---   left    live connections remaining (integer)
+--   member  each remaining connection
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local left = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[2], '+inf')
-return {score or '0', left}
+local reply = { score or '0' }
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do reply[#reply + 1] = member end
+return reply
