@@ -49,6 +49,11 @@ export interface ChaosPhase extends FaultTimes {
   /** duplicates as shown after de-duplicating by id, and history's overlap */
   shown?: ShownCounts;
   probeMaxGapMs: number;
+  /**
+   * The replica the probe's receiver was on at the end of the phase, when not the one it started on (its replica
+   * was killed and nginx sent it elsewhere): on the sender's own replica it hears no cross-replica delivery.
+   */
+  probeReceiverOn?: string;
   delivery?: LatencySummary;
   /** sends not acknowledged ok, by why (ack UNAVAILABLE, ack timeout, not connected, ...) */
   sendErrors: Record<string, number>;
@@ -157,6 +162,7 @@ export async function runChaos(ctx: ScenarioCtx, workers: number): Promise<Chaos
       p.acked = Object.values(acked).reduce((a, seqs) => a + seqs.length, 0);
       // Over the schedule, or up to the repair when it ran past it (a failover).
       p.probeMaxGapMs = probe!.maxGap(t0, Math.max(t0 + o.phaseS * 1000, hurtEnd), receiver);
+      if (receiver.on && receiver.on !== receiver.replica) p.probeReceiverOn = receiver.on;
       p.live = await h.loss(name, acked);
       // The recipe's client tries a failed reconnect or sync again a moment later.
       p.resync = await h.resync(name, target.url, pop.pop.clients, { transports: ctx.transports, history: ctx.switchboard, attempts: 3, retryMs: 1000 });

@@ -49,7 +49,14 @@ function serverErrorsText(phase: ChaosPhase): string {
   return `${e.internalAcks}; ${countsByKind(e.http5xx)}; ${e.nginxErrorLines}; ${replicas}${where}${e.unreadable?.length ? ` (unread: ${e.unreadable.length})` : ''}`;
 }
 
-function phaseRow(phase: ChaosPhase): Cell[] {
+/** The longest silence, and where the probe's receiver went if it had to reconnect. */
+function probeGapText(phase: ChaosPhase, sender: string): Cell {
+  const on = phase.probeReceiverOn;
+  if (!on) return phase.probeMaxGapMs;
+  return `${phase.probeMaxGapMs} (its receiver reconnected to ${on}${on === sender ? ", the sender's replica: no cross-replica delivery to count there" : ''})`;
+}
+
+function phaseRow(phase: ChaosPhase, chaos: ChaosResult): Cell[] {
   const synced = phase.afterSync !== undefined;
   const shownTwice = phase.shown?.shownTwice ?? 0;
   return [
@@ -64,7 +71,7 @@ function phaseRow(phase: ChaosPhase): Cell[] {
     `${phase.live.duplicated} + ${synced ? (phase.shown?.historyOverlap ?? 0) : 'n/a'}`,
     `${phase.resync?.reconnected ?? 0} (${phase.resync?.reconnectFailed ?? 0})`,
     count(phase.recoverMs),
-    phase.probeMaxGapMs,
+    probeGapText(phase, chaos.probe.from),
     ms(phase.delivery?.p99),
     serverErrorsText(phase),
   ];
@@ -112,7 +119,7 @@ export function chaosSection(report: Report): string[] {
   const targets = Object.values(report.targets).filter((target) => target.chaos);
   if (!targets.length) return [];
   const lines = ['## Chaos under load: the fault matrix', ''];
-  for (const target of targets) lines.push(setupLine(target, target.chaos!), '', ...markdownTable(PHASE_HEADERS, target.chaos!.phases.map(phaseRow)), '');
+  for (const target of targets) lines.push(setupLine(target, target.chaos!), '', ...markdownTable(PHASE_HEADERS, target.chaos!.phases.map((phase) => phaseRow(phase, target.chaos!))), '');
   lines.push(...NOTES);
   const { switchboard, stock } = report.targets;
   if (switchboard?.chaos && stock?.chaos && switchboard.chaos.redis === stock.chaos.redis) lines.push(`Switchboard / stock, Redis time to recover: ${ratio(redisRecoverMs(switchboard), redisRecoverMs(stock))}.`, '');
