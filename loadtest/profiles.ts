@@ -49,14 +49,33 @@ export interface SoakSpec {
   leak: { maxHeapMbPerMin: number; maxRssMbPerMin: number; minGrowthMb: number };
 }
 
-/** chaos: fan-out phases of `phaseS`; Redis down for `redisDownS` in the second, a replica killed in the third */
+/**
+ * The faults of the chaos matrix (harness/faults.ts), one fan-out phase each:
+ *   nginx-reload  nginx reloaded (graceful)
+ *   freeze        one replica frozen (docker pause: SIGSTOP for every process) and resumed
+ *   redis-cut     one replica cut from Redis (docker network disconnect) and reconnected
+ *   mongo         MongoDB killed and started again (Switchboard only: the stock server has no database)
+ *   redis         Redis killed and started again; on a Redis Cluster or Sentinel stack its primary killed (failover), started again as a replica
+ *   replica       one replica killed, started again after the phase
+ */
+export const FAULTS = ['nginx-reload', 'freeze', 'redis-cut', 'mongo', 'redis', 'replica'] as const;
+export type Fault = (typeof FAULTS)[number];
+
+/** chaos: a reference phase, then one fan-out phase of `phaseS` per fault, on a fresh stack per target */
 export interface ChaosSpec {
   sockets: number;
   rooms: number;
   rate: number;
   msgPerSec: number;
   phaseS: number;
-  redisDownS: number;
+  /** each fault begins a quarter into its phase and is repaired `downS` later (a killed replica: after the phase) */
+  downS: number;
+  /** in this order, after the reference phase */
+  faults: Fault[];
+  /** the reference phase without a fault first (default true) */
+  steady?: boolean;
+  /** which targets get a chaos stack (default both) */
+  targets?: ('switchboard' | 'stock')[];
 }
 
 /** one more cluster configuration measured with `variantLoad` (profiles' `variants`) */
@@ -160,11 +179,12 @@ export const PROFILES: Record<string, Profile> = {
     artillery: { sockets: 20, rooms: 4, connectRate: 20, msgPerSec: 8, durationS: 5 },
     chat: { users: 20, rate: 10, rooms: 5, maxRoomsPerUser: 3, sessionS: 5, thinkMs: 1200, typingMs: 300 },
     soak: { sockets: 100, rooms: 10, rate: 100, msgPerSec: 50, durationS: 60, windowS: 15, warmupS: 15, leak: { maxHeapMbPerMin: 20, maxRssMbPerMin: 40, minGrowthMb: 20 } },
-    chaos: { sockets: 60, rooms: 6, rate: 60, msgPerSec: 30, phaseS: 8, redisDownS: 3 },
+    // One short fault, Switchboard only, so make test carries the matrix end to end (its own stack: under a minute).
+    chaos: { sockets: 60, rooms: 6, rate: 60, msgPerSec: 30, phaseS: 6, downS: 2, faults: ['redis-cut'], steady: false, targets: ['switchboard'] },
     capacity: { sockets: [300, 600], rate: 150, holdS: 5, searchRates: [50, 200], searchDurationS: 4, p99LimitMs: 50, bisect: 1 },
     variantLoad: { sockets: 100, rooms: 10, rate: 100, msgPerSec: 30, durationS: 4 },
     variants: [{ label: 'sharded', env: { REDIS_ADAPTER: 'sharded' } }, { label: 'polling', transport: 'polling' }, { label: 'stock-polling', target: 'stock', transport: 'polling' }, CLUSTER_VARIANT],
-    scenarios: [...BASE, 'chat'],
+    scenarios: [...BASE, 'chat', 'chaos'],
   },
   standard: {
     name: 'standard',
@@ -191,7 +211,7 @@ export const PROFILES: Record<string, Profile> = {
     artillery: { sockets: 200, rooms: 20, connectRate: 50, msgPerSec: 40, durationS: 20 },
     chat: { users: 600, rate: 20, rooms: 60, maxRoomsPerUser: 3, sessionS: 30, thinkMs: 5000, typingMs: 1000 },
     soak: { sockets: 1000, rooms: 50, rate: 100, msgPerSec: 100, durationS: 120, windowS: 30, warmupS: 40, leak: { maxHeapMbPerMin: 5, maxRssMbPerMin: 10, minGrowthMb: 10 } },
-    chaos: { sockets: 500, rooms: 50, rate: 100, msgPerSec: 100, phaseS: 15, redisDownS: 5 },
+    chaos: { sockets: 500, rooms: 50, rate: 100, msgPerSec: 100, phaseS: 15, downS: 5, faults: [...FAULTS] },
     variantLoad: { sockets: 1000, rooms: 50, rate: 100, msgPerSec: 100, durationS: 10 },
     variants: STANDARD_VARIANTS,
     scenarios: [...BASE, 'search', 'chat', 'soak', 'chaos', 'variants'],

@@ -16,6 +16,8 @@
 //   LT_SCENARIOS=chat,soak,...       run these scenarios instead of the profile's list
 //                                    (profiles.ts SCENARIOS; development and one-off runs)
 //   LT_VARIANTS=sharded,polling      only these of the profile's variants
+//   LT_REDIS=single|cluster|sentinel the chaos stacks' Redis topology (make loadtest REDIS=...)
+//   LT_FAULTS=freeze,mongo           the chaos matrix's faults instead of the profile's (profiles.ts FAULTS)
 //   LT_K6_NETWORK=1                  k6 from a container on each project's network
 //                                    (compose loadtest profile) instead of the host
 //   REDIS_ADAPTER=sharded|streams    the main Switchboard cluster's adapter (default classic)
@@ -34,11 +36,12 @@ import { connectStorm, fanout, presenceChurn, requireConnected, type FanoutResul
 import { Sampler } from './lib/sampler';
 import { OptionError, parseOptions, type RunOptions } from './lib/options';
 import { freePort } from '@switchboard/test-kit';
-import { HOST_NETWORK_OVERLAY, hostNetworkEnv, liveStacks, LOAD_LIMITS, LOADTEST, nginxBridgeUrl, pinProject, prepareImages, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
+import { HOST_NETWORK_OVERLAY, hostNetworkEnv, liveStacks, LOAD_LIMITS, LOADTEST, NGINX_CONF_OVERLAY, nginxBridgeUrl, nginxConfLogging5xx, pinProject, prepareImages, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
 import { PhaseMeter } from './lib/accounting';
 import { metric } from './lib/prom';
 import { rateSearch } from './harness/search';
 import { accountingProblems } from './report/summary';
+import { chaosProblems } from './report/sections/chaos';
 import { startLocalStock, type LocalStock } from './lib/local-stock';
 import { ProcReader } from './lib/proc-cpu';
 import { ReplicaMetrics } from './lib/replica-metrics';
@@ -87,14 +90,19 @@ function machine() {
   };
 }
 
-/** A /24 of our own per project (10.213-215.x.0/24 from the pid), Redis at .10 and MongoDB at .11 (compose/fixed-ips.*.yml). */
-function fixedIps(k: number, files: string, extra = ''): Record<string, string> {
+/**
+ * A /24 of our own per project (10.213-215.x.0/24 from the pid), Redis at .10 and MongoDB at .11 (compose/fixed-ips.*.yml);
+ * with `redisNetwork` (compose/redis-network.yml) Redis on a /24 of its own instead (10.216-218.x.0/24).
+ */
+function fixedIps(k: number, files: string, extra = '', redisNetwork = false): Record<string, string> {
   const n = (process.pid * 2 + k) % 700;
   const net = `10.${213 + Math.floor(n / 250)}.${n % 250}`;
+  const redisNet = `10.${216 + Math.floor(n / 250)}.${n % 250}`;
   return {
     LT_SUBNET: `${net}.0/24`,
-    LT_REDIS_IP: `${net}.10`,
+    LT_REDIS_IP: `${redisNetwork ? redisNet : net}.10`,
     LT_MONGO_IP: `${net}.11`,
+    ...(redisNetwork ? { LT_REDIS_SUBNET: `${redisNet}.0/24` } : {}),
     ...(files ? { SB_COMPOSE_FILES: files } : {}),
     ...(extra ? { LT_EXTRA_COMPOSE: extra } : {}),
   };
@@ -113,6 +121,32 @@ async function variantSpec(v: Variant, k: number, profile: Profile, outDir: stri
   const env = { ...LOAD_LIMITS, REDIS_ADAPTER: redisAdapter, ...(v.composeFiles?.length ? { SB_COMPOSE_FILES: files } : fixedIps(k, files)), ...(v.env ?? {}) };
   return { target: 'switchboard', label: v.label, project, port: await freePort(), replicas, env, log, upArgs: v.redisMode ? ['--redis', v.redisMode] : undefined };
 }
+
+/**
+ * The chaos matrix's stack for a target (harness/chaos.ts): a fresh project of its own on the bridge network
+ * (a replica on the host's network cannot be cut from Redis), Redis on a network of its own
+ * (compose/redis-network*.yml) in the topology of LT_REDIS (Switchboard; the stock baseline has one Redis), and nginx
+ * logging its 5xx answers (compose/nginx-conf.yml).
+ */
+async function chaosSpec(kind: 'switchboard' | 'stock', k: number, profile: Profile, outDir: string, options: RunOptions): Promise<StackSpec> {
+  const project = kind === 'switchboard' ? `sbltc${process.pid}` : `sbltcstock${process.pid}`;
+  const log = path.join(outDir, `stack-chaos-${kind}.log`);
+  const port = await freePort();
+  const nginx = { LT_NGINX_CONF: nginxConfLogging5xx(project, outDir) };
+  if (kind === 'stock') return { target: 'stock', label: 'stock', project, port, replicas: profile.replicas, env: { ...fixedIps(k, '', `loadtest/compose/fixed-ips.stock.yml:loadtest/compose/redis-network.yml:${NGINX_CONF_OVERLAY}`, true), ...nginx }, log, redis: 'single' };
+  const env: Record<string, string> = { ...LOAD_LIMITS, REDIS_ADAPTER: options.chaosAdapter, ...nginx };
+  if (options.redis === 'single') Object.assign(env, fixedIps(k, `${SWITCHBOARD_FILES}:loadtest/compose/redis-network.yml:${NGINX_CONF_OVERLAY}`, '', true));
+  else {
+    // A topology's own overlay reaches its nodes by name (no fixed addresses), on a Redis network with a subnet of its own.
+    const { LT_REDIS_SUBNET } = fixedIps(k, '', '', true);
+    env.LT_REDIS_SUBNET = LT_REDIS_SUBNET;
+    env.SB_COMPOSE_FILES = ['docker-compose.yml', 'docker-compose.scale.yml', `docker-compose.redis-${options.redis}.yml`, `loadtest/compose/redis-network.${options.redis}.yml`, NGINX_CONF_OVERLAY].join(':');
+  }
+  return { target: 'switchboard', label: 'switchboard', project, port, replicas: profile.replicas, env, log, redis: options.redis, upArgs: options.redis === 'single' ? undefined : ['--redis', options.redis] };
+}
+
+/** Scenarios that run on the rounds' stacks (chaos and variants bring stacks of their own). */
+const ROUND_SCENARIOS: Scenario[] = ['fanout', 'search', 'presence', 'k6', 'artillery', 'storm', 'chat', 'soak', 'capacity', 'paths'];
 
 async function main(): Promise<number> {
   let options: RunOptions;
@@ -177,12 +211,15 @@ async function main(): Promise<number> {
   };
   // Pinned generators: this process and everything it starts (workers, k6, Artillery) inherit the affinity.
   if (options.cpuset) execSync(`taskset -a -p -c ${options.cpuset.generators} ${process.pid}`, { stdio: 'ignore' });
+  // Only chaos or variants asked for: no round stacks to start.
+  const rounds = ROUND_SCENARIOS.some((sc) => scenarios.has(sc)) ? profile.repeats : 0;
+  const chaosKinds = scenarios.has('chaos') ? kinds.filter((kind) => !profile.chaos?.targets || profile.chaos.targets.includes(kind)) : [];
   try {
     if (options.stack === 'compose') {
       step('Preparing the images (pulled or built once for every project)');
       await prepareImages(await specFor('switchboard', 0));
     }
-    for (let round = 1; round <= profile.repeats; round++)
+    for (let round = 1; round <= rounds; round++)
       for (const kind of kinds) {
         const s = await specFor(kind, round);
         step(`${profile.repeats > 1 ? `Round ${round} of ${profile.repeats}: ` : ''}${s.label} on a fresh stack (project ${s.project}, port ${s.port})`);
@@ -223,6 +260,36 @@ async function main(): Promise<number> {
           info(`${s.project}: down ${code === 0 ? 'ok' : `FAILED (exit ${code}, see ${s.log})`}`);
         }
       }
+    // The fault matrix, each target on a fresh stack of its own (harness/chaos.ts).
+    for (const kind of chaosKinds) {
+      const tr = (report.targets[kind] ??= { label: kind, project: '', url: '', replicas: profile.replicas, env: {}, fanout: [] });
+      if (!profile.chaos) {
+        (tr.failed ??= {}).chaos = `profile ${profile.name} has no settings for it`;
+        continue;
+      }
+      if (options.stack === 'local') {
+        (tr.failed ??= {}).chaos = 'the fault matrix hurts containers: it needs the compose stacks (not LT_STACK=local)';
+        continue;
+      }
+      const s = await chaosSpec(kind, 50 + kinds.indexOf(kind), profile, outDir, options);
+      step(`Chaos: ${s.label} on a fresh stack of its own (project ${s.project}, Redis ${s.redis}, bridge network)`);
+      try {
+        await stackUp(s);
+        if (options.cpuset) await pinProject(s, options.cpuset.stack);
+        const url = pathMode === 'published' ? `http://127.0.0.1:${s.port}` : await nginxBridgeUrl(s);
+        const ctx: ScenarioCtx = { spec: s, target: { name: s.label, url, presence: kind === 'switchboard' }, profile, switchboard: kind === 'switchboard', transports: ['websocket'], step, info };
+        tr.chaos = await runChaos(ctx, profile.workers);
+        // A target measured by chaos alone is named after its chaos stack.
+        tr.project ||= s.project;
+        tr.url ||= url;
+      } catch (e) {
+        (tr.failed ??= {}).chaos = (e as Error).message;
+        console.error(`!!  [${s.label}] chaos failed: ${(e as Error).message}`);
+      } finally {
+        const code = await stackDown(s);
+        info(`${s.project}: down ${code === 0 ? 'ok' : `FAILED (exit ${code}, see ${s.log})`}`);
+      }
+    }
     if (scenarios.has('variants') && profile.variants && profile.variantLoad) {
       const list = profile.variants.filter((v) => !options.variants.length || options.variants.includes(v.label));
       let k = 100;
@@ -251,7 +318,7 @@ async function main(): Promise<number> {
 
   report.finishedAt = new Date().toISOString();
   report.machineAfter = machine();
-  gates(report, options);
+  gates(report, options, [...(rounds ? kinds : []), ...chaosKinds]);
   await writeReport(report);
   step(`Report: ${path.relative(ROOT, path.join(outDir, 'report.md'))}`);
   if (report.failures.length) {
@@ -321,7 +388,6 @@ async function runTarget(s: StackSpec, url: string, round: number, options: RunO
       info(`artillery: exit ${tr.artillery.exitCode}, ${summaryLine(tr.artillery)}`);
     }
     tr.soak = await scenario('soak', () => runSoak(ctx, profile.workers));
-    tr.chaos = await scenario('chaos', () => runChaos(ctx, profile.workers));
     tr.capacity = await scenario('capacity', () => runCapacity(ctx, profile.workers));
     if (scenarios.has('paths')) {
       step(`[${s.label}] where the load comes from: k6 (${profile.k6.sockets} sockets, ${profile.k6.msgPerSec} msg/s) via the published port, the bridge address, and from inside the compose network`);
@@ -476,8 +542,12 @@ async function runStorm(s: StackSpec, target: Target, out: TargetReport, profile
   }
 }
 
-/** The smoke gates (the profile inside make test); the targets are reported, they do not fail a standard run. */
-function gates(r: Report, { only, scenarios, skip }: RunOptions): void {
+/**
+ * The smoke gates (the profile inside make test); the targets are reported, they do not fail a standard run.
+ * In every profile: a scenario that could not be carried out, a soak leak, and a chaos phase that lost an
+ * acknowledged message or showed one twice (report/sections/chaos.ts chaosProblems). `expected`: the targets that should have run.
+ */
+function gates(r: Report, { scenarios, skip }: RunOptions, expected: string[]): void {
   const smoke = r.profile === 'smoke';
   for (const v of r.variants ?? []) if (v.error) r.failures.push(`variant ${v.label}: ${v.error}`);
   for (const t of Object.values(r.targets)) {
@@ -486,6 +556,7 @@ function gates(r: Report, { only, scenarios, skip }: RunOptions): void {
     if (t.soak?.leaked) r.failures.push(`${t.label} soak: memory growth over the leak rule (${Object.entries(t.soak.replicas).filter(([, x]) => x.leak).map(([k, x]) => `${k}: ${x.why}`).join('; ')})`);
     if (smoke && t.chat && (t.chat.counts.completed ?? 0) < t.chat.users) r.failures.push(`${t.label} chat mix: ${t.chat.counts.completed ?? 0} of ${t.chat.users} users completed (${Object.entries(t.chat.errors).map(([k, v]) => `${k}: ${v}`).join(', ')})`);
     if (t.chaos?.errors.length) r.failures.push(`${t.label} chaos: ${t.chaos.errors.join('; ')}`);
+    for (const problem of chaosProblems(t)) r.failures.push(problem);
     for (const p of t.paths ?? []) if (p.k6.exitCode !== 0) r.failures.push(`${t.label} k6 via ${p.path}: exit ${p.k6.exitCode}${p.k6.error ? ` (${p.k6.error.slice(0, 160)})` : ''}`);
     if (t.capacity?.errors.length) r.failures.push(`${t.label} capacity: ${t.capacity.errors.join('; ')}`);
     if (smoke && scenarios.has('storm') && (!t.storm || t.storm.failed > 0)) r.failures.push(`${t.label}: connect storm had ${t.storm?.failed ?? 'all'} failed clients`);
@@ -504,7 +575,8 @@ function gates(r: Report, { only, scenarios, skip }: RunOptions): void {
   // figure per phase, CPU per delivery is a positive number, the phase made to lag is invalid and left out).
   if (smoke && scenarios.has('fanout')) for (const problem of accountingProblems(r)) r.failures.push(`accounting: ${problem}`);
   if (smoke && skip.size) r.failures.push(`smoke must run every tool; LT_SKIP=${[...skip].join(',')} was set`);
-  if (!only && Object.keys(r.targets).length < 2) r.failures.push('not every target ran');
+  const missing = [...new Set(expected)].filter((kind) => !r.targets[kind]);
+  if (missing.length) r.failures.push(`not every target ran (missing: ${missing.join(', ')})`);
 }
 
 main().then(

@@ -12,6 +12,7 @@ import { clientBudgetMs, type ClientSpec } from './client-spec';
 import type { Counters } from './counters';
 import type { Cmd, ConnectResult, PhaseCollect, ProducerSpec } from './protocol';
 import type { ResyncResult } from './resync';
+import type { ShownCounts } from './shown';
 
 export interface PhaseResult {
   latency: Record<string, LatencySummary>;
@@ -170,10 +171,10 @@ export class Coordinator {
   }
 
   /** The send schedule alone: returns, per producer, the acknowledged sequence numbers. */
-  async sendOnly(phase: string, producers: ProducerSpec[], opts: { ackTimeoutMs?: number; textPad?: number; settleMs?: number; stall?: { everyMs: number; forMs: number } } = {}): Promise<Record<string, number[]>> {
+  async sendOnly(phase: string, producers: ProducerSpec[], opts: { ackTimeoutMs?: number; textPad?: number; settleMs?: number; stall?: { everyMs: number; forMs: number }; track?: boolean } = {}): Promise<Record<string, number[]>> {
     const where = (key: string) => this.clientWorker?.get(key) ?? 0;
     const members = producers.flatMap((p) => p.members.map((receiver) => ({ receiver, producer: p.producer })));
-    await this.all((i) => ({ type: 'members', phase, members: members.filter((m) => where(m.receiver) === i) }));
+    await this.all((i) => ({ type: 'members', phase, members: members.filter((m) => where(m.receiver) === i), track: opts.track }));
     await this.all((i) => ({ type: 'send', phase, producers: producers.filter((p) => where(p.client) === i), ackTimeoutMs: opts.ackTimeoutMs ?? 10_000, textPad: opts.textPad ?? 0, stall: opts.stall }));
     // Deliveries still in flight when the last ack came back.
     await new Promise((r) => setTimeout(r, opts.settleMs ?? 2000));
@@ -186,22 +187,43 @@ export class Coordinator {
     return parts.reduce(addLoss, emptyLoss());
   }
 
-  /** Reconnects the clients that lost their socket and fills their gaps from history (harness/resync.ts); never past a deadline. */
-  async resync(phase: string, url: string, clients: ClientSpec[], opts: { transports: ('websocket' | 'polling')[]; history: boolean; timeoutMs?: number }): Promise<ResyncResult> {
+  /**
+   * Reconnects the clients that lost their socket and fills their gaps from
+   * history (harness/resync.ts), each step tried `attempts` times; never past a deadline.
+   */
+  async resync(phase: string, url: string, clients: ClientSpec[], opts: { transports: ('websocket' | 'polling')[]; history: boolean; timeoutMs?: number; attempts?: number; retryMs?: number }): Promise<ResyncResult> {
     const where = (key: string) => this.clientWorker?.get(key) ?? 0;
     const timeoutMs = opts.timeoutMs ?? 20_000;
-    // Every reconnect at once: no schedule to spread; each client's worst case is login, connect, its joins, then its history reads.
-    const perClientMs = Math.max(0, ...clients.map((c) => clientBudgetMs(c, timeoutMs) + c.rooms.length * timeoutMs));
+    const attempts = Math.max(1, opts.attempts ?? 1);
+    // Every reconnect at once: no schedule to spread; each client's worst case is login, connect, its joins, then its history reads, every try.
+    const perTryMs = Math.max(0, ...clients.map((c) => clientBudgetMs(c, timeoutMs) + c.rooms.length * timeoutMs));
+    const perClientMs = attempts * perTryMs + (attempts - 1) * 2 * (opts.retryMs ?? 1000);
     const deadlineMs = setupDeadlineMs({ spreadMs: 0, perClientMs });
     const parts = await Promise.all(
       this.workers.map(async (_, i) => {
         const mine = clients.filter((c) => where(c.key) === i);
-        const r = await this.callWithin<ResyncResult>(i, { type: 'resync', phase, url, clients: mine, transports: opts.transports, history: opts.history, timeoutMs }, deadlineMs + WORKER_GRACE_MS);
+        const r = await this.callWithin<ResyncResult>(i, { type: 'resync', phase, url, clients: mine, transports: opts.transports, history: opts.history, timeoutMs, attempts, retryMs: opts.retryMs }, deadlineMs + WORKER_GRACE_MS);
         // No answer: none of its clients counts as reconnected.
         return r ?? { reconnected: 0, reconnectFailed: mine.length, reconnectMs: deadlineMs + WORKER_GRACE_MS, recovered: 0, syncErrors: 0, syncErrorCodes: {} };
       }),
     );
-    return parts.reduce((a, b) => ({ reconnected: a.reconnected + b.reconnected, reconnectFailed: a.reconnectFailed + b.reconnectFailed, reconnectMs: Math.max(a.reconnectMs, b.reconnectMs), recovered: a.recovered + b.recovered, syncErrors: a.syncErrors + b.syncErrors, syncErrorCodes: addCounts(a.syncErrorCodes, b.syncErrorCodes) }));
+    return parts.reduce((a, b) => ({
+      reconnected: a.reconnected + b.reconnected,
+      reconnectFailed: a.reconnectFailed + b.reconnectFailed,
+      reconnectMs: Math.max(a.reconnectMs, b.reconnectMs),
+      recovered: a.recovered + b.recovered,
+      syncErrors: a.syncErrors + b.syncErrors,
+      syncErrorCodes: addCounts(a.syncErrorCodes, b.syncErrorCodes),
+      retried: (a.retried ?? 0) + (b.retried ?? 0),
+      internalAcks: (a.internalAcks ?? 0) + (b.internalAcks ?? 0),
+      http5xx: addCounts(a.http5xx ?? {}, b.http5xx ?? {}),
+    }));
+  }
+
+  /** Duplicates as clients would show them, and history's overlap, of a tracked phase (harness/shown.ts), over every worker. */
+  async shown(phase: string): Promise<ShownCounts> {
+    const parts = await this.all<ShownCounts>(() => ({ type: 'shown', phase }));
+    return parts.reduce((a, b) => ({ shownTwice: a.shownTwice + b.shownTwice, historyOverlap: a.historyOverlap + b.historyOverlap }), { shownTwice: 0, historyOverlap: 0 });
   }
 
   /**

@@ -44,7 +44,9 @@ export interface SendCmd {
 export type Cmd =
   | ConnectCmd
   | SendCmd
-  | { type: 'members'; phase: string; members: { receiver: string; producer: string }[] }
+  /** `track`: record message ids (duplicates as shown after de-duplicating by id, history overlap) and history:sync anchors */
+  | { type: 'members'; phase: string; members: { receiver: string; producer: string }[]; track?: boolean }
+  | { type: 'shown'; phase: string }
   | { type: 'acked'; phase: string }
   | { type: 'loss'; phase: string; acked: Record<string, number[]> }
   | { type: 'collect'; phase: string }

@@ -13,6 +13,7 @@ import { ack, openSocket } from './client';
 import { openLite, type LiteSocket } from './lite-client';
 import { GeneratorGauge } from '../lib/generator-gauge';
 import { resync } from './resync';
+import { ShownMessages } from './shown';
 import { clientBudgetMs } from './client-spec';
 import type { Counters } from './counters';
 import type { Cmd, ConnectCmd, ConnectResult, PhaseCollect, SendCmd } from './protocol';
@@ -38,9 +39,13 @@ interface Phase {
   pendingAcks: Set<Promise<void>>;
   presence: PhaseCollect['presence'];
   sendErrors: Record<string, number>;
+  /** message ids as clients would see them (chaos phases only: it costs a map entry per delivery) */
+  track?: ShownMessages;
 }
 const phases = new Map<string, Phase>();
 let currentPhase = 'idle';
+/** per receiver and room, the id of the newest message received in a tracked phase: where its next history:sync starts */
+const lastSeen = new Map<string, string>();
 
 function phase(name: string): Phase {
   let p = phases.get(name);
@@ -61,12 +66,16 @@ function countError(bag: Record<string, number>, what: string) {
 
 // message:new text: `lt|<producer>|<seq>|<scheduled send time, epoch ms>|[lc:<producer>:<seq>] padding`
 // (the bracketed tag is tools/loss-checker's format; the fields before it are read here, faster)
-function onMessage(receiver: string, msg: { text?: string }) {
+function onMessage(receiver: string, msg: { text?: string; id?: string; room?: string }) {
   const text = msg?.text;
   if (typeof text !== 'string' || !text.startsWith('lt|')) return;
   const [, producer, seqS, tsS] = text.split('|', 4);
   const latency = nowMs() - Number(tsS);
   const ph = phase(producer.slice(0, producer.lastIndexOf('.')));
+  if (ph.track && typeof msg.id === 'string') {
+    ph.track.shown(receiver, producer, Number(seqS), msg.id);
+    if (typeof msg.room === 'string') lastSeen.set(`${receiver}\u0000${msg.room}`, msg.id);
+  }
   counters.deliveries++;
   recordMs(hist(ph, 'delivery'), latency);
   const sec = Math.floor(Number(tsS) / 1000);
@@ -297,8 +306,12 @@ async function handle(cmd: Cmd): Promise<unknown> {
     case 'members': {
       const ph = phase(cmd.phase);
       for (const m of cmd.members) if (clients.has(m.receiver)) ph.loss.member(m.receiver, m.producer);
+      // Where each client's history:sync for this phase starts: the newest message it had before the phase (the recipe's "before the trouble").
+      if (cmd.track) ph.track ??= new ShownMessages(new Map(lastSeen));
       return null;
     }
+    case 'shown':
+      return phase(cmd.phase).track?.counts() ?? { shownTwice: 0, historyOverlap: 0 };
     case 'acked':
       return Object.fromEntries(phase(cmd.phase).acked);
     case 'loss':
@@ -340,6 +353,7 @@ async function handle(cmd: Cmd): Promise<unknown> {
         get: (key) => clients.get(key),
         listen: (key, socket) => socket.on('message:new', (m) => onMessage(key, m)),
         loss: (name) => phase(name).loss,
+        shown: (name) => phase(name).track,
       });
   }
 }

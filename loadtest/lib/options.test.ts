@@ -14,6 +14,25 @@ test('nothing set: the standard profile, its scenarios, the bridge path', () => 
   assert.deepEqual(options.variants, []);
   assert.equal(options.k6Network, false);
   assert.equal(options.redisAdapter, 'classic');
+  assert.equal(options.redis, 'single');
+  assert.equal(options.chaosAdapter, 'classic');
+});
+
+test('LT_REDIS picks the chaos stacks\' topology; a cluster gets the sharded adapter unless told another it takes', () => {
+  assert.equal(parseOptions({ LT_REDIS: 'cluster' }).chaosAdapter, 'sharded');
+  assert.equal(parseOptions({ LT_REDIS: 'cluster', REDIS_ADAPTER: 'streams' }).chaosAdapter, 'streams');
+  assert.equal(parseOptions({ LT_REDIS: 'sentinel' }).chaosAdapter, 'classic');
+  assert.equal(parseOptions({ LT_REDIS: '' }).redis, 'single');
+  assert.throws(() => parseOptions({ LT_REDIS: 'cluster', REDIS_ADAPTER: 'classic' }), /classic pub\/sub is refused on a cluster/);
+  assert.throws(() => parseOptions({ LT_REDIS: 'raft' }), (e: unknown) => e instanceof OptionError && /use single, cluster or sentinel/.test(e.message));
+});
+
+test('LT_FAULTS replaces the chaos matrix of the profile, in its order; an unknown fault is an OptionError', () => {
+  const options = parseOptions({ PROFILE: 'smoke', LT_FAULTS: 'mongo,freeze' });
+  assert.deepEqual(options.profile.chaos?.faults, ['mongo', 'freeze']);
+  assert.equal(options.profile.chaos?.phaseS, PROFILES.smoke.chaos?.phaseS);
+  assert.deepEqual(PROFILES.smoke.chaos?.faults, ['redis-cut']);
+  assert.throws(() => parseOptions({ LT_FAULTS: 'flood' }), (e: unknown) => e instanceof OptionError && /Unknown fault "flood"/.test(e.message));
 });
 
 test('every variable is read', () => {
@@ -37,7 +56,7 @@ test('every variable is read', () => {
 
 test('LT_SCENARIOS replaces the profile list, LT_SKIP takes out of it', () => {
   assert.deepEqual([...parseOptions({ PROFILE: 'smoke', LT_SCENARIOS: 'chaos,paths' }).scenarios], ['chaos', 'paths']);
-  assert.deepEqual([...parseOptions({ PROFILE: 'smoke', LT_SKIP: 'k6,artillery' }).scenarios], ['fanout', 'presence', 'storm', 'chat']);
+  assert.deepEqual([...parseOptions({ PROFILE: 'smoke', LT_SKIP: 'k6,artillery' }).scenarios], ['fanout', 'presence', 'storm', 'chat', 'chaos']);
   // empty entries are ignored, an empty list means the profile's
   assert.deepEqual([...parseOptions({ PROFILE: 'smoke', LT_SCENARIOS: ',' }).scenarios], PROFILES.smoke.scenarios);
 });

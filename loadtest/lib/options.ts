@@ -1,6 +1,6 @@
 // The load test's options, read from the environment (the Makefile passes
 // PROFILE and SCENARIOS through): see the list at the top of run.ts.
-import { PROFILES, SCENARIOS, type Profile, type Scenario } from '../profiles';
+import { FAULTS, PROFILES, SCENARIOS, type Fault, type Profile, type Scenario } from '../profiles';
 
 export interface RunOptions {
   profile: Profile;
@@ -18,6 +18,10 @@ export interface RunOptions {
   k6Network: boolean;
   /** the Switchboard adapter of the main cluster */
   redisAdapter: string;
+  /** the Redis topology of the chaos stacks (LT_REDIS; `make loadtest REDIS=...`): the stock baseline keeps its one Redis */
+  redis: 'single' | 'cluster' | 'sentinel';
+  /** Switchboard's adapter on the chaos stacks: sharded on a cluster unless REDIS_ADAPTER names another one a cluster takes */
+  chaosAdapter: string;
   /** LT_CPUSET=stack:0,generators:1: the compose projects' containers and the generator processes on separate cores */
   cpuset?: { stack: string; generators: string };
   /** how the stacks are networked: each project's bridge network, or nginx and the replicas on the host's (LT_NETWORK; default the profile's) */
@@ -64,6 +68,13 @@ export function parseOptions(env: NodeJS.ProcessEnv): RunOptions {
   if (env.LT_LITE === '0' || env.LT_LITE === '1') overrides.liteListeners = env.LT_LITE === '1';
   else if (env.LT_LITE) throw new OptionError(`LT_LITE must be 0 or 1, not "${env.LT_LITE}".`);
   if (env.LT_NETWORK && !['bridge', 'host'].includes(env.LT_NETWORK)) throw new OptionError(`Unknown LT_NETWORK "${env.LT_NETWORK}": use bridge or host.`);
+  // LT_FAULTS: the chaos matrix's faults instead of the profile's, in the order given.
+  const faults = list(env.LT_FAULTS);
+  for (const fault of faults) if (!(FAULTS as readonly string[]).includes(fault)) throw new OptionError(`Unknown fault "${fault}" in LT_FAULTS: use ${FAULTS.join(', ')}.`);
+  if (faults.length && profile.chaos) overrides.chaos = { ...profile.chaos, faults: faults as Fault[] };
+  const redis = env.LT_REDIS || 'single';
+  if (!['single', 'cluster', 'sentinel'].includes(redis)) throw new OptionError(`Unknown LT_REDIS (REDIS) "${env.LT_REDIS}": use single, cluster or sentinel.`);
+  if (redis === 'cluster' && env.REDIS_ADAPTER === 'classic') throw new OptionError('REDIS=cluster takes REDIS_ADAPTER=sharded or streams (classic pub/sub is refused on a cluster).');
   const tuned: Profile = Object.keys(overrides).length ? { ...profile, ...overrides } : profile;
   const scenarios = new Set<Scenario>(asked.length ? (asked as Scenario[]) : profile.scenarios);
   for (const skipped of skip) scenarios.delete(skipped as Scenario);
@@ -79,6 +90,8 @@ export function parseOptions(env: NodeJS.ProcessEnv): RunOptions {
     variants: list(env.LT_VARIANTS),
     k6Network: env.LT_K6_NETWORK === '1',
     redisAdapter: env.REDIS_ADAPTER || 'classic',
+    redis: redis as RunOptions['redis'],
+    chaosAdapter: env.REDIS_ADAPTER || (redis === 'cluster' ? 'sharded' : 'classic'),
   };
 }
 

@@ -38,6 +38,8 @@ export interface StackSpec {
   log: string;
   /** more arguments for the stack CLI's `up` (e.g. --redis cluster) */
   upArgs?: string[];
+  /** its Redis topology (single unless `upArgs` names another) */
+  redis?: 'single' | 'cluster' | 'sentinel';
 }
 
 /** The exit code of a command stopped at its time limit (as timeout(1) has it). */
@@ -129,17 +131,40 @@ export async function nginxBridgeUrl(s: StackSpec): Promise<string> {
   return `http://${ip}:80`;
 }
 
+export type ChaosVerb = 'kill' | 'start' | 'pause' | 'resume' | 'disconnect' | 'reconnect' | 'reload';
+
 /**
- * The stack CLI's chaos verbs (`make kill/start TARGET=...`) against a
- * load-test project: kill | start with --target redis|realtime-N. The stock
- * baseline is a compose project of the same shape; its compose files are named
- * here because the CLI lists containers through `docker compose ps`.
+ * The stack CLI's chaos verbs (`make kill|start|pause|resume|disconnect|reconnect
+ * TARGET=...`, `make reload`) against a load-test project: `target` is
+ * redis|redis-N|mongo|realtime-N (none for reload), `network` the one network
+ * `disconnect` cuts. The stock baseline is a compose project of the same
+ * shape; its compose files are named here because the CLI lists containers
+ * through `docker compose ps`.
  */
-export async function stackVerb(s: StackSpec, verb: 'kill' | 'start', target: string): Promise<void> {
+export async function stackVerb(s: StackSpec, verb: ChaosVerb, target?: string, network?: string): Promise<void> {
   const env = stackEnv(s);
   if (s.target === 'stock') env.SB_COMPOSE_FILES = ['loadtest/baseline/docker-compose.yml', ...(s.env.LT_EXTRA_COMPOSE ?? '').split(':').filter(Boolean)].join(':');
-  const code = await run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', verb, '--target', target], env, s.log, 180_000);
-  if (code !== 0) throw new Error(`stack ${verb} --target ${target} on ${s.project} failed (exit ${code}); see ${s.log}`);
+  const args = [verb, ...(target ? ['--target', target] : []), ...(network ? ['--network', network] : [])];
+  const code = await run(process.execPath, [...TSX, 'deploy/stack/src/cli.ts', ...args], env, s.log, 180_000);
+  if (code !== 0) throw new Error(`stack ${args.join(' ')} on ${s.project} failed (exit ${code}); see ${s.log}`);
+}
+
+/** The compose overlay that mounts LT_NGINX_CONF as nginx's configuration on the bridge network (chaos stacks). */
+export const NGINX_CONF_OVERLAY = 'loadtest/compose/nginx-conf.yml';
+
+/**
+ * The repository's nginx.conf with one addition, for the chaos stacks: every
+ * response with a 5xx status is logged on nginx's stdout (`<status> <method>
+ * <uri>`), so each phase can count the 5xx answers clients got. Written to
+ * `dir`; its path is LT_NGINX_CONF.
+ */
+export function nginxConfLogging5xx(project: string, dir: string): string {
+  const conf = path.join(dir, `nginx-${project}.conf`);
+  const text = fs.readFileSync(path.join(ROOT, 'nginx.conf'), 'utf8');
+  if (!/^\s*access_log off;/m.test(text)) throw new Error('nginx.conf has no `access_log off;` line to replace with the 5xx log');
+  const log = ['map $status $lt_5xx {', '        ~^5     1;', '        default 0;', '    }', "    log_format lt_5xx '$status $request_method $uri';", '    access_log /dev/stdout lt_5xx if=$lt_5xx;'].join('\n');
+  fs.writeFileSync(conf, text.replace(/access_log off;/, log));
+  return conf;
 }
 
 /** LT_CPUSET: every container of the project on these cores (docker update keeps it across restarts). */

@@ -9,6 +9,7 @@ async function main(): Promise<number> {
     options: {
       replicas: { type: 'string' },
       target: { type: 'string' },
+      network: { type: 'string' },
       redis: { type: 'string' },
       'admin-ui': { type: 'string' },
       json: { type: 'boolean', default: false },

@@ -2,6 +2,7 @@
 // that ran short (not every socket or user connected within its deadline, the
 // scenario went on with the others): one row each, above everything else.
 import { escapeCell, markdownTable } from '../table';
+import { chaosProblems } from './chaos';
 import type { Report } from '../types';
 
 export interface StatusRow {
@@ -17,6 +18,8 @@ export function statusRows(report: Pick<Report, 'targets' | 'variants'>): Status
   for (const target of Object.values(report.targets)) {
     for (const [scenario, why] of Object.entries(target.failed ?? {})) failed(target.label, scenario, why);
     if (target.chaos?.errors.length) failed(target.label, 'chaos', target.chaos.errors.join('; '));
+    const chaosLost = chaosProblems(target);
+    if (chaosLost.length) failed(target.label, 'chaos', chaosLost.join('; '));
     if (target.capacity?.errors.length) failed(target.label, 'capacity', target.capacity.errors.join('; '));
     ranShort(target.label, 'fanout (population)', target.population?.shortfall);
     ranShort(target.label, 'presence', target.presence?.shortfall);

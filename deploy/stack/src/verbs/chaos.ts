@@ -1,10 +1,13 @@
 // kill | start | pause | resume --target redis|mongo|nginx|realtime-N (a cluster
 // or Sentinel topology: redis-1.., sentinel-1..): docker kill / start / pause /
-// unpause of one container, for tests and people.
+// unpause of one container, for tests and people. disconnect | reconnect
+// --target T [--network N]: docker network disconnect / connect (a network
+// cut and its end); reload: nginx re-reads its upstream gracefully.
 import { ensureEngine } from '../engine';
 import { listContainers } from '../compose';
 import { exec, mustExec, sleep } from '../exec';
 import { info, StackError, step } from '../log';
+import { attachments, disconnectFrom, pickNetworks, reconnectAll } from '../network-cuts';
 import { routeToLiveReplicas } from '../nginx';
 import { rememberedRedisMode, REDIS_NODES, SENTINELS, type RedisMode } from '../redis-mode';
 import { settings } from '../settings';
@@ -63,3 +66,36 @@ export const kill = chaos('kill');
 export const start = chaos('start');
 export const pause = chaos('pause');
 export const resume = chaos('unpause');
+
+/**
+ * Cuts one container from its networks (`--network`: that one only, e.g. the
+ * load test's `redis`), as a broken link would: no container is stopped, its
+ * connections stall instead of closing.
+ */
+export async function disconnect(opts: VerbOptions): Promise<void> {
+  await ensureEngine();
+  const c = await findTarget(opts.target);
+  const cut = pickNetworks(await attachments(c.name), opts.network);
+  step(`docker network disconnect ${c.name} from ${cut.map((a) => a.network).join(', ')}`);
+  await disconnectFrom(c.name, cut);
+  info(`${c.name} is cut off; make reconnect TARGET=${c.replica} puts it back on the same address`);
+}
+
+/** Puts back what `disconnect` cut; nginx re-reads its upstream when a replica's address changed. */
+export async function reconnect(opts: VerbOptions): Promise<void> {
+  await ensureEngine();
+  const c = await findTarget(opts.target);
+  step(`docker network connect ${c.name}`);
+  const back = await reconnectAll(c.name);
+  for (const b of back) info(`${b.network}: ${b.ip}${b.sameAddress ? ' (the same address)' : ' (a new address: its connections from before the cut are gone)'}`);
+  if (c.service === 'realtime' && back.some((b) => !b.sameAddress)) await routeToLiveReplicas();
+}
+
+/** nginx renders its upstream from the live replicas and reloads: new workers take new connections, old ones keep theirs. */
+export async function reload(): Promise<void> {
+  await ensureEngine();
+  step('Reloading nginx (graceful: no connection is dropped)');
+  const nginx = (await listContainers()).find((c) => c.service === 'nginx' && c.state === 'running');
+  if (!nginx) throw new StackError('No running nginx in this project: is the stack up (make status)?');
+  await routeToLiveReplicas();
+}

@@ -3,6 +3,7 @@ import { listContainers, mustCompose } from '../compose';
 import { info, step } from '../log';
 import fs from 'node:fs';
 import { forgetAdminUi } from '../admin-ui';
+import { forgetCuts } from '../network-cuts';
 import { forgetRedisMode } from '../redis-mode';
 import { settings } from '../settings';
 import { upstreamDir } from '../upstream-dir';
@@ -21,6 +22,7 @@ export async function down(opts: VerbOptions): Promise<void> {
   } else {
     fs.rmSync(upstreamDir(project), { recursive: true, force: true });
     forgetRedisMode(project);
+    forgetCuts(project);
     forgetAdminUi(project);
     info('no container of the project is left');
   }

@@ -1,4 +1,4 @@
-import { kill, pause, resume, start } from './chaos';
+import { disconnect, kill, pause, reconnect, reload, resume, start } from './chaos';
 import { dev } from './dev';
 import { down } from './down';
 import { composePlugin, engine } from './engine';
@@ -21,6 +21,9 @@ export const verbs: Record<string, Verb> = {
   start,
   pause,
   resume,
+  disconnect,
+  reconnect,
+  reload,
   images,
   engine,
   'compose-plugin': composePlugin,
@@ -32,7 +35,7 @@ export const verbs: Record<string, Verb> = {
 
 export function usage(): string {
   return [
-    'usage: cli.ts <verb> [--replicas N] [--redis single|cluster|sentinel] [--admin-ui on|off] [--target T] [--json] [--volumes]',
+    'usage: cli.ts <verb> [--replicas N] [--redis single|cluster|sentinel] [--admin-ui on|off] [--target T] [--network N] [--json] [--volumes]',
     `verbs: ${Object.keys(verbs).join(', ')}`,
     'env: SB_PROJECT (compose project, default switchboard), SB_HTTP_PORT (8080), SB_BIND (127.0.0.1),',
     '     SB_IMAGES (auto|official|local), REDIS_IMAGE, MONGO_IMAGE, NGINX_IMAGE, NODE_IMAGE, SB_REBUILD_IMAGES=1',

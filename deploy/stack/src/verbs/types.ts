@@ -1,6 +1,8 @@
 export interface VerbOptions {
   replicas?: string;
   target?: string;
+  /** disconnect: only this network of the target (compose's `<project>_<name>` or the full name) */
+  network?: string;
   json?: boolean;
   volumes?: boolean;
   /** The Redis topology for `up`: single | cluster | sentinel. */

@@ -29,10 +29,12 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIME
 /**
  * Replies of a server that cannot take commands for now: loading its data,
  * a cluster without a primary for the slot, a failover in progress (READONLY:
- * the primary was demoted, ioredis reconnects to the new one), out of memory
- * with noeviction, a script running too long.
+ * the primary was demoted, ioredis reconnects to the new one; MOVED and ASK:
+ * a slot moved under an auto-pipeline, which ioredis redirects only when all
+ * its commands got the same error, and the next call follows the new slot
+ * map), out of memory with noeviction, a script running too long.
  */
-const UNAVAILABLE_REPLIES = new Set(['LOADING', 'CLUSTERDOWN', 'TRYAGAIN', 'MASTERDOWN', 'READONLY', 'OOM', 'BUSY']);
+const UNAVAILABLE_REPLIES = new Set(['LOADING', 'CLUSTERDOWN', 'TRYAGAIN', 'MASTERDOWN', 'READONLY', 'MOVED', 'ASK', 'OOM', 'BUSY']);
 
 /** True for the errors of a Redis that is down, unreachable or not serving for now; false for bugs. */
 export function isRedisUnavailable(err: unknown): boolean {

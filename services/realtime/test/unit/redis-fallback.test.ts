@@ -28,6 +28,9 @@ describe('isRedisUnavailable', () => {
     ['LOADING', new ReplyError('LOADING Redis is loading the dataset in memory')],
     ['MASTERDOWN', new ReplyError('MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no')],
     ['READONLY (a demoted primary)', new ReplyError("READONLY You can't write against a read only replica.")],
+    // Seen in the load test's fault matrix (Cluster primary killed): a credits flush's script in an auto-pipeline.
+    ['MOVED (a slot that moved during a failover)', new ReplyError('MOVED 1627 redis-1:6379')],
+    ['ASK (a slot being migrated)', new ReplyError('ASK 1627 redis-2:6379')],
     ['OOM', new ReplyError("OOM command not allowed when used memory > 'maxmemory'.")],
   ])('is true for %s', (_what, err) => {
     expect(isRedisUnavailable(err)).toBe(true);
