@@ -173,8 +173,9 @@ describe('Docker Swarm: docker stack deploy of deploy/swarm/stack.yml', { timeou
     // The entrypoint reloads nginx when the task addresses change: wait until it routes consistently.
     await routingSettled(https, ca, 2, 60_000);
     const [cidA, , cidB] = await cidsOnTwoReplicas(https, ca, 'swarm3');
-    const token = await signedToken('swarm-carol', env);
-    const history = await request(`${https}/api/rooms/${persisted!.room}/messages?limit=50&cid=swarm-carol`, { ca, headers: { authorization: `Bearer ${token}` } });
+    // Read as alice: room history is for the room's members, and her membership outlives her sockets and the update.
+    const token = await signedToken('swarm-alice', env);
+    const history = await request(`${https}/api/rooms/${persisted!.room}/messages?limit=50&cid=swarm-alice`, { ca, headers: { authorization: `Bearer ${token}` } });
     assert.equal(history.status, 200, history.text);
     const ids = history.json<{ messages: { id: string }[] }>().messages.map((m) => m.id);
     assert.ok(ids.includes(persisted!.id), `message ${persisted!.id} is gone after the update`);
