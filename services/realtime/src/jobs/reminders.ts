@@ -11,6 +11,9 @@ import type { RoomAccess } from '../rooms/access';
 import { mentionsIn, type ChatMessage, type Reminder } from '@switchboard/protocol';
 import type { JobQueue } from './index';
 
+/** How long the stored-reminder lookup after a quiet spell waits for more connects to join it. */
+const STORED_LOOKUP_GATHER_MS = 200;
+
 interface ReminderDoc extends Omit<Reminder, 'id'> {
   _id: string;
   deliveredAt: number | null;
@@ -113,11 +116,15 @@ export class Reminders {
    * Queues the delivery of the reminders kept for a user who was offline when
    * they fired. Connects come in storms: the users connecting while one lookup
    * runs are looked up together in the next one (one `$in` query per batch),
-   * so a reconnect wave costs MongoDB a few queries, not one per socket.
+   * so a reconnect wave costs MongoDB a few queries, not one per socket. The
+   * first connect after a quiet spell waits STORED_LOOKUP_GATHER_MS for others
+   * to join it, so a steady stream of connects costs a query per interval.
    */
   deliverStoredOnConnect(userId: string): void {
     this.connected.add(userId);
-    if (!this.lookingUp) void this.lookUpStored();
+    if (this.lookingUp) return;
+    this.lookingUp = true;
+    setTimeout(() => void this.lookUpStored(), STORED_LOOKUP_GATHER_MS).unref();
   }
 
   private async lookUpStored(): Promise<void> {

@@ -57,6 +57,8 @@ export class UsersService {
       maxPending: 50_000,
       deadlineMs: writeDeadlineMs,
       loginIntervalMs: 10 * 60_000,
+      // Logins arrive one by one: gathered for a quarter second, a steady stream costs a bulk per interval.
+      gatherMs: 250,
       // Best-effort updates take at most a tenth of the database's time per
       // replica: on FerretDB an update by _id scans the collection, and a wave
       // of disconnects otherwise kept it busy for minutes while message

@@ -23,6 +23,13 @@ export interface UserWriteQueueOptions {
    */
   loginIntervalMs: number;
   /**
+   * How long the first write of an idle queue waits for others to join it
+   * (default 0: the next microtask). Nobody waits on these writes, so a
+   * short wait turns a steady trickle of logins into one bulk per interval
+   * instead of one insert each. drain() does not wait for it.
+   */
+  gatherMs?: number;
+  /**
    * Most of the time (0 to 1] that update bulks may keep the database busy:
    * after each bulk the queue waits until that bulk's duration is this share
    * of the time since it began. Updates are the writes an embedded store pays
@@ -49,6 +56,8 @@ export class UserWriteQueue {
   private pending = new Map<string, PendingUserWrite>();
   private readonly recentLogins = new Map<string, { name: string; at: number }>();
   private flushing = false;
+  /** A flush is scheduled (gatherMs) or running. */
+  private scheduled = false;
   /** Set while drain() waits: pauses are skipped. */
   private hurry = false;
   /** Ends the current pause early (drain). */
@@ -106,11 +115,20 @@ export class UserWriteQueue {
       entry = {};
       this.pending.set(userId, entry);
     }
-    if (!this.flushing) queueMicrotask(() => void this.flush());
+    this.schedule();
     return entry;
   }
 
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    const gather = this.options.gatherMs ?? 0;
+    if (gather > 0) setTimeout(() => void this.flush(), gather).unref();
+    else queueMicrotask(() => void this.flush());
+  }
+
   private async flush(): Promise<void> {
+    this.scheduled = false;
     if (this.flushing) return;
     this.flushing = true;
     try {

@@ -142,6 +142,26 @@ describe('MongoDB write batching (FerretDB)', () => {
         ...o,
       });
 
+    test('gatherMs: logins arriving one by one within the interval are stored by one write', async () => {
+      const flushed: string[][] = [];
+      const q = userQueue({ gatherMs: 1500, onFlushed: (ids) => void flushed.push(ids) });
+      for (let i = 0; i < 5; i++) {
+        q.login(`trickle-${i}`, `name ${i}`, Date.now());
+        await sleep(20);
+      }
+      await waitFor('the gathered write', () => flushed.length > 0, 10_000);
+      expect(flushed).toEqual([['trickle-0', 'trickle-1', 'trickle-2', 'trickle-3', 'trickle-4']]);
+      expect(await users().countDocuments({ _id: /^trickle-/ })).toBe(5);
+      // Without it each login is written on its own as soon as the queue is idle.
+      const alone: string[][] = [];
+      const eager = userQueue({ onFlushed: (ids) => void alone.push(ids) });
+      for (let i = 0; i < 3; i++) {
+        eager.login(`eager-${i}`, `name ${i}`, Date.now());
+        await waitFor(`eager-${i} written`, () => alone.flat().includes(`eager-${i}`), 10_000);
+      }
+      expect(alone).toEqual([['eager-0'], ['eager-1'], ['eager-2']]);
+    });
+
     test('thousands of logins are coalesced per user and stored in bulk; lastSeen only moves forward', async () => {
       const flushed: string[][] = [];
       const errors: Error[] = [];
