@@ -220,7 +220,7 @@ async function stopPostgres(pg: PostgresServer | undefined): Promise<void> {
   if (path.basename(pg.socketDir).startsWith('ferretdb-pg-')) fs.rmSync(pg.socketDir, { recursive: true, force: true });
 }
 
-export async function startCluster(opts: { replicas?: number; env?: Record<string, string> } = {}): Promise<Cluster> {
+export async function startCluster(opts: { replicas?: number; env?: Record<string, string>; nodeArgs?: string[] } = {}): Promise<Cluster> {
   const main = requireBinary(path.join(SERVICE_ROOT, 'dist', 'main.js'), 'run `npm run build` in services/realtime');
 
   // Append-only like the compose stack's Redis, so a killed Redis comes back with its sessions.
@@ -242,7 +242,7 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
   const spawnReplica = async (name: string, env: Record<string, string | undefined> = {}): Promise<Replica> => {
     const port = await freePort();
     const metricsPort = await freePort();
-    const proc = startProcess(name, process.execPath, [main], {
+    const proc = startProcess(name, process.execPath, [...(opts.nodeArgs ?? []), main], {
       NODE_ENV: 'test',
       PORT: String(port),
       METRICS_PORT: String(metricsPort),
