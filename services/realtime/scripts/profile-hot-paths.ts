@@ -1,11 +1,13 @@
-// Where a connect's CPU goes: one Switchboard replica (the integration tests' real redis-server
-// and FerretDB) with --cpu-prof, N users that each log in, connect over WebSocket and join one of
-// 50 rooms, paced at SB_PROFILE_RATE per second. Prints CPU per connect for each process kind
-// (from /proc, every process of that name) and the replica's heaviest functions and packages.
-// Not a test: figures go to docs/benchmarks.md.
-//   cd services/realtime && npm run build && npx tsx scripts/profile-connect.ts
+// Where the CPU of a connect and of a message goes: one Switchboard replica (the integration
+// tests' real redis-server and FerretDB) with --cpu-prof, N users that each log in, connect over
+// WebSocket and join one of 50 rooms, paced at SB_PROFILE_RATE per second; then, with
+// SB_PROFILE_SENDS=<msg/s>:<seconds>, messages from random users to their rooms. Prints, per
+// connect and per delivered message, the CPU of each process kind (from /proc, every process of
+// that name) and the Redis commands; then the replica's heaviest functions and packages over its
+// whole life. Not a test: figures go to docs/benchmarks.md.
+//   cd services/realtime && npm run build && npx tsx scripts/profile-hot-paths.ts
 // SB_PROFILE_USERS (1000), SB_PROFILE_RATE (100), SB_PROFILE_NODE_ARGS (the image's: --max-semi-space-size=16),
-// SB_PROFILE_CPU=0 (no profile, only the figures), SB_PROFILE_TOP (30 rows), SB_PROFILE_KEEP=1 keeps\n// the .cpuprofile (open it in Chrome DevTools).
+// SB_PROFILE_CPU=0 (no profile, only the figures), SB_PROFILE_TOP (30 rows), SB_PROFILE_SENDS (off), SB_PROFILE_KEEP=1 keeps\n// the .cpuprofile (open it in Chrome DevTools).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +20,7 @@ const RATE = Number(process.env.SB_PROFILE_RATE ?? 100);
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-prof-'));
 const TICK = 100; // USER_HZ on Linux
 const PROFILE = process.env.SB_PROFILE_CPU !== '0';
+const SENDS = process.env.SB_PROFILE_SENDS;
 const NODE_ARGS = (process.env.SB_PROFILE_NODE_ARGS ?? '--max-semi-space-size=16').split(' ').filter(Boolean);
 
 /** CPU seconds by process name, every process on the machine. */
@@ -66,7 +69,7 @@ async function main() {
     nodeArgs: [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${DIR}`] : []), ...NODE_ARGS],
     env: {
       LOG_LEVEL: 'warn', RATE_LIMIT_LOGINS: '1000000/1s', RATE_LIMIT_HTTP: '1000000/1s', RATE_LIMIT_JOINS: '1000000/1s',
-      RATE_LIMIT_HANDSHAKES: '1000000/1s', SOCKETS_PER_USER_MAX: '10000',
+      RATE_LIMIT_HANDSHAKES: '1000000/1s', RATE_LIMIT_MESSAGES: '1000000/1s', SOCKETS_PER_USER_MAX: '10000',
     },
   });
   const r = cluster.replicas[0];
@@ -91,11 +94,24 @@ async function main() {
       }
       return calls;
     };
-    const commandsBefore = await commands();
     const pid = r.proc.child.pid!;
     const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+    const window = async (what: string, run: () => Promise<number>) => {
+      const commandsBefore = await commands();
+      const before = cpuByName();
+      const units = await run();
+      await sleep(1000);
+      const after = cpuByName();
+      const commandsAfter = await commands();
+      console.log(`CPU per ${what} (ms), whole window:`);
+      for (const [k, v] of [...after.entries()].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, v]) => v > 0.05).sort((a, b) => b[1] - a[1]))
+        console.log(`${((v * 1000) / units).toFixed(3).padStart(8)}  ${k}`);
+      const perUnit = [...commandsAfter.entries()].map(([k, v]) => [k, (v - (commandsBefore.get(k) ?? 0)) / units] as const).filter(([k, v]) => v > 0.01 && k !== 'info').sort((a, b) => b[1] - a[1]);
+      console.log(`Redis commands per ${what} (a script's own included): ${perUnit.reduce((a, [, v]) => a + v, 0).toFixed(2)}`);
+      for (const [k, v] of perUnit) console.log(`${v.toFixed(2).padStart(8)}  ${k}`);
+    };
     const rssBefore = rss();
-    const before = cpuByName();
+    await window('connect', async () => {
     const t0 = Date.now();
     const pending: Promise<void>[] = [];
     for (let i = 0; i < N; i++) {
@@ -104,18 +120,35 @@ async function main() {
       pending.push(one(`u${i}`, `room${i % 50}`));
     }
     await Promise.all(pending);
-    const seconds = (Date.now() - t0) / 1000;
-    await sleep(1000);
-    const after = cpuByName();
-    const rssAfter = rss();
-    const commandsAfter = await commands();
-    console.log(`${N} connects at ${RATE}/s in ${seconds.toFixed(1)} s (node ${NODE_ARGS.join(' ')}); replica RSS ${(rssBefore / 1024).toFixed(0)} -> ${(rssAfter / 1024).toFixed(0)} MiB, ${((rssAfter - rssBefore) / N).toFixed(1)} KiB per connection`);
-    console.log('CPU per connect (ms), whole window:');
-    for (const [k, v] of [...after.entries()].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, v]) => v > 0.05).sort((a, b) => b[1] - a[1]))
-      console.log(`${((v * 1000) / N).toFixed(2).padStart(8)}  ${k}`);
-    const perConnect = [...commandsAfter.entries()].map(([k, v]) => [k, (v - (commandsBefore.get(k) ?? 0)) / N] as const).filter(([k, v]) => v > 0.01 && k !== 'info').sort((a, b) => b[1] - a[1]);
-    console.log(`Redis commands per connect (a script's own included): ${perConnect.reduce((a, [, v]) => a + v, 0).toFixed(1)}`);
-    for (const [k, v] of perConnect) console.log(`${v.toFixed(2).padStart(8)}  ${k}`);
+    console.log(`${N} connects at ${RATE}/s in ${((Date.now() - t0) / 1000).toFixed(1)} s (node ${NODE_ARGS.join(' ')}); replica RSS ${(rssBefore / 1024).toFixed(0)} -> ${(rss() / 1024).toFixed(0)} MiB, ${((rss() - rssBefore) / N).toFixed(1)} KiB per connection`);
+    return N;
+    });
+    if (SENDS) {
+      const [rate, seconds] = SENDS.split(':').map(Number);
+      // What the same sockets cost with nothing sent (heartbeats, presence, timers), over the same time.
+      await window(`second idle (${seconds} s)`, async () => {
+        await sleep(seconds * 1000 - 1000);
+        return seconds;
+      });
+      // One producer per room (its first member), as in the load test's fan-out; every socket counts deliveries.
+      const producers = sockets.slice(0, 50);
+      let delivered = 0;
+      for (const s of sockets) s.on('message:new', () => delivered++);
+      await window('delivered message', async () => {
+        const t0 = Date.now();
+        const acks: Promise<{ ok: boolean; error?: { code: string } }>[] = [];
+        for (let i = 0; i < rate * seconds; i++) {
+          const due = t0 + (i * 1000) / rate;
+          if (due > Date.now()) await sleep(due - Date.now());
+          acks.push(emitAck(producers[i % 50], 'message:send', { room: `room${i % 50}`, text: `m${i}`, clientMsgId: `p-${i}` }));
+        }
+        const refused = (await Promise.all(acks)).filter((a) => !a.ok).map((a) => a.error?.code);
+        if (refused.length) throw new Error(`${refused.length} sends refused: ${[...new Set(refused)].join(', ')}`);
+        await sleep(500);
+        console.log(`${rate * seconds} messages at ${rate}/s, ${delivered} deliveries (${(delivered / (rate * seconds)).toFixed(1)} per message)`);
+        return delivered;
+      });
+    }
   } finally {
     for (const s of sockets) s.close();
     await cluster.stop();
