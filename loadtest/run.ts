@@ -38,6 +38,7 @@ import { OptionError, parseOptions, type RunOptions } from './lib/options';
 import { freePort } from '@switchboard/test-kit';
 import { HOST_NETWORK_OVERLAY, hostNetworkEnv, liveStacks, LOAD_LIMITS, LOADTEST, NGINX_CONF_OVERLAY, nginxBridgeUrl, nginxConfLogging5xx, pinProject, prepareImages, ROOT, stackDown, stackUp, type StackSpec } from './lib/stacks';
 import { PhaseMeter } from './lib/accounting';
+import { settle, settledLine } from './lib/settle';
 import { metric } from './lib/prom';
 import { rateSearch } from './harness/search';
 import { accountingProblems } from './report/summary';
@@ -372,6 +373,14 @@ async function runTarget(s: StackSpec, url: string, round: number, options: RunO
       return undefined;
     }
   };
+  // The chat mix and the storm start on a quiet stack: not inside the aftermath of the fan-out
+  // population leaving at once. The wait is reported (it is what that wave cost).
+  const settleBefore = async (what: 'chat' | 'storm') => {
+    const settled = await settle();
+    (tr.settled ??= {})[what] = settled;
+    info(`${what === 'chat' ? 'chat mix' : 'connect storm'} ${settledLine(settled)}`);
+  };
+  if (scenarios.has('chat') && profile.chat) await settleBefore('chat');
   tr.chat = await scenario('chat', () => runChatMix(ctx, profile.workers));
   if (first) {
     if (scenarios.has('k6')) {
@@ -399,7 +408,7 @@ async function runTarget(s: StackSpec, url: string, round: number, options: RunO
     }
   }
   if (scenarios.has('storm')) {
-    await new Promise((r) => setTimeout(r, 2000));
+    await settleBefore('storm');
     await runStorm(s, target, tr, profile).catch((e: Error) => {
       (tr.failed ??= {}).storm = e.message; // gates() makes it a failure of the run
     });
@@ -520,6 +529,7 @@ function roundFigures(tr: TargetReport, round: number, upS: number): RoundFigure
     memory: tr.memory,
     search: tr.search,
     chat: tr.chat && { users: tr.chat.users, completed: tr.chat.counts.completed ?? 0, errors: Object.values(tr.chat.errors).reduce((a, b) => a + b, 0), latency: tr.chat.latency, notApplicable: tr.chat.notApplicable },
+    settled: tr.settled && Object.fromEntries(Object.entries(tr.settled).map(([k, v]) => [k, { waitedS: v.waitedS, quiet: v.quiet }])),
     storm: tr.storm && { sockets: tr.storm.sockets, ratePerSec: tr.storm.ratePerSec, ok: tr.storm.ok, failed: tr.storm.failed, connectJoin: tr.storm.latency.connectJoin, loginConnectJoin: tr.storm.latency.loginConnectJoin },
   };
 }

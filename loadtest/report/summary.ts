@@ -115,6 +115,8 @@ export function summaryRows(report: Report): FigureRow[] {
     row(report, 'chat-history', 'chat mix: history p99', 'ms', (r) => (r.chat?.notApplicable.includes('history') ? undefined : r.chat?.latency.history?.p99)),
     row(report, 'storm', 'connect storm: connect + auth + join p99', 'ms', (r) => r.storm?.connectJoin?.p99),
     row(report, 'memory', 'memory: replica RSS per connection', 'KB', (r) => r.memory?.kbPerConnection),
+    // What the fan-out population leaving at once costs: how long until the stack is quiet again.
+    row(report, 'settle', 'stack quiet again after the fan-out population left', 's', (r) => r.settled?.chat?.waitedS),
     row(report, 'population-cpu', 'population: server-side CPU per connect', 'µs', (r) => {
       const a = r.population?.account;
       if (a?.invalid) return 'invalid';

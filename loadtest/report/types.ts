@@ -12,6 +12,7 @@ import type { PhaseAccount } from '../lib/accounting';
 import type { LatencySummary } from '../lib/hist';
 import type { LossSummary } from '../harness/loss';
 import type { SearchResult } from '../harness/search';
+import type { Settled } from '../lib/settle';
 
 /** The replicas' RSS before the fan-out population and once it is connected. */
 export interface MemoryFigures {
@@ -34,6 +35,8 @@ export interface RoundFigures {
   search?: SearchResult;
   chat?: { users: number; completed: number; errors: number; latency: Record<string, LatencySummary>; notApplicable: string[] };
   storm?: { sockets: number; ratePerSec: number; ok: number; failed: number; connectJoin?: LatencySummary; loginConnectJoin?: LatencySummary };
+  /** how long the stack took to be quiet before the chat mix and the storm */
+  settled?: Partial<Record<'chat' | 'storm', { waitedS: number; quiet: boolean }>>;
 }
 
 export interface TargetReport {
@@ -64,6 +67,8 @@ export interface TargetReport {
   chaos?: ChaosResult;
   capacity?: CapacityResult;
   paths?: PathResult[];
+  /** the quiet wait before the chat mix and the storm (lib/settle.ts) */
+  settled?: Partial<Record<'chat' | 'storm', Settled>>;
   timeline?: { t: number; label: string; sockets: number; deliveriesPerSec: number; sendsPerSec: number; errors: number }[];
 }
 

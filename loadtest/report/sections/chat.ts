@@ -1,6 +1,7 @@
 // The chat mix: p99 per action, Switchboard / stock, and what each target's users did.
 import { countsByKind, markdownTable, ms, ratio, totalOf, type Cell } from '../table';
 import type { Report, TargetReport } from '../types';
+import { settledLine } from '../../lib/settle';
 
 const ACTIONS = ['login', 'connect', 'join', 'history', 'send', 'delivery', 'leave'];
 
@@ -19,7 +20,8 @@ function usersLine(target: TargetReport): string {
   return (
     `${target.label}: ${counts.connected ?? '-'} of ${chat.users} users connected, ${counts.completed ?? 0} completed in ${chat.durationS} s; ` +
     `${counts.sent ?? 0} messages sent, ${counts.delivered ?? 0} delivered; ${counts.historyMessages ?? 0} history messages read; ` +
-    `typing sent ${counts.typingSent ?? 0}, relays received ${counts.typingReceived ?? 0}; errors ${errors}${errors ? ` (${countsByKind(chat.errors)})` : ''}.`
+    `typing sent ${counts.typingSent ?? 0}, relays received ${counts.typingReceived ?? 0}; errors ${errors}${errors ? ` (${countsByKind(chat.errors)})` : ''}` +
+    `${target.settled?.chat ? `; ${settledLine(target.settled.chat)}` : ''}.`
   );
 }
 

@@ -2,6 +2,7 @@
 // fan-out phases, presence churn, tools and resources.
 import type { StormResult } from '../../harness/scenarios';
 import type { LatencySummary } from '../../lib/hist';
+import { settledLine, type Settled } from '../../lib/settle';
 import type { ToolResult } from '../../k6/run';
 import { count, countsByKind, deliveryRatio, keyValues, markdownTable, ms, type Cell } from '../table';
 import type { TargetReport } from '../types';
@@ -38,8 +39,8 @@ function populationLine(population: StormResult): string {
   );
 }
 
-function stormLine(storm: StormResult): string {
-  return `Connect storm: ${storm.sockets} sockets at ${storm.ratePerSec}/s took ${storm.durationS} s; ${storm.ok} connected, ${storm.failed} failed${connectErrors(storm)}.`;
+function stormLine(storm: StormResult, settled?: Settled): string {
+  return `Connect storm: ${storm.sockets} sockets at ${storm.ratePerSec}/s took ${storm.durationS} s; ${storm.ok} connected, ${storm.failed} failed${connectErrors(storm)}${settled ? `; ${settledLine(settled)}` : ''}.`;
 }
 
 function fanoutTable(target: TargetReport): string[] {
@@ -112,7 +113,7 @@ export function targetSection(target: TargetReport): string[] {
   if (target.errors?.length) lines.push(`**Errors:** ${target.errors.join('; ')}`, '');
   lines.push('Latencies in ms.', '', ...markdownTable(['measure', 'count', 'p50', 'p95', 'p99', 'p99.9', 'max'], latencyRows(target)), '');
   if (target.population) lines.push(populationLine(target.population), '');
-  if (target.storm) lines.push(stormLine(target.storm), '');
+  if (target.storm) lines.push(stormLine(target.storm, target.settled?.storm), '');
   if (target.fanout.length) lines.push(...fanoutTable(target), '');
   if (target.presence) lines.push(presenceLine(target.presence), '');
   for (const tool of [target.k6, target.artillery]) if (tool) lines.push(toolLine(tool), '');
