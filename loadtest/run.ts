@@ -528,7 +528,7 @@ function roundFigures(tr: TargetReport, round: number, upS: number): RoundFigure
     population: tr.population && { ok: tr.population.ok, failed: tr.population.failed, connectJoin: tr.population.latency.connectJoin, account: tr.population.account },
     memory: tr.memory,
     search: tr.search,
-    chat: tr.chat && { users: tr.chat.users, completed: tr.chat.counts.completed ?? 0, errors: Object.values(tr.chat.errors).reduce((a, b) => a + b, 0), latency: tr.chat.latency, notApplicable: tr.chat.notApplicable },
+    chat: tr.chat && { users: tr.chat.users, completed: tr.chat.counts.completed ?? 0, errors: Object.values(tr.chat.errors).reduce((a, b) => a + b, 0), latency: tr.chat.latency, notApplicable: tr.chat.notApplicable, account: tr.chat.account },
     settled: tr.settled && Object.fromEntries(Object.entries(tr.settled).map(([k, v]) => [k, { waitedS: v.waitedS, quiet: v.quiet }])),
     storm: tr.storm && { sockets: tr.storm.sockets, ratePerSec: tr.storm.ratePerSec, ok: tr.storm.ok, failed: tr.storm.failed, connectJoin: tr.storm.latency.connectJoin, loginConnectJoin: tr.storm.latency.loginConnectJoin },
   };

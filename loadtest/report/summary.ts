@@ -112,6 +112,11 @@ export function summaryRows(report: Report): FigureRow[] {
   rows.push(
     row(report, 'search', 'rate search: best rate (p99 < limit, nothing lost)', 'msg/s', (r) => (r.search ? (r.search.best ?? 0) : undefined)),
     row(report, 'chat-send', 'chat mix: send ack p99 (from schedule)', 'ms', (r) => r.chat?.latency.send?.p99),
+    row(report, 'chat-cpu', 'chat mix: server-side CPU per sent message', 'µs', (r) => {
+      const a = r.chat?.account;
+      if (a?.invalid) return 'invalid';
+      return a ? perMessage(a, 'sent')?.server : undefined;
+    }),
     row(report, 'chat-history', 'chat mix: history p99', 'ms', (r) => (r.chat?.notApplicable.includes('history') ? undefined : r.chat?.latency.history?.p99)),
     row(report, 'storm', 'connect storm: connect + auth + join p99', 'ms', (r) => r.storm?.connectJoin?.p99),
     row(report, 'memory', 'memory: replica RSS per connection', 'KB', (r) => r.memory?.kbPerConnection),

@@ -33,7 +33,7 @@ export interface RoundFigures {
   population?: { ok: number; failed: number; connectJoin?: LatencySummary; account?: PhaseAccount };
   memory?: MemoryFigures;
   search?: SearchResult;
-  chat?: { users: number; completed: number; errors: number; latency: Record<string, LatencySummary>; notApplicable: string[] };
+  chat?: { users: number; completed: number; errors: number; latency: Record<string, LatencySummary>; notApplicable: string[]; account?: PhaseAccount };
   storm?: { sockets: number; ratePerSec: number; ok: number; failed: number; connectJoin?: LatencySummary; loginConnectJoin?: LatencySummary };
   /** how long the stack took to be quiet before the chat mix and the storm */
   settled?: Partial<Record<'chat' | 'storm', { waitedS: number; quiet: boolean }>>;

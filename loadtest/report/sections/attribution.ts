@@ -16,6 +16,8 @@ export function attributionSection(report: Report): string[] {
       if (!f.account) continue;
       rows.push([r.round, f.phase, ms(f.delivery?.p99), ...SERVER_TIMINGS.map((t) => cell(f.account!.server[t.key]))]);
     }
+    // The chat mix beside them: its send ack p99 (from schedule) in place of the delivery p99.
+    if (r.chat?.account) rows.push([r.round, 'chat mix (send ack p99)', ms(r.chat.latency.send?.p99), ...SERVER_TIMINGS.map((t) => cell(r.chat!.account!.server[t.key]))]);
   }
   if (!rows.length) return [];
   return [

@@ -38,6 +38,7 @@ export function cpuSection(report: Report): string[] {
   for (const r of report.rounds ?? []) {
     if (r.population?.account) rows.push(accountRow(r.label, r.round, 'population', '-', r.population.account));
     for (const f of r.fanout) rows.push(accountRow(r.label, r.round, f.phase, String(f.msgPerSec), f.account, f.invalid));
+    if (r.chat?.account) rows.push(accountRow(r.label, r.round, 'chat mix', '-', r.chat.account));
   }
   if (!rows.length) return [];
   return [
