@@ -7,7 +7,7 @@
 // whole life. Not a test: figures go to docs/benchmarks.md.
 //   cd services/realtime && npm run build && npx tsx scripts/profile-hot-paths.ts
 // SB_PROFILE_USERS (1000), SB_PROFILE_RATE (100), SB_PROFILE_NODE_ARGS (the image's: --max-semi-space-size=16),
-// SB_PROFILE_CPU=0 (no profile, only the figures), SB_PROFILE_TOP (30 rows), SB_PROFILE_SENDS (off), SB_PROFILE_KEEP=1 keeps\n// the .cpuprofile (open it in Chrome DevTools).
+// SB_PROFILE_CPU=0 (no profile, only the figures), SB_PROFILE_TOP (30 rows), SB_PROFILE_SENDS (off), SB_PROFILE_DISCONNECT=1 (all leave at once), SB_PROFILE_KEEP=1 keeps\n// the .cpuprofile (open it in Chrome DevTools).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,8 +32,18 @@ function cpuByName(): Map<string, number> {
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const kind = cmd.includes('dist/main.js') || cmd.includes('dist/src/main.js') ? 'replica' : name.startsWith('postgres') ? 'postgres' : name;
+      const replica = cmd.includes('dist/main.js');
+      const kind = replica ? 'replica' : name.startsWith('postgres') ? 'postgres' : name;
       out.set(kind, (out.get(kind) ?? 0) + (Number(fields[11]) + Number(fields[12])) / TICK);
+      // The replica's threads apart: the main thread, V8's GC helpers, libuv's pool.
+      if (replica) {
+        for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+          const t = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+          const thread = `replica thread ${t.slice(t.indexOf('(') + 1, t.lastIndexOf(')'))}`;
+          const f = t.slice(t.lastIndexOf(')') + 2).split(' ');
+          out.set(thread, (out.get(thread) ?? 0) + (Number(f[11]) + Number(f[12])) / TICK);
+        }
+      }
     } catch {
       // the process ended between readdir and read
     }
@@ -147,6 +157,14 @@ async function main() {
         await sleep(500);
         console.log(`${rate * seconds} messages at ${rate}/s, ${delivered} deliveries (${(delivered / (rate * seconds)).toFixed(1)} per message)`);
         return delivered;
+      });
+    }
+    if (process.env.SB_PROFILE_DISCONNECT === '1') {
+      // Every user leaves at once, as a load test's population does at its end: what the wave costs until it settles.
+      await window('disconnect (the wave and 15 s after it)', async () => {
+        for (const s of sockets.splice(0)) s.close();
+        await sleep(14_000);
+        return N + 50;
       });
     }
   } finally {
