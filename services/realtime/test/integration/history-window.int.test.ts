@@ -58,6 +58,8 @@ describe('history windows in Redis', () => {
   const fromDb = async (room: string) =>
     (await messageModel(mongos[0].connection).find({ room }).sort({ ts: -1, _id: -1 }).lean()).map((d) => d._id.toString());
   const windowKey = (room: string) => `sbw:{room:${room}}:recent`;
+  /** The window generation a replica compares its adds with (it re-reads it every second). */
+  const knownGeneration = (chat: ChatService) => (chat as unknown as { window: { knownGeneration?: number } }).window.knownGeneration;
   /** An inspection client: the other replica's connection (the tests drop the first one's). */
   const raw = () => conns[1].command;
 
@@ -124,6 +126,9 @@ describe('history windows in Redis', () => {
     for (let i = 0; i < 3; i++) await send(a, 'busy', i);
     await a.history('busy', 10); // fills
     const generation = await raw().incr('sbw:rooms:recent-generation'); // what a reconnecting replica does
+    // b re-reads the generation every second; until it has, its adds compare with the one before. (Sent
+    // at once, this test passed only while b's view still lagged an earlier bump, a race it lost on a busy machine.)
+    await waitFor('b has read the bump', async () => knownGeneration(b) === generation);
     await send(b, 'busy', 3);
     // The fill mark's score is generation * 2 (+ 1 while the window holds the whole history).
     await waitFor('background refill', async () => Math.floor(Number(await raw().zscore(windowKey('busy'), '!filled')) / 2) === generation);
