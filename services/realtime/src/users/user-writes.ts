@@ -56,7 +56,7 @@ export class UserWriteQueue {
   private pending = new Map<string, PendingUserWrite>();
   private readonly recentLogins = new Map<string, { name: string; at: number }>();
   private flushing = false;
-  /** A flush is scheduled (gatherMs) or running. */
+  /** A flush is waiting to start (its gatherMs timer or microtask); `flushing` is set while one runs. */
   private scheduled = false;
   /** Set while drain() waits: pauses are skipped. */
   private hurry = false;
