@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, sleep, waitFor } from '@switchboard/test-kit';
+import { freePort, freePorts, sleep, waitFor } from '@switchboard/test-kit';
 
-export { freePort, sleep, waitFor };
+export { freePort, freePorts, sleep, waitFor };
 
 /**
  * Starts real servers for integration tests: each child runs in its own

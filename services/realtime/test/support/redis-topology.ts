@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
-import { canConnect, freePort, killGroup, requireBinary, startProcess, stopProcess, tempDir, waitFor, type Proc } from './processes';
+import { canConnect, freePort, freePorts, killGroup, requireBinary, startProcess, stopProcess, tempDir, waitFor, type Proc } from './processes';
 
 /**
  * The Redis deployments the service supports, started as plain redis-server
@@ -221,16 +221,21 @@ async function startClusterTopology(started: ManagedNode[], opts: TopologyOption
   const nodeTimeout = opts.clusterNodeTimeoutMs ?? 2000;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const nodes: ManagedNode[] = [];
-  for (let i = 1; i <= 6; i++) {
+  // Each node's cluster bus gets a free port of its own: the default, port + 10000, may be
+  // another node's port or taken, and does not exist for ports above 55535.
+  const ports = await freePorts(12);
+  for (let i = 0; i < 6; i++) {
+    const busPort = ports[6 + i];
     nodes.push(
-      await newNode(started, `redis-cluster-${i}`, (port, dir) => [
+      await newNode(started, `redis-cluster-${i + 1}`, (port, dir) => [
         ...dataNodeArgs(port, dir, opts),
         '--cluster-enabled', 'yes',
+        '--cluster-port', String(busPort),
         '--cluster-config-file', path.join(dir, 'nodes.conf'),
         '--cluster-node-timeout', String(nodeTimeout),
         // A replica whose primary died mid-test is promoted whatever its replication lag.
         '--cluster-replica-validity-factor', '0',
-      ], opts),
+      ], opts, ports[i]),
     );
   }
   await Promise.all(nodes.map((n) => n.start()));
