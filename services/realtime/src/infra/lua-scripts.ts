@@ -96,7 +96,16 @@ export function luaScript<Keys extends readonly string[], Argv extends readonly 
       }
       // defineCommand adds the method at runtime; its reply is the script's contract.
       const evalsha = (client as unknown as Record<string, (...args: LuaArg[]) => Promise<Reply>>)[command].bind(client);
-      return (keyNames, argv) => (numberOfKeys === undefined ? evalsha(keyNames.length, ...keyNames, ...argv) : evalsha(...keyNames, ...argv));
+      const run = (keyNames: Keys, argv: Argv) => (numberOfKeys === undefined ? evalsha(keyNames.length, ...keyNames, ...argv) : evalsha(...keyNames, ...argv));
+      // ioredis answers NOSCRIPT by resending once as EVAL, but only on a connection it has not
+      // sent the script on before. During a Cluster reshard an EVAL can be redirected (MOVED)
+      // before it runs, so that connection counts as loaded while its node lacks the script, and
+      // the resend fails too. A plain EVAL needs no script cache, wherever it is redirected.
+      return (keyNames, argv) =>
+        run(keyNames, argv).catch((err: unknown) => {
+          if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+          return client.eval(lua, keyNames.length, ...keyNames, ...argv) as Promise<Reply>;
+        });
     },
   };
 }

@@ -116,7 +116,11 @@ class ChatTraffic {
           return;
         }
         outcome = ack.error.code;
-        if (outcome !== 'UNAVAILABLE' && outcome !== 'RATE_LIMITED') throw new Error(`message:send answered ${JSON.stringify(ack)}`);
+        if (outcome !== 'UNAVAILABLE' && outcome !== 'RATE_LIMITED') {
+          // The replica's error lines say which Redis or database reply it did not expect.
+          const errors = sender.replica.proc.output().split('\n').filter((line) => line.includes('"level":50')).slice(-3);
+          throw new Error(`message:send on ${sender.replica.name} answered ${JSON.stringify(ack)}\n${errors.join('\n')}`);
+        }
         waitMs = ack.error.retryAfterMs ?? waitMs;
       } catch (err) {
         if (!/timed out|timeout/i.test((err as Error).message)) throw err;
