@@ -228,6 +228,11 @@ export class ChatService {
     if (!this.mongo.isUp()) return;
     const generation = await this.window.generation(); // before the read: a bump during it leaves the windows untrusted
     if (generation === undefined) return;
+    // A room that never had a message has a complete, empty history: no messages to read.
+    const empty = await this.run(() => this.registry.withoutMessages(rooms));
+    await Promise.all([...empty].map((r) => this.window.fill(r, [], generation, true)));
+    rooms = rooms.filter((r) => !empty.has(r));
+    if (rooms.length === 0) return;
     const limit = rooms.length * this.window.size;
     const started = performance.now();
     this.metrics.historyWindowFilledRooms.inc(rooms.length);

@@ -82,6 +82,20 @@ export class RoomRegistry {
     return trusted ? created : new Set();
   }
 
+  /**
+   * Those of `rooms` that never had a message stored, when the registry is
+   * trusted (none otherwise): their history is empty and complete, with no
+   * read of the messages. One lookup by `_id` per room this replica has not
+   * seen registered. A registration racing with the lookup is harmless: its
+   * message is added to the window after it is stored, so the window holds it.
+   */
+  async withoutMessages(rooms: readonly string[]): Promise<Set<string>> {
+    const unknown = rooms.filter((r) => !this.known.has(r));
+    if (unknown.length === 0 || !(await this.isTrusted())) return new Set();
+    const found = await Promise.all(unknown.map(async (room) => ({ room, exists: (await this.rooms.exists({ _id: room })) !== null })));
+    return new Set(found.filter((f) => !f.exists).map((f) => f.room));
+  }
+
   /** Inserts one document per room; resolves with the rooms whose insert created it. */
   private async insert(rooms: string[]): Promise<Set<string>> {
     const now = Date.now();

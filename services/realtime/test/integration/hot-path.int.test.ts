@@ -82,6 +82,23 @@ describe('the hot path of a send', () => {
     expect(await metricSum(cluster, 'sb_history_window_filled_rooms_total')).toBe(fillsBefore);
   });
 
+  it("answers a room's history before its first message without reading the messages", async () => {
+    const member = await open(0, 'early-member', 'still-empty');
+    const { token } = await login(cluster.replicas[0].url, 'early-member');
+    const fillsBefore = await metricSum(cluster, 'sb_history_window_filled_rooms_total');
+    const empty = await api(cluster.replicas[0].url, '/api/rooms/still-empty/messages?limit=10', token);
+    expect(empty.status).toBe(200);
+    expect(empty.body.messages).toEqual([]);
+    expect((await emitAck(member, 'history:sync', { room: 'still-empty' })).messages).toEqual([]);
+    // The window it left is complete: the first message is served from it, on another replica too.
+    const sender = await open(1, 'first-speaker', 'still-empty');
+    const { message } = await emitAck(sender, 'message:send', { room: 'still-empty', text: 'first', clientMsgId: 'se-1' });
+    const { token: other } = await login(cluster.replicas[2].url, 'first-speaker');
+    const page = await api(cluster.replicas[2].url, '/api/rooms/still-empty/messages?limit=10', other);
+    expect(page.body.messages.map((m: { id: string }) => m.id)).toEqual([message.id]);
+    expect(await metricSum(cluster, 'sb_history_window_filled_rooms_total')).toBe(fillsBefore);
+  });
+
   it("counts each room's messages for the warm-up's ranking (kept in memory, added to Redis every second)", async () => {
     const sender = await open(2, 'busy-sender', 'busy-room');
     const minute = Math.floor(Date.now() / 60_000);
