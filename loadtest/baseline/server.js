@@ -12,7 +12,8 @@
 'use strict';
 const http = require('node:http');
 const os = require('node:os');
-const { monitorEventLoopDelay } = require('node:perf_hooks');
+const { PerformanceObserver, constants, monitorEventLoopDelay } = require('node:perf_hooks');
+const v8 = require('node:v8');
 const { Server } = require('socket.io');
 const { createAdapter } = require('@socket.io/redis-adapter');
 const { createClient } = require('redis');
@@ -24,6 +25,15 @@ const INSTANCE = process.env.INSTANCE_NAME || os.hostname();
 
 const lag = monitorEventLoopDelay({ resolution: 10 });
 lag.enable();
+// Heap in use right after the latest full GC (the live set), as Switchboard reports it: the soak's leak rule reads it.
+let heapAfterMajorGc;
+let majorGcs = 0;
+new PerformanceObserver((list) => {
+  const major = list.getEntries().filter((e) => e.detail && e.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR).length;
+  if (major === 0) return;
+  majorGcs += major;
+  heapAfterMajorGc = v8.getHeapStatistics().used_heap_size;
+}).observe({ entryTypes: ['gc'] });
 
 const server = http.createServer((req, res) => {
   res.setHeader('X-Served-By', INSTANCE);
@@ -56,6 +66,8 @@ const metricsServer = http.createServer((req, res) => {
   res.end(
     `process_resident_memory_bytes ${process.memoryUsage.rss()}\n` +
       `nodejs_heap_size_used_bytes ${process.memoryUsage().heapUsed}\n` +
+      (heapAfterMajorGc === undefined ? '' : `nodejs_heap_used_after_major_gc_bytes ${heapAfterMajorGc}\n`) +
+      `nodejs_gc_duration_seconds_count{kind="major"} ${majorGcs}\n` +
       `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}\n` +
       `nodejs_eventloop_lag_seconds ${lag.mean / 1e9 || 0}\n` +
       `nodejs_eventloop_lag_p99_seconds ${lag.percentile(99) / 1e9 || 0}\n`,

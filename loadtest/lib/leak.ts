@@ -1,7 +1,10 @@
 // The soak's leak rule: per replica, a least-squares line through its RSS and
-// its used heap over the steady part (after the warm-up); a leak is a slope
-// above the limit that also added at least `minGrowthMb` over that part (so a
-// short, noisy window cannot fail on a few MB of GC sawtooth).
+// its heap over the steady part (after the warm-up); a leak is a slope above
+// the limit that also added at least `minGrowthMb` over that part (so a short,
+// noisy window cannot fail on a few MB). The heap is the one in use right
+// after each full GC (the live set): used heap sampled at other times also
+// counts garbage, and over a minute or two its slope is the GC's sawtooth.
+// A target that does not report it is judged on used heap.
 import type { Sample } from './sampler';
 
 export interface LeakLimits {
@@ -14,6 +17,10 @@ export interface ReplicaTrend {
   samples: number;
   spanMin: number;
   heapMbPerMin?: number;
+  /** What the heap slope was drawn through: the heap after each full GC, or used heap as sampled. */
+  heapMeasure?: 'after full GC' | 'used';
+  /** Full GCs during the steady part. */
+  fullGcs?: number;
   rssMbPerMin: number;
   heapGrowthMb?: number;
   rssGrowthMb: number;
@@ -24,7 +31,32 @@ export interface ReplicaTrend {
 }
 
 export const leakRule = (l: LeakLimits, warmupS: number) =>
-  `after the first ${warmupS} s, per replica, least-squares slope of used heap > ${l.maxHeapMbPerMin} MB/min or of RSS > ${l.maxRssMbPerMin} MB/min, with at least ${l.minGrowthMb} MB of growth along that line over the steady part`;
+  `after the first ${warmupS} s, per replica, least-squares slope of the heap in use after each full GC (at least ${MIN_FULL_GCS} of them; used heap where the target does not report it) > ${l.maxHeapMbPerMin} MB/min or of RSS > ${l.maxRssMbPerMin} MB/min, with at least ${l.minGrowthMb} MB of growth along that line over the steady part`;
+
+/** Full GCs the heap slope needs: fewer leave the heap unjudged (RSS still is). */
+export const MIN_FULL_GCS = 3;
+
+/** The heap points of one replica's steady samples, and what they measure. */
+function heapPoints(ss: Sample[]): { points: { t: number; y: number }[]; measure?: ReplicaTrend['heapMeasure']; fullGcs?: number } {
+  if (ss.some((s) => s.heapLiveMb !== undefined)) {
+    // One point per sample after a new full GC (by the GC count; by a new value where there is none).
+    const points: { t: number; y: number }[] = [];
+    let fullGcs = 0;
+    let last: Sample | undefined;
+    for (const s of ss) {
+      if (s.heapLiveMb === undefined) continue;
+      const after = last === undefined || (s.fullGcs !== undefined && last.fullGcs !== undefined ? s.fullGcs !== last.fullGcs : s.heapLiveMb !== last.heapLiveMb);
+      if (after) {
+        points.push({ t: s.t, y: s.heapLiveMb });
+        if (last !== undefined) fullGcs += s.fullGcs !== undefined && last.fullGcs !== undefined ? s.fullGcs - last.fullGcs : 1;
+      }
+      last = s;
+    }
+    return { points: fullGcs >= MIN_FULL_GCS ? points : [], measure: 'after full GC', fullGcs };
+  }
+  const points = ss.filter((s) => s.heapMb !== undefined).map((s) => ({ t: s.t, y: s.heapMb! }));
+  return { points, measure: points.length > 1 ? 'used' : undefined };
+}
 
 /** Slope (per minute) of y over t (ms) by least squares. */
 function slopePerMin(points: { t: number; y: number }[]): number {
@@ -50,8 +82,8 @@ export function trends(samples: Sample[], steadyFrom: number, l: LeakLimits): Re
   for (const [replica, ss] of by) {
     const spanMin = ss.length > 1 ? (ss[ss.length - 1].t - ss[0].t) / 60_000 : 0;
     const rss = slopePerMin(ss.map((s) => ({ t: s.t, y: s.rssMb })));
-    const heapPts = ss.filter((s) => s.heapMb !== undefined).map((s) => ({ t: s.t, y: s.heapMb! }));
-    const heap = heapPts.length > 1 ? slopePerMin(heapPts) : undefined;
+    const heapPts = heapPoints(ss);
+    const heap = heapPts.points.length > 1 ? slopePerMin(heapPts.points) : undefined;
     const lags = ss.map((s) => s.lagMs).filter((x): x is number => x !== undefined);
     const tr: ReplicaTrend = {
       samples: ss.length,
@@ -60,12 +92,14 @@ export function trends(samples: Sample[], steadyFrom: number, l: LeakLimits): Re
       rssGrowthMb: r2(rss * spanMin),
       heapMbPerMin: heap === undefined ? undefined : r2(heap),
       heapGrowthMb: heap === undefined ? undefined : r2(heap * spanMin),
+      heapMeasure: heapPts.measure,
+      fullGcs: heapPts.fullGcs,
       lagP99MeanMs: lags.length ? r2(lags.reduce((a, b) => a + b, 0) / lags.length) : undefined,
       lagP99MaxMs: lags.length ? Math.max(...lags) : undefined,
       leak: false,
     };
     const why: string[] = [];
-    if (heap !== undefined && heap > l.maxHeapMbPerMin && heap * spanMin >= l.minGrowthMb) why.push(`heap +${r2(heap)} MB/min (+${r2(heap * spanMin)} MB)`);
+    if (heap !== undefined && heap > l.maxHeapMbPerMin && heap * spanMin >= l.minGrowthMb) why.push(`heap ${heapPts.measure === 'after full GC' ? 'after full GC ' : ''}+${r2(heap)} MB/min (+${r2(heap * spanMin)} MB)`);
     if (rss > l.maxRssMbPerMin && rss * spanMin >= l.minGrowthMb) why.push(`RSS +${r2(rss)} MB/min (+${r2(rss * spanMin)} MB)`);
     if (why.length) {
       tr.leak = true;

@@ -13,6 +13,10 @@ export interface Sample {
   replica: string;
   rssMb: number;
   heapMb?: number;
+  /** Heap in use right after the replica's latest full GC (its live set); absent before the first. */
+  heapLiveMb?: number;
+  /** Full GCs so far (prom-client's GC histogram count of kind "major"). */
+  fullGcs?: number;
   cpuPct?: number;
   lagMs?: number;
 }
@@ -74,6 +78,8 @@ export class Sampler {
       for (const [replica, text] of Object.entries(texts)) {
         const rss = metric(text, 'process_resident_memory_bytes');
         const heap = metric(text, 'nodejs_heap_size_used_bytes');
+        const heapLive = metric(text, 'nodejs_heap_used_after_major_gc_bytes');
+        const fullGcs = metric(text, 'nodejs_gc_duration_seconds_count', 'kind="major"');
         const cpu = metric(text, 'process_cpu_seconds_total');
         const lag = metric(text, 'nodejs_eventloop_lag_p99_seconds') ?? metric(text, 'nodejs_eventloop_lag_seconds');
         let cpuPct: number | undefined;
@@ -82,7 +88,7 @@ export class Sampler {
           if (prev) cpuPct = Math.round(((cpu - prev.s) / ((t - prev.t) / 1000)) * 1000) / 10;
           this.lastCpu.set(replica, { t, s: cpu });
         }
-        if (rss !== undefined) this.samples.push({ t, replica, rssMb: Math.round(rss / 1e5) / 10, heapMb: heap === undefined ? undefined : Math.round(heap / 1e5) / 10, cpuPct, lagMs: lag === undefined ? undefined : Math.round(lag * 1e5) / 100 });
+        if (rss !== undefined) this.samples.push({ t, replica, rssMb: Math.round(rss / 1e5) / 10, heapMb: heap === undefined ? undefined : Math.round(heap / 1e5) / 10, heapLiveMb: heapLive === undefined ? undefined : Math.round(heapLive / 1e5) / 10, fullGcs, cpuPct, lagMs: lag === undefined ? undefined : Math.round(lag * 1e5) / 100 });
       }
       await this.sleep(this.everyMs - (Date.now() - t));
     }

@@ -18,12 +18,19 @@ function replicaRows(target: TargetReport): Cell[][] {
     target.label,
     replica,
     trend.samples,
-    decimals(trend.heapMbPerMin, 2),
+    heapSlope(trend),
     decimals(trend.rssMbPerMin, 2),
     `${decimals(trend.heapGrowthMb, 1)} / ${decimals(trend.rssGrowthMb, 1)}`,
     `${ms(trend.lagP99MeanMs)} / ${ms(trend.lagP99MaxMs)}`,
     trend.leak ? `**leak**: ${trend.why}` : '',
   ]);
+}
+
+/** The heap slope with what it was drawn through: the heap after each full GC (and how many there were), or used heap. */
+function heapSlope(trend: NonNullable<SoakResult['replicas']>[string]): string {
+  const slope = decimals(trend.heapMbPerMin, 2);
+  if (trend.heapMeasure === 'after full GC') return `${slope} (${trend.fullGcs ?? 0} full GCs)`;
+  return trend.heapMeasure === 'used' ? `${slope} (used heap)` : slope;
 }
 
 function meanSlope(soak: SoakResult | undefined, slope: 'rssMbPerMin' | 'heapMbPerMin'): number | undefined {
@@ -54,7 +61,7 @@ export function soakSection(report: Report): string[] {
     ),
     '',
     ...markdownTable(
-      ['target', 'replica', 'samples', 'heap MB/min', 'RSS MB/min', 'growth heap / RSS (MB)', 'lag p99 mean / max (ms)', ''],
+      ['target', 'replica', 'samples', 'heap after full GC, MB/min', 'RSS MB/min', 'growth heap / RSS (MB)', 'lag p99 mean / max (ms)', ''],
       Object.values(report.targets).flatMap(replicaRows),
     ),
     '',

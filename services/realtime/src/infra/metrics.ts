@@ -1,10 +1,21 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { observeHeapAfterFullGc } from './heap-after-gc';
 
 /** One registry per process, served at GET /metrics. */
 export function createMetrics(instance: string) {
   const registry = new Registry();
   registry.setDefaultLabels({ instance });
   collectDefaultMetrics({ register: registry });
+  const heapAfterGc = observeHeapAfterFullGc();
+  new Gauge({
+    name: 'nodejs_heap_used_after_major_gc_bytes',
+    help: 'Heap in use right after the latest full (mark-compact) GC: the live set, without garbage; absent before the first',
+    registers: [registry],
+    collect() {
+      const bytes = heapAfterGc.bytes();
+      if (bytes !== undefined) this.set(bytes);
+    },
+  });
 
   return {
     registry,
