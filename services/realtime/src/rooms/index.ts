@@ -29,6 +29,8 @@ interface LocalMembership {
  */
 export class RoomsService implements RefreshContributor {
   private readonly local = new Map<string, LocalMembership>();
+  /** Per room, this replica's users in it and how many of their sockets: a leave asks it without a walk over every socket. */
+  private readonly localByRoom = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly redis: RedisConnections,
@@ -51,6 +53,7 @@ export class RoomsService implements RefreshContributor {
   /** Records the membership and returns the room's online members (user ids). */
   async join(socketId: string, userId: string, room: string): Promise<string[]> {
     const entry = this.local.get(socketId) ?? { userId, rooms: new Set<string>() };
+    if (!entry.rooms.has(room)) this.countLocal(room, userId, 1);
     entry.rooms.add(room);
     this.local.set(socketId, entry);
     return this.redis.orLocal(
@@ -70,6 +73,7 @@ export class RoomsService implements RefreshContributor {
   async leave(socketId: string, room: string): Promise<boolean> {
     const entry = this.local.get(socketId);
     if (!entry?.rooms.delete(room)) return false;
+    this.countLocal(room, entry.userId, -1);
     if (entry.rooms.size === 0) this.local.delete(socketId);
     return this.removeEntry(socketId, entry.userId, room);
   }
@@ -79,6 +83,7 @@ export class RoomsService implements RefreshContributor {
     const entry = this.local.get(socketId);
     if (!entry) return [];
     this.local.delete(socketId);
+    for (const room of entry.rooms) this.countLocal(room, entry.userId, -1);
     const gone: string[] = [];
     for (const room of entry.rooms) if (await this.removeEntry(socketId, entry.userId, room)) gone.push(room);
     return gone;
@@ -189,7 +194,7 @@ export class RoomsService implements RefreshContributor {
   }
 
   private async removeEntry(socketId: string, userId: string, room: string): Promise<boolean> {
-    const stillLocal = this.localMembers(room).includes(userId);
+    const stillLocal = this.localByRoom.get(room)?.has(userId) ?? false;
     const key = this.membersKey(room);
     return this.redis.orLocal(
       `${this.kind}.leave`,
@@ -223,9 +228,16 @@ export class RoomsService implements RefreshContributor {
   }
 
   private localMembers(room: string): string[] {
-    const users = new Set<string>();
-    for (const m of this.local.values()) if (m.rooms.has(room)) users.add(m.userId);
-    return [...users];
+    return [...(this.localByRoom.get(room)?.keys() ?? [])];
+  }
+
+  private countLocal(room: string, userId: string, by: 1 | -1): void {
+    let users = this.localByRoom.get(room);
+    if (!users) this.localByRoom.set(room, (users = new Map()));
+    const sockets = (users.get(userId) ?? 0) + by;
+    if (sockets > 0) users.set(userId, sockets);
+    else users.delete(userId);
+    if (users.size === 0) this.localByRoom.delete(room);
   }
 
   private member(socketId: string, userId: string): string {

@@ -117,6 +117,9 @@ describe('replica and Redis failures', () => {
     expect(presence.body).toMatchObject({ ok: true, degraded: true });
     expect(presence.body.users.map((u: { userId: string }) => u.userId)).toContain('ann');
     expect(await fallbacks(r1.url, 'presence.online')).toBeGreaterThan(0);
+    // A room's members from this replica's own sockets: ben is on another replica.
+    const members = await api(r1.url, '/api/rooms/outage/members', a.token);
+    expect(members.body).toMatchObject({ ok: true, members: ['ann'], degraded: true });
 
     await sleep(1000);
     await cluster.startRedis();
