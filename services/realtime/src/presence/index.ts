@@ -471,13 +471,13 @@ export class PresenceService {
   /** Returns how many live connections the user has left. Throws when Redis is down. */
   private async removeConnection(nodeId: string, socketId: string, userId: string): Promise<number> {
     const bg = this.redis.background;
-    const [removedExpiry, ...remaining] = await this.removeConnectionScript([this.connsKey(userId)], [`${nodeId}:${socketId}`, Date.now()]);
-    await bg.hdel(this.nodeConnsKey(nodeId), socketId);
+    // Independent keys (other slots on a cluster): sent together, one write and one wait for each pair.
+    const [[removedExpiry, ...remaining]] = await Promise.all([
+      this.removeConnectionScript([this.connsKey(userId)], [`${nodeId}:${socketId}`, Date.now()]),
+      bg.hdel(this.nodeConnsKey(nodeId), socketId),
+    ]);
     const left = this.liveCount(remaining);
-    if (left === 0) {
-      await bg.del(this.statusKey(userId));
-      await this.removeUserIfNotNewer([this.keys.plain('presence', 'users')], [userId, removedExpiry]);
-    }
+    if (left === 0) await Promise.all([bg.del(this.statusKey(userId)), this.removeUserIfNotNewer([this.keys.plain('presence', 'users')], [userId, removedExpiry])]);
     return left;
   }
 
