@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RedisClient } from './redis-topology';
@@ -15,12 +16,7 @@ export type LuaRunner<Keys extends readonly string[], Argv extends readonly LuaA
 export interface LuaScript<Keys extends readonly string[], Argv extends readonly LuaArg[], Reply> {
   /** The text sent to Redis. */
   readonly lua: string;
-  /**
-   * Registers the script on a client and returns its runner there. Call it
-   * when the capability is built, before any traffic: an ioredis pipeline
-   * (auto-pipelining makes one of every burst of commands) only knows the
-   * scripts registered before it was created.
-   */
+  /** Its runner on a client: EVALSHA, and EVAL when the node does not have the script cached. */
   on(client: RedisClient): LuaRunner<Keys, Argv, Reply>;
 }
 
@@ -63,16 +59,18 @@ function readScript(capability: string, name: string): string {
  * the script (helpers that several scripts share; Redis scripts cannot include
  * one another).
  *
- * `on(client)` registers it with ioredis' defineCommand, which runs it with
- * EVALSHA, and EVAL when Redis does not know the script yet
- * (new connection, restarted or failed-over Redis, SCRIPT FLUSH). On a Redis
- * Cluster the call goes to the primary of KEYS[1]'s slot, so every key of one
- * call must share that slot (one hash tag; test/unit/key-slots.test.ts).
+ * `on(client)` gives its runner there: EVALSHA, and EVAL when that node
+ * answers NOSCRIPT (its first call there, a restarted or failed-over Redis,
+ * SCRIPT FLUSH, a node that gained the slot in a reshard). EVAL needs no
+ * cache and caches the script, wherever a redirect takes it. On a Redis
+ * Cluster the call goes to the primary of KEYS[1]'s slot (ioredis finds the
+ * keys of EVALSHA by its key count, auto-pipelining included), so every key of
+ * one call must share that slot (one hash tag; test/unit/key-slots.test.ts).
  *
- * `keys` must be the fixed count whenever there is one: ioredis' Cluster
- * auto-pipelining groups a script call by the slot of its first argument,
- * which is KEYS[1] only when defineCommand knows the count (otherwise it is
- * the count itself, and calls for different slots end up in one pipeline).
+ * Not ioredis' defineCommand: every pipeline (auto-pipelining makes one per
+ * burst of commands) copies each defined script's methods onto itself, which
+ * made the connect path allocate several times what its commands need.
+ * `keys` is the fixed key count, checked at each call, or 'variadic'.
  */
 export function luaScript<Keys extends readonly string[], Argv extends readonly LuaArg[], Reply>(
   capability: string,
@@ -82,30 +80,18 @@ export function luaScript<Keys extends readonly string[], Argv extends readonly 
 ): LuaScript<Keys, Argv, Reply> {
   const preludes = typeof opts.prelude === 'string' ? [opts.prelude] : (opts.prelude ?? []);
   const lua = [...preludes.map((p) => readScript(capability, p)), readScript(capability, name)].join('\n');
-  const command = `sb:${capability}:${name}`;
-  const numberOfKeys = typeof keys === 'number' ? keys : undefined;
+  const sha = createHash('sha1').update(lua).digest('hex');
+  const file = `${capability}/lua/${name}.lua`;
   return {
     lua,
     on(client) {
-      client.defineCommand(command, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
-      // A variadic call's first argument is the key count, so auto-pipelining would group it by
-      // the wrong slot: send it on its own (ioredis reads this list at each call).
-      if (numberOfKeys === undefined) {
-        const ignored = (client.options.autoPipeliningIgnoredCommands ??= []);
-        if (!ignored.includes(command)) ignored.push(command);
-      }
-      // defineCommand adds the method at runtime; its reply is the script's contract.
-      const evalsha = (client as unknown as Record<string, (...args: LuaArg[]) => Promise<Reply>>)[command].bind(client);
-      const run = (keyNames: Keys, argv: Argv) => (numberOfKeys === undefined ? evalsha(keyNames.length, ...keyNames, ...argv) : evalsha(...keyNames, ...argv));
-      // ioredis answers NOSCRIPT by resending once as EVAL, but only on a connection it has not
-      // sent the script on before. During a Cluster reshard an EVAL can be redirected (MOVED)
-      // before it runs, so that connection counts as loaded while its node lacks the script, and
-      // the resend fails too. A plain EVAL needs no script cache, wherever it is redirected.
-      return (keyNames, argv) =>
-        run(keyNames, argv).catch((err: unknown) => {
+      return (keyNames, argv) => {
+        if (typeof keys === 'number' && keyNames.length !== keys) return Promise.reject(new Error(`${file} takes ${keys} keys, given ${keyNames.length}`));
+        return (client.evalsha(sha, keyNames.length, ...keyNames, ...argv) as Promise<Reply>).catch((err: unknown) => {
           if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
           return client.eval(lua, keyNames.length, ...keyNames, ...argv) as Promise<Reply>;
         });
+      };
     },
   };
 }
