@@ -31,10 +31,14 @@ export interface ReplicaTrend {
 }
 
 export const leakRule = (l: LeakLimits, warmupS: number) =>
-  `after the first ${warmupS} s, per replica, least-squares slope of the heap in use after each full GC (at least ${MIN_FULL_GCS} of them; used heap where the target does not report it) > ${l.maxHeapMbPerMin} MB/min or of RSS > ${l.maxRssMbPerMin} MB/min, with at least ${l.minGrowthMb} MB of growth along that line over the steady part`;
+  `after the first ${warmupS} s, per replica, least-squares slope of the heap in use after each full GC (the steady part needs at least ${MIN_FULL_GCS}; used heap where the target does not report it) > ${l.maxHeapMbPerMin} MB/min or of RSS > ${l.maxRssMbPerMin} MB/min, with at least ${l.minGrowthMb} MB of growth along that line between its first and last point`;
 
-/** Full GCs the heap slope needs: fewer leave the heap unjudged (RSS still is). */
-export const MIN_FULL_GCS = 3;
+/**
+ * Full GCs the heap slope needs in the steady part: the line runs through the
+ * live set it started with and each one after; with none the heap is left
+ * unjudged (RSS still is). The minimum growth guards a line of few points.
+ */
+export const MIN_FULL_GCS = 1;
 
 /** The heap points of one replica's steady samples, and what they measure. */
 function heapPoints(ss: Sample[]): { points: { t: number; y: number }[]; measure?: ReplicaTrend['heapMeasure']; fullGcs?: number } {
@@ -84,6 +88,8 @@ export function trends(samples: Sample[], steadyFrom: number, l: LeakLimits): Re
     const rss = slopePerMin(ss.map((s) => ({ t: s.t, y: s.rssMb })));
     const heapPts = heapPoints(ss);
     const heap = heapPts.points.length > 1 ? slopePerMin(heapPts.points) : undefined;
+    // Growth only where there are points: a line through the live set at two GCs says nothing beyond them.
+    const heapSpanMin = heapPts.points.length > 1 ? (heapPts.points[heapPts.points.length - 1].t - heapPts.points[0].t) / 60_000 : 0;
     const lags = ss.map((s) => s.lagMs).filter((x): x is number => x !== undefined);
     const tr: ReplicaTrend = {
       samples: ss.length,
@@ -91,7 +97,7 @@ export function trends(samples: Sample[], steadyFrom: number, l: LeakLimits): Re
       rssMbPerMin: r2(rss),
       rssGrowthMb: r2(rss * spanMin),
       heapMbPerMin: heap === undefined ? undefined : r2(heap),
-      heapGrowthMb: heap === undefined ? undefined : r2(heap * spanMin),
+      heapGrowthMb: heap === undefined ? undefined : r2(heap * heapSpanMin),
       heapMeasure: heapPts.measure,
       fullGcs: heapPts.fullGcs,
       lagP99MeanMs: lags.length ? r2(lags.reduce((a, b) => a + b, 0) / lags.length) : undefined,
@@ -99,7 +105,7 @@ export function trends(samples: Sample[], steadyFrom: number, l: LeakLimits): Re
       leak: false,
     };
     const why: string[] = [];
-    if (heap !== undefined && heap > l.maxHeapMbPerMin && heap * spanMin >= l.minGrowthMb) why.push(`heap ${heapPts.measure === 'after full GC' ? 'after full GC ' : ''}+${r2(heap)} MB/min (+${r2(heap * spanMin)} MB)`);
+    if (heap !== undefined && heap > l.maxHeapMbPerMin && heap * heapSpanMin >= l.minGrowthMb) why.push(`heap ${heapPts.measure === 'after full GC' ? 'after full GC ' : ''}+${r2(heap)} MB/min (+${r2(heap * heapSpanMin)} MB)`);
     if (rss > l.maxRssMbPerMin && rss * spanMin >= l.minGrowthMb) why.push(`RSS +${r2(rss)} MB/min (+${r2(rss * spanMin)} MB)`);
     if (why.length) {
       tr.leak = true;
