@@ -178,7 +178,7 @@ function chatMix(targets: TargetReport[]): Chart | undefined {
   };
 }
 
-/** 6. Soak: RSS, heap and event-loop lag per replica over time. */
+/** 6. Soak: RSS, heap (used, and left after each full GC) and event-loop lag per replica over time. */
 function soak(targets: TargetReport[]): Chart | undefined {
   const points = targets.flatMap((target) => {
     const samples = target.soak?.samples ?? [];
@@ -188,6 +188,8 @@ function soak(targets: TargetReport[]): Chart | undefined {
       return [
         point('RSS (MB)', sample.rssMb),
         ...(sample.heapMb !== undefined ? [point('heap used (MB)', sample.heapMb)] : []),
+        // The live set the leak rule reads: a step at each full GC.
+        ...(sample.heapLiveMb !== undefined ? [point('heap after full GC (MB)', sample.heapLiveMb)] : []),
         ...(sample.lagMs !== undefined ? [point('event-loop lag p99 (ms)', sample.lagMs)] : []),
       ];
     });
