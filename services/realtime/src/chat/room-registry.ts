@@ -77,22 +77,29 @@ export class RoomRegistry {
     if (unknown.length === 0) return new Set();
     const trusted = await this.isTrusted();
     const created = await this.insert(unknown);
-    if (this.known.size + unknown.length > MAX_KNOWN) this.known.clear();
-    for (const room of unknown) this.known.add(room);
+    this.remember(unknown);
     return trusted ? created : new Set();
+  }
+
+  /** Rooms known to have their document: neither registered nor looked up again. */
+  private remember(rooms: string[]): void {
+    if (this.known.size + rooms.length > MAX_KNOWN) this.known.clear();
+    for (const room of rooms) this.known.add(room);
   }
 
   /**
    * Those of `rooms` that never had a message stored, when the registry is
    * trusted (none otherwise): their history is empty and complete, with no
    * read of the messages. One lookup by `_id` per room this replica has not
-   * seen registered. A registration racing with the lookup is harmless: its
+   * seen registered (a room found registered is remembered, so a refill after
+   * a generation bump does not look it up again). A registration racing with the lookup is harmless: its
    * message is added to the window after it is stored, so the window holds it.
    */
   async withoutMessages(rooms: readonly string[]): Promise<Set<string>> {
     const unknown = rooms.filter((r) => !this.known.has(r));
     if (unknown.length === 0 || !(await this.isTrusted())) return new Set();
     const found = await Promise.all(unknown.map(async (room) => ({ room, exists: (await this.rooms.exists({ _id: room })) !== null })));
+    this.remember(found.filter((f) => f.exists).map((f) => f.room));
     return new Set(found.filter((f) => !f.exists).map((f) => f.room));
   }
 
