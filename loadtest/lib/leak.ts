@@ -42,20 +42,12 @@ export const MIN_FULL_GCS = 1;
 
 /** The heap points of one replica's steady samples, and what they measure. */
 function heapPoints(ss: Sample[]): { points: { t: number; y: number }[]; measure?: ReplicaTrend['heapMeasure']; fullGcs?: number } {
-  if (ss.some((s) => s.heapLiveMb !== undefined)) {
-    // One point per sample after a new full GC (by the GC count; by a new value where there is none).
-    const points: { t: number; y: number }[] = [];
-    let fullGcs = 0;
-    let last: Sample | undefined;
-    for (const s of ss) {
-      if (s.heapLiveMb === undefined) continue;
-      const after = last === undefined || (s.fullGcs !== undefined && last.fullGcs !== undefined ? s.fullGcs !== last.fullGcs : s.heapLiveMb !== last.heapLiveMb);
-      if (after) {
-        points.push({ t: s.t, y: s.heapLiveMb });
-        if (last !== undefined) fullGcs += s.fullGcs !== undefined && last.fullGcs !== undefined ? s.fullGcs - last.fullGcs : 1;
-      }
-      last = s;
-    }
+  const live = ss.filter((s) => s.heapLiveMb !== undefined && s.fullGcs !== undefined);
+  if (live.length > 0) {
+    // The live set the steady part started with, then one point per sample after a new full GC.
+    const after = live.filter((s, i) => i === 0 || s.fullGcs !== live[i - 1].fullGcs);
+    const fullGcs = live[live.length - 1].fullGcs! - live[0].fullGcs!;
+    const points = after.map((s) => ({ t: s.t, y: s.heapLiveMb! }));
     return { points: fullGcs >= MIN_FULL_GCS ? points : [], measure: 'after full GC', fullGcs };
   }
   const points = ss.filter((s) => s.heapMb !== undefined).map((s) => ({ t: s.t, y: s.heapMb! }));

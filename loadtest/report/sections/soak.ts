@@ -1,6 +1,7 @@
 // The soak: per target its windows and verdict, per replica its memory trend
 // against the leak rule.
 import type { SoakResult } from '../../harness/soak';
+import type { ReplicaTrend } from '../../lib/leak';
 import { decimals, markdownTable, ms, type Cell } from '../table';
 import type { Report, TargetReport } from '../types';
 
@@ -27,7 +28,7 @@ function replicaRows(target: TargetReport): Cell[][] {
 }
 
 /** The heap slope with what it was drawn through: the heap after each full GC (and how many there were), or used heap. */
-function heapSlope(trend: NonNullable<SoakResult['replicas']>[string]): string {
+function heapSlope(trend: ReplicaTrend): string {
   const slope = decimals(trend.heapMbPerMin, 2);
   if (trend.heapMeasure === 'after full GC') return `${slope} (${trend.fullGcs ?? 0} full GCs)`;
   return trend.heapMeasure === 'used' ? `${slope} (used heap)` : slope;
