@@ -262,12 +262,23 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
     replicas.push(replica);
     return replica;
   };
-  const waitHealthy = (r: Replica) =>
-    waitFor(`${r.name} /health ok`, async () => {
-      if (r.proc.child.exitCode !== null) throw new Error(`${r.name} exited:\n${r.proc.output()}`);
-      const h = await health(r.url);
-      return h.body.status === 'ok';
-    }, 60_000);
+  const waitHealthy = async (first: Replica, env?: Record<string, string | undefined>): Promise<Replica> => {
+    let r = first;
+    // A free port is free when chosen, not when the replica listens: another process started
+    // meanwhile may hold it (EADDRINUSE). Then the replica starts again on new ports.
+    for (let attempt = 1; ; attempt++) {
+      const exited = await waitFor(`${r.name} /health ok`, async () => {
+        if (r.proc.child.exitCode !== null) return 'exited';
+        const h = await health(r.url);
+        return h.body.status === 'ok' ? 'ok' : false;
+      }, 60_000);
+      if (exited === 'ok') return r;
+      if (attempt >= 3 || !r.proc.output().includes('EADDRINUSE')) throw new Error(`${r.name} exited:\n${r.proc.output()}`);
+      replicas.splice(replicas.indexOf(r), 1);
+      metricsUrls.delete(r.url);
+      r = await spawnReplica(r.name, env);
+    }
+  };
   const stop = async () => {
     await Promise.allSettled(replicas.map((r) => stopProcess(r.proc)));
     await Promise.allSettled([redis.stop(), ferret.stop()]);
@@ -318,8 +329,7 @@ export async function startCluster(opts: { replicas?: number; env?: Record<strin
       await Promise.all(redis.dataNodes().map((n) => n.kill('SIGKILL')));
     },
     async startReplica(name: string, env?: Record<string, string | undefined>) {
-      const r = await spawnReplica(name, env);
-      await waitHealthy(r);
+      const r = await waitHealthy(await spawnReplica(name, env), env);
       return r;
     },
     startRedis,
